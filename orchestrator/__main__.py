@@ -1,0 +1,32 @@
+"""`python -m orchestrator [pytest and suite options]`: run the suite through pytest.
+
+Exit status: 0 everything passed or was expected, 1 a test failed, 2 infrastructure error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+SUITE = Path(__file__).with_name("suite.py")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    base = [str(SUITE), "-p", "orchestrator.plugin", "-p", "no:cacheprovider", "-rN"]
+    code = int(pytest.main(base + args))
+    if code in (0, 1, 2):
+        return code
+    if code == pytest.ExitCode.USAGE_ERROR:
+        print("residency: bad option (see the error above); run with --help", file=sys.stderr)
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("residency: no test selected; check -k and --kernel", file=sys.stderr)
+    else:
+        print(f"residency: pytest stopped with status {code}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Step 4: boot the guest under QEMU and drive its serial console with pexpect.
+
+`SystemUnderTest` is the one interface the runner talks to; `QemuGuest` implements it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol, TextIO
+
+import pexpect
+
+from .cache import atomic_write_bytes, atomic_write_text
+from .errors import InfraError
+from .image import CpioWriter, find_busybox
+
+QEMU = "qemu-system-x86_64"
+KVM_PROBE_TIMEOUT = 15.0
+READY_RE = re.compile(
+    r"<<<residency:ready uname=(\S*) mem_kb=(\d*) swap_kb=(\d*) swap_error=(\S+) "
+    r"nproc=(\d+) taint=(\d+)>>>"
+)
+Outcome = Literal["completed", "timeout", "crash"]
+
+
+@dataclass(frozen=True)
+class VmConfig:
+    memory_mb: int = 256
+    swap_mb: int = 512
+    smp: int = 2
+    accel: Literal["kvm", "tcg"] = "tcg"
+    boot_timeout: float = 120.0
+    qemu: str = QEMU
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    uname: str
+    mem_kb: int
+    swap_kb: int
+    swap_error: str
+    nproc: int
+    taint: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What happened when one test program ran in the guest."""
+
+    program: str
+    outcome: Outcome
+    exit_code: int | None
+    output: str
+    seconds: float
+    taint_before: int | None = None
+    taint_after: int | None = None
+    detail: str = ""
+
+
+class SystemUnderTest(Protocol):
+    def boot(self) -> BootInfo: ...
+
+    def run(self, program: str, timeout: float) -> Execution: ...
+
+    def shutdown(self) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+
+def kernel_cmdline(extra: str = "") -> str:
+    args = ["console=ttyS0", "panic=-1", "loglevel=5", "rdinit=/init", "8250.nr_uarts=1"]
+    return " ".join(args + ([extra] if extra else []))
+
+
+def qemu_command(
+    cfg: VmConfig, image: Path, initramfs: Path, swap_image: Path | None, append: str = ""
+) -> list[str]:
+    cmd = [
+        cfg.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-M", "pc", "-accel", cfg.accel, "-m", f"{cfg.memory_mb}M", "-smp", str(cfg.smp),
+        "-kernel", str(image), "-initrd", str(initramfs), "-append", kernel_cmdline(append),
+        "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
+    ]  # fmt: skip
+    if cfg.accel == "kvm":
+        cmd += ["-cpu", "host"]
+    if swap_image is not None:
+        cmd += [
+            "-drive", f"file={swap_image},format=raw,if=none,id=swap,cache=unsafe",
+            "-device", "virtio-blk-pci,drive=swap",
+        ]  # fmt: skip
+    return cmd
+
+
+def check_qemu(qemu: str = QEMU) -> str:
+    """The QEMU version line, or InfraError when QEMU is missing."""
+    if shutil.which(qemu) is None:
+        raise InfraError(f"{qemu} is not on PATH", "apt-get install qemu-system-x86")
+    out = subprocess.run([qemu, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.splitlines()[0] if out.stdout else qemu
+
+
+def _probe_initramfs(cache: Path) -> Path:
+    path = cache / "accel-probe.cpio"
+    if not path.is_file():
+        cpio = CpioWriter()
+        cpio.dir("bin")
+        cpio.dir("dev")
+        cpio.char_device("dev/console", 5, 1)
+        cpio.file("bin/busybox", find_busybox().read_bytes(), 0o755)
+        script = b"#!/bin/busybox sh\n/bin/busybox echo KVM-PROBE-OK\n/bin/busybox poweroff -f\n"
+        cpio.file("init", script, 0o755)
+        atomic_write_bytes(path, cpio.finish())
+    return path
+
+
+def _host_boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def choose_accel(requested: str, image: Path, cache: Path, qemu: str = QEMU) -> tuple[str, str]:
+    """Pick kvm or tcg and say why.  'auto' boots a one-line guest under KVM with a short
+    timeout: on some hosts /dev/kvm exists and a guest hangs forever, so its existence
+    proves nothing.  The verdict is kept for the host's boot and QEMU binary."""
+    if requested in ("kvm", "tcg"):
+        return requested, f"forced by --accel {requested}"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg", "/dev/kvm is missing or not accessible"
+    qemu_path = shutil.which(qemu) or qemu
+    key = f"{_host_boot_id()} {qemu_path} {os.stat(qemu_path).st_mtime_ns}"
+    verdict_file = cache / "accel-probe.json"
+    try:
+        saved = json.loads(verdict_file.read_text())
+        if saved.get("key") == key:
+            return str(saved["accel"]), str(saved["why"]) + " (probed earlier on this host boot)"
+    except (OSError, ValueError, KeyError):
+        pass
+    cfg = VmConfig(memory_mb=128, smp=1, accel="kvm", qemu=qemu)
+    cmd = qemu_command(cfg, image, _probe_initramfs(cache), None)
+    start = time.monotonic()
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=KVM_PROBE_TIMEOUT, check=False)
+        ok = b"KVM-PROBE-OK" in out.stdout
+        why = (
+            f"a KVM probe guest booted in {time.monotonic() - start:.1f}s"
+            if ok
+            else f"the KVM probe guest failed (exit {out.returncode})"
+        )
+    except subprocess.TimeoutExpired:
+        ok = False
+        why = f"the KVM probe guest hung for {KVM_PROBE_TIMEOUT:.0f}s"
+    accel = "kvm" if ok else "tcg"
+    atomic_write_text(verdict_file, json.dumps({"key": key, "accel": accel, "why": why}))
+    return accel, why
+
+
+class QemuGuest:
+    """One QEMU virtual machine with a swap disk, driven over its serial console."""
+
+    def __init__(
+        self, cfg: VmConfig, image: Path, initramfs: Path, console_log: Path, append: str = ""
+    ) -> None:
+        self.cfg = cfg
+        self.image = image
+        self.initramfs = initramfs
+        self.console_log = console_log
+        self.append = append
+        self._child: pexpect.spawn[str] | None = None
+        self._workdir: Path | None = None
+        self._log: TextIO | None = None
+        self.started = 0.0
+        self.command: list[str] = []
+
+    @property
+    def alive(self) -> bool:
+        return self._child is not None and self._child.isalive()
+
+    def boot(self) -> BootInfo:
+        self._workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
+        swap = None
+        if self.cfg.swap_mb > 0:
+            swap = self._workdir / "swap.img"
+            with swap.open("wb") as f:
+                f.truncate(self.cfg.swap_mb * 1024 * 1024)
+        self.command = qemu_command(self.cfg, self.image, self.initramfs, swap, self.append)
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        log = self.console_log.open("a", encoding="utf-8", errors="replace")
+        log.write(f"# {' '.join(self.command)}\n")
+        log.flush()
+        self._log = log
+        self.started = time.monotonic()
+        child = pexpect.spawn(
+            self.command[0], self.command[1:], encoding="utf-8", codec_errors="replace",
+            timeout=self.cfg.boot_timeout, maxread=65536, echo=False,
+        )  # fmt: skip
+        child.logfile_read = log
+        self._child = child
+        index = child.expect([READY_RE, pexpect.EOF, pexpect.TIMEOUT])
+        if index != 0:
+            tail = self.console_tail()
+            self.kill()
+            what = (
+                "QEMU exited before the guest was ready"
+                if index == 1
+                else f"the guest was not ready after {self.cfg.boot_timeout:.0f}s"
+            )
+            raise InfraError(
+                f"kernel {self.image.name} did not boot: {what} (last console line: {tail!r})",
+                f"read {self.console_log}; check that the image boots on x86 with "
+                "console=ttyS0, or raise --boot-timeout",
+            )
+        m = child.match
+        assert isinstance(m, re.Match)
+        return BootInfo(
+            uname=m.group(1),
+            mem_kb=int(m.group(2) or 0),
+            swap_kb=int(m.group(3) or 0),
+            swap_error=m.group(4),
+            nproc=int(m.group(5)),
+            taint=int(m.group(6)),
+            seconds=time.monotonic() - self.started,
+        )
+
+    def console_tail(self) -> str:
+        try:
+            lines = [ln for ln in self.console_log.read_text(errors="replace").splitlines() if ln]
+        except OSError:
+            return ""
+        return lines[-1].strip()[:200] if lines else ""
+
+    def run(self, program: str, timeout: float) -> Execution:
+        child = self._child
+        if child is None or not child.isalive():
+            raise InfraError("the guest is not running", "boot it before running tests")
+        nonce = secrets.token_hex(6)
+        start = time.monotonic()
+        child.send(f"run {nonce} {program}\n")
+        started = re.compile(rf"<<<residency:start {nonce} \S+>>>")
+        index = child.expect([started, pexpect.EOF, pexpect.TIMEOUT], timeout=60)
+        if index != 0:
+            return self._lost(program, start, "", index, "the guest did not start the program")
+        ended = re.compile(rf"<<<residency:end {nonce} rc=(\d+) taint=(\d+),(\d+)>>>")
+        index = child.expect([ended, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
+        output = _clean(child.before if isinstance(child.before, str) else "")
+        if index != 0:
+            return self._lost(program, start, output, index, f"after {timeout:.0f}s")
+        m = child.match
+        assert isinstance(m, re.Match)
+        return Execution(
+            program=program,
+            outcome="completed",
+            exit_code=int(m.group(1)),
+            output=output,
+            seconds=time.monotonic() - start,
+            taint_before=int(m.group(2)),
+            taint_after=int(m.group(3)),
+        )
+
+    def _lost(self, program: str, start: float, output: str, index: int, what: str) -> Execution:
+        if index == 1:
+            outcome: Outcome = "crash"
+            detail = f"the guest died while running {program}: {self.console_tail()!r}"
+        else:
+            outcome = "timeout"
+            detail = f"{program} did not finish {what}"
+        self.kill()
+        return Execution(program, outcome, None, output, time.monotonic() - start, detail=detail)
+
+    def shutdown(self) -> None:
+        child = self._child
+        if child is not None and child.isalive():
+            child.send("poweroff\n")
+            child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=30)
+        self.kill()
+
+    def kill(self) -> None:
+        if self._child is not None:
+            self._child.close(force=True)
+            self._child = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r", "").replace("\0", "")

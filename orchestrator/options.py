@@ -1,0 +1,129 @@
+"""Command-line options of the suite and their validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .errors import InfraError
+
+ACCELS = ("auto", "kvm", "tcg")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("residency", "page-residency kselftests under QEMU")
+    add = group.addoption
+    add(
+        "--kernel",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="kernel image (bzImage/vmlinuz) to test; repeat for several. "
+        "Default: the Debian cloud kernel of the host's suite, fetched with apt",
+    )
+    add(
+        "--modules",
+        default=None,
+        metavar="DIR",
+        help="modules of the --kernel image: lib/modules/<release> or the root holding it",
+    )
+    add("--memory", default="256M", metavar="SIZE", help="guest RAM (default 256M)")
+    add(
+        "--swap",
+        default="512M",
+        metavar="SIZE",
+        help="size of the guest's swap disk, 0 for none (default 512M)",
+    )
+    add("--smp", default=2, type=int, metavar="N", help="guest CPUs (default 2)")
+    add(
+        "--accel",
+        default="auto",
+        choices=ACCELS,
+        help="auto: KVM if a probe guest really boots under it, else TCG (default auto)",
+    )
+    add(
+        "--timeout",
+        default=None,
+        type=int,
+        metavar="SECONDS",
+        help="per-program timeout (default: timeout= from selftests/vm/settings)",
+    )
+    add(
+        "--boot-timeout",
+        default=120,
+        type=int,
+        metavar="SECONDS",
+        help="how long a guest may take to boot (default 120)",
+    )
+    add("--results", default="results", metavar="DIR", help="where runs are written")
+    add(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="artifact cache (default $RESIDENCY_CACHE or ~/.cache/residency-kselftest)",
+    )
+
+
+_SIZE = re.compile(r"^(\d+)([KMG]?)i?B?$", re.I)
+
+
+def parse_size_mb(text: str, option: str) -> int:
+    """'256M', '1G', '512' (MiB) -> MiB."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        raise InfraError(
+            f"{option} {text!r} is not a size", f"write it like {option} 256M or {option} 1G"
+        )
+    value, unit = int(m.group(1)), m.group(2).upper()
+    if unit == "K":
+        return value // 1024
+    return value * 1024 if unit == "G" else value
+
+
+@dataclass(frozen=True)
+class Options:
+    kernels: tuple[Path, ...]
+    modules: Path | None
+    memory_mb: int
+    swap_mb: int
+    smp: int
+    accel: str
+    timeout: int | None
+    boot_timeout: int
+    results: Path
+    cache_dir: Path | None
+
+
+def read_options(config: pytest.Config) -> Options:
+    opt = config.option
+    memory = parse_size_mb(opt.memory, "--memory")
+    if memory < 96:
+        raise InfraError(f"--memory {opt.memory} is too small to boot", "use --memory 128M or more")
+    swap = parse_size_mb(opt.swap, "--swap")
+    if opt.smp < 1:
+        raise InfraError(f"--smp {opt.smp} is not a CPU count", "use --smp 1 or more")
+    if opt.timeout is not None and opt.timeout <= 0:
+        raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
+    if opt.boot_timeout <= 0:
+        raise InfraError(f"--boot-timeout {opt.boot_timeout} is not positive", "use 60 or more")
+    kernels = tuple(Path(k) for k in opt.kernel)
+    if opt.modules and len(kernels) != 1:
+        raise InfraError(
+            "--modules needs exactly one --kernel image to belong to",
+            "pass one --kernel PATH with its --modules DIR",
+        )
+    return Options(
+        kernels=kernels,
+        modules=Path(opt.modules) if opt.modules else None,
+        memory_mb=memory,
+        swap_mb=swap,
+        smp=opt.smp,
+        accel=opt.accel,
+        timeout=opt.timeout,
+        boot_timeout=opt.boot_timeout,
+        results=Path(opt.results),
+        cache_dir=Path(opt.cache_dir) if opt.cache_dir else None,
+    )

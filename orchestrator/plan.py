@@ -1,0 +1,155 @@
+"""Prepare a run: resolve kernels, build tests and images once, and write the plan workers read.
+
+This is the build -> image half of the pipeline; the boot -> run -> report half reads the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .boot import VmConfig, check_qemu, choose_accel
+from .build import build_selftests
+from .cache import atomic_write_text, default_cache_dir
+from .errors import InfraError
+from .image import build_initramfs
+from .kernel import Kernel, default_kernel, kernel_from_image
+from .options import Options
+
+
+@dataclass(frozen=True)
+class PlannedKernel:
+    name: str
+    image: str
+    initramfs: str
+    identity: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: str
+    run_dir: str
+    results_root: str
+    started: str
+    vm: dict[str, Any]
+    accel_why: str
+    qemu_version: str
+    timeout: int
+    programs: list[str]
+    kernels: list[PlannedKernel]
+    built: dict[str, bool]
+
+    def vm_config(self) -> VmConfig:
+        return VmConfig(**self.vm)
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        data = json.loads(path.read_text())
+        data["kernels"] = [PlannedKernel(**k) for k in data["kernels"]]
+        return cls(**data)
+
+
+def find_project_root() -> Path:
+    for candidate in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (candidate / "selftests" / "vm").is_dir() and (candidate / "qemu-images").is_dir():
+            return candidate
+    raise InfraError(
+        "cannot find the project tree (selftests/vm and qemu-images)",
+        "run from the repository root, as tox does",
+    )
+
+
+def make_run_dir(results: Path, dry: bool = False) -> tuple[str, Path]:
+    """Create results/<run-id>; with dry=True only check that it could be created."""
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    run_dir = results / run_id
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir()
+        if dry:
+            run_dir.rmdir()
+    except OSError as e:
+        raise InfraError(
+            f"results directory {results} is not writable ({e.strerror})",
+            "pass --results DIR with a directory you can write",
+        ) from None
+    return run_id, run_dir
+
+
+def prepare(opts: Options, log: Any = print) -> Plan:
+    """Everything before the first boot.  Raises InfraError with a cause and a fix."""
+    project = find_project_root()
+    qemu_version = check_qemu()
+    cache = opts.cache_dir or default_cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InfraError(
+            f"cache directory {cache} cannot be created ({e.strerror})",
+            "pass --cache-dir DIR or set RESIDENCY_CACHE to a writable directory",
+        ) from None
+    make_run_dir(opts.results, dry=True)
+
+    kernels: list[Kernel]
+    if opts.kernels:
+        kernels = [kernel_from_image(k, opts.modules) for k in opts.kernels]
+    else:
+        log("residency: resolving the default Debian cloud kernel with apt")
+        kernels = [default_kernel(cache)]
+    names = [k.name for k in kernels]
+    if len(set(names)) != len(names):
+        raise InfraError(
+            f"two --kernel values have the same release name ({names})",
+            "pass each kernel once",
+        )
+    tests = build_selftests(project, cache)
+    log(
+        f"residency: selftests {'built' if tests.built_now else 'cached'} "
+        f"({len(tests.programs)} programs)"
+    )
+    init = project / "qemu-images" / "init"
+    planned = []
+    built_images = False
+    for k in kernels:
+        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
+        built_images |= image.built_now
+        identity = k.identity()
+        identity["modules_loaded"] = ",".join(image.modules)
+        planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
+    run_id, run_dir = make_run_dir(opts.results)
+    accel, why = choose_accel(opts.accel, kernels[0].image, cache)
+    log(f"residency: accelerator {accel} ({why})")
+    vm = VmConfig(
+        memory_mb=opts.memory_mb,
+        swap_mb=opts.swap_mb,
+        smp=opts.smp,
+        accel="kvm" if accel == "kvm" else "tcg",
+        boot_timeout=float(opts.boot_timeout),
+    )
+    plan = Plan(
+        run_id=run_id,
+        run_dir=str(run_dir.resolve()),
+        results_root=str(opts.results.resolve()),
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        vm=asdict(vm),
+        accel_why=why,
+        qemu_version=qemu_version,
+        timeout=opts.timeout or tests.timeout,
+        programs=list(tests.programs),
+        kernels=planned,
+        built={"selftests": tests.built_now, "initramfs": built_images},
+    )
+    plan.save(run_dir / "plan.json")
+    return plan
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")

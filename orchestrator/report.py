@@ -1,0 +1,169 @@
+"""Step 7: write what a person and Jenkins read: junit.xml, summary.json, a terminal summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from .cache import atomic_write_text
+from .run import ProgramResult
+from .status import Status
+
+SUMMARY_SCHEMA = 1
+
+
+@dataclass
+class RunReport:
+    """Everything one run learned, in the shape summary.json stores it."""
+
+    run_id: str
+    started: str
+    finished: str
+    complete: bool
+    exit_status: int
+    config: dict[str, Any]
+    kernels: list[dict[str, Any]]
+    programs: list[ProgramResult]
+    infrastructure_errors: list[dict[str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counter = Counter(s.status.value for p in self.programs for s in p.subtests)
+        return {status.value: counter.get(status.value, 0) for status in Status}
+
+    def to_json(self) -> dict[str, Any]:
+        results = [s.to_json() for p in self.programs for s in p.subtests]
+        for r in results:
+            r.pop("diagnostics", None)
+        return {
+            "schema": SUMMARY_SCHEMA,
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": self.finished,
+            "complete": self.complete,
+            "exit_status": self.exit_status,
+            "config": self.config,
+            "kernels": self.kernels,
+            "counts": self.counts(),
+            "infrastructure_errors": self.infrastructure_errors,
+            "programs": [
+                {
+                    "kernel": p.kernel,
+                    "program": p.program,
+                    "outcome": p.outcome,
+                    "exit_code": p.exit_code,
+                    "seconds": p.seconds,
+                    "tap": f"tap/{p.kernel}/{p.program}.tap",
+                    "detail": p.detail,
+                    "problems": p.problems,
+                }
+                for p in self.programs
+            ],
+            "results": results,
+        }
+
+
+def _testcase(p: ProgramResult, index: int) -> TestCase:
+    s = p.subtests[index]
+    case = TestCase(name=s.subtest, classname=f"{p.kernel}.{p.program}", stdout=p.tap)
+    details = "\n".join(s.diagnostics)
+    message = s.reason or s.status.value
+    if s.status is Status.FAIL:
+        case.add_failure_info(message=message, output=details, failure_type="fail")
+    elif s.status is Status.XPASS:
+        case.add_failure_info(
+            message=f"expected to fail but passed: {message}", output=details, failure_type="xpass"
+        )
+    elif s.status in (Status.CRASH, Status.TIMEOUT, Status.ERROR):
+        case.add_error_info(message=message, output=details, error_type=s.status.value)
+    elif s.status is Status.SKIP:
+        case.add_skipped_info(message=message)
+    elif s.status is Status.XFAIL:
+        case.add_skipped_info(message=f"expected failure: {message}", output=details)
+    return case
+
+
+def junit_xml(report: RunReport) -> str:
+    """One testsuite per kernel x program, one testcase per subtest."""
+    kernels = {k["name"]: k for k in report.kernels}
+    suites = []
+    for p in report.programs:
+        props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
+        kernel = kernels.get(p.kernel, {})
+        for key in ("uname_r", "swap_kb", "mem_kb", "accel"):
+            if key in kernel:
+                props[key] = str(kernel[key])
+        cases = [_testcase(p, i) for i in range(len(p.subtests))]
+        suites.append(
+            TestSuite(f"{p.kernel}.{p.program}", cases, package=p.kernel, properties=props)
+        )
+    for err in report.infrastructure_errors:
+        case = TestCase(name=err.get("step", "infrastructure"), classname=f"{err['kernel']}.infra")
+        case.add_error_info(message=err["cause"], output=err["fix"], error_type="infrastructure")
+        suites.append(TestSuite(f"{err['kernel']}.infrastructure", [case], package=err["kernel"]))
+    text = to_xml_report_string(suites, prettyprint=False, encoding="utf-8")
+    root = ET.fromstring(text)
+    root.set("name", f"residency-kselftest {report.run_id}")
+    for element in root.iter():
+        # Jenkins' junit-10 schema allows at most three decimals in a time.
+        if "time" in element.attrib:
+            element.set("time", f"{float(element.get('time') or 0):.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def write_reports(run_dir: Path, report: RunReport) -> None:
+    """Write per-program TAP, summary.json and junit.xml, each atomically."""
+    for p in report.programs:
+        atomic_write_text(run_dir / "tap" / p.kernel / f"{p.program}.tap", p.tap)
+    summary = json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n"
+    atomic_write_text(run_dir / "summary.json", summary)
+    atomic_write_text(run_dir / "junit.xml", junit_xml(report))
+
+
+def point_latest(results_root: Path, run_dir: Path) -> None:
+    link = results_root / "latest"
+    tmp = results_root / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, link)
+
+
+def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
+    lines = []
+    by_kernel: dict[str, list[ProgramResult]] = {}
+    for p in report.programs:
+        by_kernel.setdefault(p.kernel, []).append(p)
+    for kernel in report.kernels:
+        name = kernel["name"]
+        counts = Counter(s.status.value for p in by_kernel.get(name, []) for s in p.subtests)
+        shown = ", ".join(f"{n} {st}" for st, n in sorted(counts.items())) or "no results"
+        swap = kernel.get("swap_kb")
+        mem = kernel.get("mem_kb")
+        guest = (
+            f"RAM {int(mem) // 1024} MiB, swap {int(swap) // 1024} MiB, {kernel.get('accel')}"
+            if swap is not None and mem is not None
+            else "did not boot"
+        )
+        lines.append(f"{name} [{kernel.get('uname_r', '?')}; {guest}]: {shown}")
+        for p in by_kernel.get(name, []):
+            for s in p.subtests:
+                if s.status.is_bad:
+                    lines.append(
+                        f"  {s.status.value.upper():7} {p.program}: {s.subtest}: {s.reason}"
+                    )
+    for err in report.infrastructure_errors:
+        lines.append(f"INFRASTRUCTURE {err['kernel']}: {err['cause']} -- fix: {err['fix']}")
+    total = report.counts()
+    lines.append(
+        "total: "
+        + ", ".join(f"{n} {st}" for st, n in total.items() if n)
+        + f"; results in {run_dir}"
+    )
+    return lines

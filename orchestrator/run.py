@@ -1,0 +1,149 @@
+"""Step 5: run one test program on a system under test and turn what happened into results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import ktap
+from .boot import Execution
+from .status import Status
+
+# Bits of /proc/sys/kernel/tainted worth naming in a diagnostic.
+TAINT_NAMES = {
+    0: "P proprietary module", 4: "S unsafe SMP", 5: "R forced unload", 7: "B bad page",
+    9: "W warning", 10: "C staging", 11: "I firmware workaround", 12: "O out-of-tree module",
+    13: "E unsigned module", 14: "L soft lockup", 15: "K live patch", 16: "X auxiliary",
+    17: "T struct randomization", 18: "N test",
+}  # fmt: skip
+TAINT_SUBTEST = "kernel_taint"
+
+
+@dataclass
+class SubtestResult:
+    kernel: str
+    program: str
+    subtest: str
+    status: Status
+    reason: str = ""
+    diagnostics: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SubtestResult:
+        return cls(
+            kernel=data["kernel"],
+            program=data["program"],
+            subtest=data["subtest"],
+            status=Status(data["status"]),
+            reason=data.get("reason", ""),
+            diagnostics=list(data.get("diagnostics", [])),
+        )
+
+
+@dataclass
+class ProgramResult:
+    """Everything known about one kernel x program run."""
+
+    kernel: str
+    program: str
+    outcome: str
+    exit_code: int | None
+    seconds: float
+    tap: str
+    subtests: list[SubtestResult]
+    problems: list[str] = field(default_factory=list)
+    detail: str = ""
+    taint_before: int | None = None
+    taint_after: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(s.status.is_bad for s in self.subtests)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["subtests"] = [s.to_json() for s in self.subtests]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProgramResult:
+        fields = dict(data)
+        fields["subtests"] = [SubtestResult.from_json(s) for s in data["subtests"]]
+        return cls(**fields)
+
+
+def describe_taint(before: int, after: int) -> str:
+    new = after & ~before
+    names = [TAINT_NAMES.get(bit, f"bit {bit}") for bit in range(32) if new >> bit & 1]
+    return f"kernel taint went from {before} to {after}: " + ", ".join(names)
+
+
+def _flatten(prefix: str, results: list[ktap.TestResult]) -> list[tuple[str, ktap.TestResult]]:
+    out: list[tuple[str, ktap.TestResult]] = []
+    for r in results:
+        name = r.name or f"test_{r.number}"
+        full = f"{prefix}{name}"
+        out.append((full, r))
+        out.extend(_flatten(f"{full}/", r.subtests))
+    return out
+
+
+def classify(kernel: str, execution: Execution) -> ProgramResult:
+    """Parse a program's TAP and merge it with how the program ended.
+
+    Nothing is dropped: a planned subtest that never reported, a program that died or hung,
+    output that is not TAP, and an exit status that contradicts the TAP all become results."""
+    program = execution.program
+    doc = ktap.parse(execution.output)
+    results: list[SubtestResult] = []
+
+    def add(name: str, status: Status, reason: str, diagnostics: list[str] | None = None) -> None:
+        results.append(SubtestResult(kernel, program, name, status, reason, diagnostics or []))
+
+    if doc.skip_all is not None:
+        add(program, Status.SKIP, doc.skip_all)
+    for name, r in _flatten("", doc.results):
+        add(name, r.status, r.reason, list(r.diagnostics))
+
+    lost = {"timeout": Status.TIMEOUT, "crash": Status.CRASH}.get(execution.outcome)
+    if lost is not None:
+        why = execution.detail or execution.outcome
+        for number in doc.missing:
+            add(f"test_{number}", lost, f"no result: {why}")
+        if not doc.missing:
+            add(program, lost, why)
+    else:
+        code = execution.exit_code
+        for number in doc.missing:
+            add(
+                f"test_{number}",
+                Status.ERROR,
+                f"planned but never reported (plan 1..{doc.plan}, exit status {code})",
+            )
+        if doc.bailed_out is not None:
+            add(f"{program}_bail_out", Status.ERROR, f"Bail out! {doc.bailed_out}")
+        if not results:
+            add(program, Status.ERROR, f"no TAP results in the output (exit status {code})")
+        elif code not in (0, 4) and not any(r.status.is_bad for r in results):
+            add(program, Status.ERROR, f"exit status {code} but no subtest reported a failure")
+    before, after = execution.taint_before, execution.taint_after
+    if before is not None and after is not None and after != before:
+        add(TAINT_SUBTEST, Status.ERROR, describe_taint(before, after))
+    return ProgramResult(
+        kernel=kernel,
+        program=program,
+        outcome=execution.outcome,
+        exit_code=execution.exit_code,
+        seconds=round(execution.seconds, 3),
+        tap=execution.output,
+        subtests=results,
+        problems=list(doc.problems),
+        detail=execution.detail,
+        taint_before=before,
+        taint_after=after,
+    )

@@ -1,0 +1,14 @@
+"""The suite's one test: run a kselftest program on a kernel (parametrized by the plugin)."""
+
+from __future__ import annotations
+
+from .plugin import Lab
+
+
+def test_program(case: tuple[str, str], lab: Lab) -> None:
+    kernel, program = case
+    result = lab.run(kernel, program)
+    bad = [s for s in result.subtests if s.status.is_bad]
+    if bad:
+        lines = [f"{s.status.value} {s.subtest}: {s.reason}" for s in bad]
+        raise AssertionError(f"{program} on {kernel}:\n" + "\n".join(lines))

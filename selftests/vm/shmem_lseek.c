@@ -1,0 +1,985 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lseek(SEEK_DATA/SEEK_HOLE) on shmem: which pages of a memfd or a tmpfs
+ * file the kernel reports as data and which as holes.
+ *
+ * On shmem, a page is data when the page cache holds an uptodate folio for
+ * it or a swap entry; everything else, including pages that fallocate()
+ * reserved but nothing wrote yet, is a hole.  A hole also extends from
+ * i_size on, so SEEK_HOLE never returns more than i_size, and any offset at
+ * or past i_size, as well as any negative offset, fails with ENXIO.  (The
+ * first tmpfs SEEK_DATA code, in 3.5, returned EINVAL for a negative
+ * offset; the kernels this suite targets, 6.1 and later, check for it
+ * before taking the inode lock and return ENXIO, which is what the
+ * negative_offset_enxio subtest asserts.)
+ *
+ * Every behaviour is one subtest, run on a memfd and, where listed, on an
+ * O_TMPFILE file of a tmpfs mount (/dev/shm or whichever tmpfs is mounted;
+ * as root a private tmpfs is mounted in a private mount namespace if none
+ * is found).  The swap subtests need an active swap area and skip without
+ * one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "vm_util.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC		0x01021994
+#endif
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE	0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE	0x02
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+
+#define PAGEOUT_RETRIES		100
+#define MAX_SEEK_DIAGS		8
+
+enum backend {
+	BACKEND_MEMFD,
+	BACKEND_TMPFS,
+	NR_BACKENDS,
+};
+
+#define ON_MEMFD	(1U << BACKEND_MEMFD)
+#define ON_TMPFS	(1U << BACKEND_TMPFS)
+#define ON_BOTH		(ON_MEMFD | ON_TMPFS)
+
+static const char * const backend_names[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = "memfd",
+	[BACKEND_TMPFS] = "tmpfs",
+};
+
+/* Why a backend cannot be tested; empty when it can */
+static char backend_skip[NR_BACKENDS][160];
+
+/* Directory of the tmpfs that holds our O_TMPFILE files */
+static char tmpfs_dir[PATH_MAX];
+
+/* Reason of the SKIP of the subtest that is running */
+static char skip_reason[256];
+
+/* Number of seek mismatches reported by the running subtest */
+static unsigned int seek_diags;
+
+static size_t ps;
+
+static __printf(1, 2) int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+/* Report a failed setup step and fail the subtest */
+static int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+static const char *whence_name(int whence)
+{
+	return whence == SEEK_DATA ? "SEEK_DATA" :
+	       whence == SEEK_HOLE ? "SEEK_HOLE" : "SEEK_?";
+}
+
+/* Render an lseek() result or an expected result (negative errno) */
+static const char *seek_str(off_t off, int err, char *buf, size_t len)
+{
+	if (off < 0)
+		snprintf(buf, len, "-1 (%s)", errno_name(err));
+	else
+		snprintf(buf, len, "0x%llx", (unsigned long long)off);
+	return buf;
+}
+
+/*
+ * lseek(@fd, @off, @whence) must return @want, or fail with -@want when
+ * @want is negative.  The value itself is compared, not just -1.
+ */
+static bool check_seek(int fd, off_t off, int whence, off_t want)
+{
+	char got_buf[48], want_buf[48];
+	off_t got;
+	int err;
+
+	errno = 0;
+	got = lseek(fd, off, whence);
+	err = errno;
+	if (want >= 0 ? got == want : got == -1 && err == -want)
+		return true;
+
+	if (seek_diags++ < MAX_SEEK_DIAGS)
+		ksft_print_msg("%s from %s%llx: got %s, expected %s\n",
+			       whence_name(whence), off < 0 ? "-0x" : "0x",
+			       (unsigned long long)(off < 0 ? -off : off),
+			       seek_str(got, err, got_buf, sizeof(got_buf)),
+			       seek_str(want, (int)-want, want_buf,
+					sizeof(want_buf)));
+	return false;
+}
+
+/*
+ * What SEEK_HOLE from the start of each page says: 'H' where the page is a
+ * hole, 'D' where it is data, for the pages below @size.
+ */
+static void observed_layout(int fd, off_t size, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && (off_t)(i * ps) < size; i++)
+		buf[i] = lseek(fd, i * ps, SEEK_HOLE) == (off_t)(i * ps) ?
+			 'H' : 'D';
+	buf[i] = '\0';
+}
+
+/*
+ * Check SEEK_DATA and SEEK_HOLE from the start and the middle of every
+ * page, and from i_size, against @layout: one character per page, 'D' for
+ * data and 'H' for a hole.  @size is i_size and may end inside the last
+ * page of the layout.
+ */
+static bool check_layout(int fd, const char *layout, off_t size)
+{
+	size_t npages = strlen(layout);
+	char observed[64];
+	bool ok = true;
+	size_t i, j, k;
+
+	for (i = 0; i < npages; i++) {
+		off_t offs[2] = { i * ps, i * ps + ps / 2 };
+
+		for (k = 0; k < ARRAY_SIZE(offs); k++) {
+			off_t off = offs[k];
+			off_t want_data = -ENXIO, want_hole = size;
+
+			if (off >= size)
+				continue;
+			for (j = i; j < npages; j++) {
+				if (layout[j] == 'D') {
+					want_data = j == i ? off : (off_t)(j * ps);
+					break;
+				}
+			}
+			if (layout[i] == 'H') {
+				want_hole = off;
+			} else {
+				for (j = i + 1; j < npages; j++) {
+					if (layout[j] == 'H') {
+						want_hole = j * ps;
+						break;
+					}
+				}
+				if (want_hole > size)
+					want_hole = size;
+			}
+			ok &= check_seek(fd, off, SEEK_DATA, want_data);
+			ok &= check_seek(fd, off, SEEK_HOLE, want_hole);
+		}
+	}
+	ok &= check_seek(fd, size, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, size, SEEK_HOLE, -ENXIO);
+
+	if (!ok) {
+		observed_layout(fd, size, observed, sizeof(observed));
+		ksft_print_msg("layout (D=data, H=hole) expected %s, observed %s, i_size 0x%llx\n",
+			       layout, observed, (unsigned long long)size);
+	}
+	return ok;
+}
+
+/* Byte that page @idx of a test file is filled with; never zero */
+static unsigned char page_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(0x5a + idx * 17);
+
+	return c ? c : 1;
+}
+
+static int write_page(int fd, size_t idx)
+{
+	char *buf = malloc(ps);
+	ssize_t ret;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, page_byte(idx), ps);
+	ret = pwrite(fd, buf, ps, idx * ps);
+	if (ret < 0)
+		err = -errno;
+	else if ((size_t)ret != ps)
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+/* Write the pages of @layout marked 'D' */
+static int write_layout(int fd, const char *layout)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; layout[i]; i++) {
+		if (layout[i] != 'D')
+			continue;
+		ret = write_page(fd, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Read page @idx with pread() and compare it with @fill, or with
+ * page_byte(@idx) when @fill is negative.
+ */
+static bool check_page_content(int fd, size_t idx, int fill)
+{
+	unsigned char want = fill < 0 ? page_byte(idx) : (unsigned char)fill;
+	unsigned char *buf = malloc(ps);
+	bool ok = false;
+	ssize_t ret;
+	size_t i;
+
+	if (!buf) {
+		ksft_print_msg("malloc failed\n");
+		return false;
+	}
+	ret = pread(fd, buf, ps, idx * ps);
+	if (ret != (ssize_t)ps) {
+		ksft_print_msg("pread of page %zu returned %zd (%s)\n", idx, ret,
+			       ret < 0 ? errno_name(errno) : "short");
+		goto out;
+	}
+	for (i = 0; i < ps; i++) {
+		if (buf[i] != want) {
+			ksft_print_msg("page %zu byte 0x%zx is 0x%02x, expected 0x%02x\n",
+				       idx, i, buf[i], want);
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	free(buf);
+	return ok;
+}
+
+static bool set_size(int fd, off_t size, int *err)
+{
+	if (ftruncate(fd, size)) {
+		*err = errno;
+		return false;
+	}
+	return true;
+}
+
+/* Print the pagemap entry and mincore state of each page of a mapping */
+static void print_residency(const char *when, char *map, size_t npages)
+{
+	char desc[128];
+	uint64_t entry;
+	bool resident;
+	size_t i;
+
+	for (i = 0; i < npages; i++) {
+		char *addr = map + i * ps;
+		int ret = pagemap_read(-1, addr, &entry);
+
+		if (ret) {
+			ksft_print_msg("%s: page %zu: pagemap: %s\n", when, i,
+				       errno_name(ret));
+			continue;
+		}
+		ret = mincore_page(addr, &resident);
+		ksft_print_msg("%s: page %zu: pagemap %s, mincore %s\n", when, i,
+			       pagemap_describe(entry, desc, sizeof(desc)),
+			       ret ? errno_name(ret) : resident ? "1" : "0");
+	}
+}
+
+/* Subtests.  Each gets a fresh, empty file and returns a KSFT_* code. */
+
+static int test_empty_file_enxio(int fd)
+{
+	bool ok = true;
+
+	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, 0, SEEK_HOLE, -ENXIO);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_written_page_is_data(int fd)
+{
+	const char *layout = "HDHH";
+	int err;
+
+	if (!set_size(fd, 4 * ps, &err))
+		return setup_failed("ftruncate", err);
+	err = write_layout(fd, layout);
+	if (err)
+		return setup_failed("pwrite", -err);
+	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_fallocated_unwritten_is_hole(int fd)
+{
+	struct stat st;
+	bool ok = true;
+
+	if (fallocate(fd, 0, 0, 4 * ps)) {
+		if (errno == EOPNOTSUPP)
+			return skip("fallocate not supported");
+		return setup_failed("fallocate", errno);
+	}
+	if (fstat(fd, &st))
+		return setup_failed("fstat", errno);
+	if (st.st_size != (off_t)(4 * ps) || st.st_blocks * 512 < (off_t)(4 * ps)) {
+		ksft_print_msg("after fallocate of 0x%zx bytes: st_size 0x%llx, st_blocks %lld\n",
+			       4 * ps, (unsigned long long)st.st_size,
+			       (long long)st.st_blocks);
+		ok = false;
+	}
+	ok &= check_layout(fd, "HHHH", 4 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_fallocate_then_write_one_page(int fd)
+{
+	const char *layout = "HHDH";
+	int err;
+
+	if (fallocate(fd, 0, 0, 4 * ps)) {
+		if (errno == EOPNOTSUPP)
+			return skip("fallocate not supported");
+		return setup_failed("fallocate", errno);
+	}
+	err = write_layout(fd, layout);
+	if (err)
+		return setup_failed("pwrite", -err);
+	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_read_of_fallocated_page_stays_hole(int fd)
+{
+	bool ok = true;
+	size_t i;
+
+	if (fallocate(fd, 0, 0, 4 * ps)) {
+		if (errno == EOPNOTSUPP)
+			return skip("fallocate not supported");
+		return setup_failed("fallocate", errno);
+	}
+	for (i = 0; i < 4; i++)
+		ok &= check_page_content(fd, i, 0);
+	ok &= check_layout(fd, "HHHH", 4 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_punched_hole_is_hole(int fd)
+{
+	struct stat st;
+	bool ok = true;
+	int err;
+
+	err = write_layout(fd, "DDDD");
+	if (err)
+		return setup_failed("pwrite", -err);
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ps, 2 * ps)) {
+		if (errno == EOPNOTSUPP)
+			return skip("FALLOC_FL_PUNCH_HOLE not supported");
+		return setup_failed("fallocate(PUNCH_HOLE)", errno);
+	}
+	if (fstat(fd, &st))
+		return setup_failed("fstat", errno);
+	if (st.st_size != (off_t)(4 * ps)) {
+		ksft_print_msg("punching a hole changed st_size to 0x%llx\n",
+			       (unsigned long long)st.st_size);
+		ok = false;
+	}
+	ok &= check_layout(fd, "DHHD", 4 * ps);
+	ok &= check_page_content(fd, 0, -1);
+	ok &= check_page_content(fd, 1, 0);
+	ok &= check_page_content(fd, 2, 0);
+	ok &= check_page_content(fd, 3, -1);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_mmap_read_fault_is_data(int fd)
+{
+	char *map;
+	bool ok = true;
+	char c;
+	int err;
+
+	if (!set_size(fd, 4 * ps, &err))
+		return setup_failed("ftruncate", err);
+	map = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return setup_failed("mmap", errno);
+	/* a shmem THP would turn the whole file into data */
+	thp_disable_range(map, 4 * ps);
+
+	c = map[2 * ps];
+	if (c) {
+		ksft_print_msg("read fault on a hole returned 0x%02x\n", c);
+		ok = false;
+	}
+	ok &= check_layout(fd, "HHDH", 4 * ps);
+	if (!ok)
+		print_residency("after read fault", map, 4);
+	munmap(map, 4 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_populate_read_is_data(int fd)
+{
+	bool ok = true;
+	char *map;
+	int err;
+
+	if (!set_size(fd, 4 * ps, &err))
+		return setup_failed("ftruncate", err);
+	map = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return setup_failed("mmap", errno);
+	thp_disable_range(map, 4 * ps);
+
+	if (madvise(map + ps, 2 * ps, MADV_POPULATE_READ)) {
+		err = errno;
+		munmap(map, 4 * ps);
+		if (err == EINVAL)
+			return skip("MADV_POPULATE_READ not supported (EINVAL)");
+		return setup_failed("madvise(MADV_POPULATE_READ)", err);
+	}
+	ok &= check_layout(fd, "HDDH", 4 * ps);
+	if (!ok)
+		print_residency("after MADV_POPULATE_READ", map, 4);
+	munmap(map, 4 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_read_of_hole_stays_hole(int fd)
+{
+	bool ok = true;
+	size_t i;
+	int err;
+
+	if (!set_size(fd, 4 * ps, &err))
+		return setup_failed("ftruncate", err);
+	for (i = 0; i < 4; i++)
+		ok &= check_page_content(fd, i, 0);
+	ok &= check_layout(fd, "HHHH", 4 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_offset_inside_page(int fd)
+{
+	bool ok = true;
+	int err;
+
+	if (!set_size(fd, 4 * ps, &err))
+		return setup_failed("ftruncate", err);
+	err = write_layout(fd, "HDHH");
+	if (err)
+		return setup_failed("pwrite", -err);
+
+	/* inside the hole before the data: the data page's start */
+	ok &= check_seek(fd, 1, SEEK_DATA, ps);
+	ok &= check_seek(fd, ps - 1, SEEK_DATA, ps);
+	ok &= check_seek(fd, ps / 2, SEEK_HOLE, ps / 2);
+	/* inside the data page: the offset itself / the next page boundary */
+	ok &= check_seek(fd, ps + 1, SEEK_DATA, ps + 1);
+	ok &= check_seek(fd, 2 * ps - 1, SEEK_DATA, 2 * ps - 1);
+	ok &= check_seek(fd, ps + 1, SEEK_HOLE, 2 * ps);
+	ok &= check_seek(fd, 2 * ps - 1, SEEK_HOLE, 2 * ps);
+	/* inside the hole after it: no more data */
+	ok &= check_seek(fd, 2 * ps + 1, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, 2 * ps + 1, SEEK_HOLE, 2 * ps + 1);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_sparse_data_in_last_page_only(int fd)
+{
+	const char *layout = "HHHHHHHD";
+	bool ok = true;
+	int err;
+
+	if (!set_size(fd, 8 * ps, &err))
+		return setup_failed("ftruncate", err);
+	err = write_layout(fd, layout);
+	if (err)
+		return setup_failed("pwrite", -err);
+	ok &= check_seek(fd, 0, SEEK_DATA, 7 * ps);
+	ok &= check_seek(fd, 0, SEEK_HOLE, 0);
+	ok &= check_seek(fd, 7 * ps, SEEK_HOLE, 8 * ps);
+	ok &= check_layout(fd, layout, 8 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_seek_hole_in_data_returns_isize(int fd)
+{
+	off_t size = 3 * ps + 100;
+	char *buf;
+	bool ok = true;
+	ssize_t ret;
+
+	/* data up to an i_size that ends inside the last page */
+	buf = malloc(size);
+	if (!buf)
+		return setup_failed("malloc", ENOMEM);
+	memset(buf, 0xa5, size);
+	ret = pwrite(fd, buf, size, 0);
+	free(buf);
+	if (ret != size)
+		return setup_failed("pwrite", ret < 0 ? errno : EIO);
+
+	ok &= check_seek(fd, 0, SEEK_HOLE, size);
+	ok &= check_seek(fd, ps + 7, SEEK_HOLE, size);
+	ok &= check_seek(fd, 3 * ps, SEEK_HOLE, size);
+	ok &= check_seek(fd, size - 1, SEEK_HOLE, size);
+	ok &= check_seek(fd, size - 1, SEEK_DATA, size - 1);
+	ok &= check_layout(fd, "DDDD", size);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_seek_at_eof_enxio(int fd)
+{
+	bool ok = true;
+	int err;
+
+	err = write_layout(fd, "DD");
+	if (err)
+		return setup_failed("pwrite", -err);
+	ok &= check_seek(fd, 2 * ps, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, 2 * ps, SEEK_HOLE, -ENXIO);
+	/* the last byte is still inside the file */
+	ok &= check_seek(fd, 2 * ps - 1, SEEK_DATA, 2 * ps - 1);
+	ok &= check_seek(fd, 2 * ps - 1, SEEK_HOLE, 2 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_seek_past_eof_enxio(int fd)
+{
+	bool ok = true;
+	int err;
+
+	err = write_layout(fd, "DD");
+	if (err)
+		return setup_failed("pwrite", -err);
+	ok &= check_seek(fd, 2 * ps + 1, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, 2 * ps + 1, SEEK_HOLE, -ENXIO);
+	ok &= check_seek(fd, 64 * ps, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, 64 * ps, SEEK_HOLE, -ENXIO);
+	ok &= check_seek(fd, (off_t)1 << 40, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, (off_t)1 << 40, SEEK_HOLE, -ENXIO);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_negative_offset_enxio(int fd)
+{
+	bool ok = true;
+	int err;
+
+	err = write_layout(fd, "DD");
+	if (err)
+		return setup_failed("pwrite", -err);
+	ok &= check_seek(fd, -1, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, -1, SEEK_HOLE, -ENXIO);
+	ok &= check_seek(fd, -(off_t)ps, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, -(off_t)ps, SEEK_HOLE, -ENXIO);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_alternating_extents(int fd)
+{
+	const char *layout = "DHDDHHDH";
+	int err;
+
+	if (!set_size(fd, 8 * ps, &err))
+		return setup_failed("ftruncate", err);
+	err = write_layout(fd, layout);
+	if (err)
+		return setup_failed("pwrite", -err);
+	return check_layout(fd, layout, 8 * ps) ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_seek_sets_file_position(int fd)
+{
+	bool ok = true;
+	off_t pos;
+	int err;
+
+	if (!set_size(fd, 4 * ps, &err))
+		return setup_failed("ftruncate", err);
+	err = write_layout(fd, "HHDH");
+	if (err)
+		return setup_failed("pwrite", -err);
+
+	ok &= check_seek(fd, 0, SEEK_DATA, 2 * ps);
+	pos = lseek(fd, 0, SEEK_CUR);
+	if (pos != (off_t)(2 * ps)) {
+		ksft_print_msg("position after SEEK_DATA is 0x%llx, expected 0x%zx\n",
+			       (long long)pos, 2 * ps);
+		ok = false;
+	}
+	ok &= check_seek(fd, 2 * ps, SEEK_HOLE, 3 * ps);
+	pos = lseek(fd, 0, SEEK_CUR);
+	if (pos != (off_t)(3 * ps)) {
+		ksft_print_msg("position after SEEK_HOLE is 0x%llx, expected 0x%zx\n",
+			       (long long)pos, 3 * ps);
+		ok = false;
+	}
+	/* a failing SEEK_DATA must leave the position alone */
+	ok &= check_seek(fd, 3 * ps, SEEK_DATA, -ENXIO);
+	pos = lseek(fd, 0, SEEK_CUR);
+	if (pos != (off_t)(3 * ps)) {
+		ksft_print_msg("position after failed SEEK_DATA is 0x%llx, expected 0x%zx\n",
+			       (long long)pos, 3 * ps);
+		ok = false;
+	}
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * Map an 8-page file MAP_SHARED and write pages 2-5 through the mapping,
+ * leaving the others holes.
+ */
+static char *map_and_dirty_middle(int fd, int *err)
+{
+	size_t i;
+	char *map;
+
+	if (!set_size(fd, 8 * ps, err))
+		return NULL;
+	map = mmap(NULL, 8 * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		*err = errno;
+		return NULL;
+	}
+	thp_disable_range(map, 8 * ps);
+	for (i = 2; i < 6; i++)
+		memset(map + i * ps, page_byte(i), ps);
+	return map;
+}
+
+static bool check_middle_content(int fd)
+{
+	bool ok = true;
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		ok &= check_page_content(fd, i, i >= 2 && i < 6 ? -1 : 0);
+	return ok;
+}
+
+/*
+ * MADV_PAGEOUT on written pages, whatever it achieves (with no swap, shmem
+ * pages get unmapped but stay in the page cache), must not lose data.
+ */
+static int test_pageout_keeps_data(int fd)
+{
+	unsigned long swap_kb = 0;
+	bool ok = true;
+	char *map;
+	int err;
+
+	map = map_and_dirty_middle(fd, &err);
+	if (!map)
+		return setup_failed("ftruncate/mmap", err);
+	if (madvise(map + 2 * ps, 4 * ps, MADV_PAGEOUT)) {
+		err = errno;
+		munmap(map, 8 * ps);
+		if (err == EINVAL)
+			return skip("MADV_PAGEOUT not supported (EINVAL)");
+		return setup_failed("madvise(MADV_PAGEOUT)", err);
+	}
+	if (!smaps_vma_field_kb(map, "Swap", &swap_kb, NULL))
+		ksft_print_msg("after MADV_PAGEOUT: smaps Swap: %lu kB (swap %s)\n",
+			       swap_kb, swap_present() ? "on" : "off");
+	print_residency("after MADV_PAGEOUT", map + 2 * ps, 1);
+
+	ok &= check_layout(fd, "HHDDDDHH", 8 * ps);
+	ok &= check_middle_content(fd);
+	munmap(map, 8 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * Pages moved to swap are still data: SEEK_DATA finds them without
+ * swapping them in, and their contents come back intact.
+ */
+static int test_swapped_out_pages_are_data(int fd)
+{
+	unsigned long swap_kb = 0, after_kb = 0;
+	bool ok = true;
+	char *map;
+	int err;
+
+	if (!swap_present())
+		return skip("no swap");
+
+	map = map_and_dirty_middle(fd, &err);
+	if (!map)
+		return setup_failed("ftruncate/mmap", err);
+
+	err = pageout_range(map + 2 * ps, 4 * ps, PAGEOUT_RETRIES, &swap_kb);
+	if (err) {
+		munmap(map, 8 * ps);
+		if (err == -EINVAL)
+			return skip("MADV_PAGEOUT not supported (EINVAL)");
+		if (err == -EAGAIN)
+			return skip("page-out not verified: smaps Swap: %lu kB, expected %zu kB",
+				    swap_kb, 4 * ps / 1024);
+		return setup_failed("MADV_PAGEOUT", -err);
+	}
+	ksft_print_msg("paged out: smaps Swap: %lu kB\n", swap_kb);
+	print_residency("after page-out", map + 2 * ps, 1);
+
+	ok &= check_layout(fd, "HHDDDDHH", 8 * ps);
+
+	/* seeking must not have swapped anything in */
+	if (!smaps_vma_field_kb(map, "Swap", &after_kb, NULL) &&
+	    after_kb < swap_kb) {
+		ksft_print_msg("smaps Swap: dropped from %lu to %lu kB while seeking\n",
+			       swap_kb, after_kb);
+		ok = false;
+	}
+
+	ok &= check_middle_content(fd);
+	munmap(map, 8 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+struct subtest {
+	const char *name;
+	int (*fn)(int fd);
+	unsigned int backends;
+};
+
+static const struct subtest subtests[] = {
+	{ "empty_file_enxio", test_empty_file_enxio, ON_BOTH },
+	{ "written_page_is_data", test_written_page_is_data, ON_BOTH },
+	{ "fallocated_unwritten_is_hole", test_fallocated_unwritten_is_hole, ON_BOTH },
+	{ "fallocate_then_write_one_page", test_fallocate_then_write_one_page, ON_MEMFD },
+	{ "read_of_fallocated_page_stays_hole", test_read_of_fallocated_page_stays_hole,
+	  ON_MEMFD },
+	{ "punched_hole_is_hole", test_punched_hole_is_hole, ON_BOTH },
+	{ "mmap_read_fault_is_data", test_mmap_read_fault_is_data, ON_BOTH },
+	{ "populate_read_is_data", test_populate_read_is_data, ON_MEMFD },
+	{ "read_of_hole_stays_hole", test_read_of_hole_stays_hole, ON_BOTH },
+	{ "offset_inside_page", test_offset_inside_page, ON_MEMFD },
+	{ "sparse_data_in_last_page_only", test_sparse_data_in_last_page_only, ON_MEMFD },
+	{ "seek_hole_in_data_returns_isize", test_seek_hole_in_data_returns_isize, ON_MEMFD },
+	{ "seek_at_eof_enxio", test_seek_at_eof_enxio, ON_MEMFD },
+	{ "seek_past_eof_enxio", test_seek_past_eof_enxio, ON_MEMFD },
+	{ "negative_offset_enxio", test_negative_offset_enxio, ON_MEMFD },
+	{ "alternating_extents", test_alternating_extents, ON_MEMFD },
+	{ "seek_sets_file_position", test_seek_sets_file_position, ON_MEMFD },
+	{ "pageout_keeps_data", test_pageout_keeps_data, ON_BOTH },
+	{ "swapped_out_pages_are_data", test_swapped_out_pages_are_data, ON_BOTH },
+};
+
+/* Can @dir hold O_TMPFILE files on a tmpfs? */
+static bool tmpfs_dir_usable(const char *dir)
+{
+	struct statfs sfs;
+	bool ok;
+	int fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	ok = !fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC;
+	close(fd);
+	return ok;
+}
+
+/*
+ * As root, mount a tmpfs of our own in a private mount namespace, so that
+ * it disappears with this process and nothing is left behind.
+ */
+static bool mount_private_tmpfs(void)
+{
+	static const char * const mountpoints[] = {
+		"/dev/shm", "/tmp", "/mnt", "/dev",
+	};
+	size_t i;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS))
+		return false;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(mountpoints); i++) {
+		if (mount("shmem_lseek", mountpoints[i], "tmpfs",
+			  MS_NOSUID | MS_NODEV, "size=64m,mode=0700"))
+			continue;
+		if (tmpfs_dir_usable(mountpoints[i])) {
+			snprintf(tmpfs_dir, sizeof(tmpfs_dir), "%s",
+				 mountpoints[i]);
+			ksft_print_msg("mounted a private tmpfs on %s\n",
+				       tmpfs_dir);
+			return true;
+		}
+		umount2(mountpoints[i], MNT_DETACH);
+	}
+	return false;
+}
+
+static void find_tmpfs(void)
+{
+	char line[PATH_MAX + 256];
+	char dir[PATH_MAX], type[64];
+	FILE *fp;
+
+	if (tmpfs_dir_usable("/dev/shm")) {
+		snprintf(tmpfs_dir, sizeof(tmpfs_dir), "/dev/shm");
+		return;
+	}
+	fp = fopen("/proc/self/mounts", "re");
+	if (fp) {
+		while (fgets(line, sizeof(line), fp)) {
+			if (sscanf(line, "%*s %4095s %63s", dir, type) != 2 ||
+			    strcmp(type, "tmpfs"))
+				continue;
+			/* leave the kernel's own file systems alone */
+			if (!strncmp(dir, "/sys/", 5) || !strncmp(dir, "/proc/", 6) ||
+			    !tmpfs_dir_usable(dir))
+				continue;
+			snprintf(tmpfs_dir, sizeof(tmpfs_dir), "%s", dir);
+			break;
+		}
+		fclose(fp);
+	}
+	if (tmpfs_dir[0] || mount_private_tmpfs())
+		return;
+	snprintf(backend_skip[BACKEND_TMPFS], sizeof(backend_skip[0]),
+		 "no writable tmpfs supporting O_TMPFILE found%s",
+		 geteuid() ? " (run as root to mount one)" : "");
+}
+
+static void probe_backends(void)
+{
+	int fd;
+
+	fd = memfd_create("shmem_lseek_probe", MFD_CLOEXEC);
+	if (fd < 0)
+		snprintf(backend_skip[BACKEND_MEMFD], sizeof(backend_skip[0]),
+			 "memfd_create failed: %s", errno_name(errno));
+	else
+		close(fd);
+	find_tmpfs();
+}
+
+/* A fresh, empty file of @backend; returns the fd or a negative errno */
+static int new_file(enum backend backend)
+{
+	int fd;
+
+	if (backend == BACKEND_MEMFD)
+		fd = memfd_create("shmem_lseek", MFD_CLOEXEC);
+	else
+		fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+static void print_environment(void)
+{
+	struct utsname uts;
+	char buf[128];
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", ps);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+	if (tmpfs_dir[0])
+		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
+}
+
+int main(void)
+{
+	unsigned int plan = 0;
+	char name[128];
+	size_t i;
+	int b;
+
+	ps = psize();
+	ksft_print_header();
+
+	for (i = 0; i < ARRAY_SIZE(subtests); i++)
+		for (b = 0; b < NR_BACKENDS; b++)
+			if (subtests[i].backends & (1U << b))
+				plan++;
+	ksft_set_plan(plan);
+
+	probe_backends();
+	print_environment();
+
+	for (b = 0; b < NR_BACKENDS; b++) {
+		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
+			const struct subtest *t = &subtests[i];
+			int code, fd;
+
+			if (!(t->backends & (1U << b)))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s", backend_names[b],
+				 t->name);
+			if (backend_skip[b][0]) {
+				ksft_test_result_code(KSFT_SKIP, name, "%s",
+						      backend_skip[b]);
+				continue;
+			}
+			fd = new_file(b);
+			if (fd < 0) {
+				ksft_print_msg("creating a %s file failed: %s\n",
+					       backend_names[b], errno_name(fd));
+				ksft_test_result_code(KSFT_FAIL, name, NULL);
+				continue;
+			}
+			skip_reason[0] = '\0';
+			seek_diags = 0;
+			code = t->fn(fd);
+			close(fd);
+			ksft_test_result_code(code, name, "%s",
+					      code == KSFT_SKIP ? skip_reason : "");
+		}
+	}
+
+	ksft_finished();
+}

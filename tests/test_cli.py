@@ -1,0 +1,56 @@
+"""Bad input exits 2 with one line naming the problem and the fix, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def orchestrate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+
+
+def assert_infra(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 2, text
+    assert "Traceback" not in text
+    lines = [ln for ln in text.splitlines() if "infrastructure error:" in ln or "error:" in ln]
+    assert lines, text
+    for word in words:
+        assert word in text, (word, text)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--memory", "lots"], ["--memory", "256M"]),
+        (["--kernel", "/nonexistent/bzImage"], ["/nonexistent/bzImage", "fix:"]),
+        (["--kernel", "/etc/hostname"], ["not an x86 bzImage", "fix:"]),
+        (["--kernel", "/etc"], ["directory", "fix:"]),
+        (["--results", "/proc/no/such/dir"], ["not writable", "--results"]),
+        (["--modules", "/tmp"], ["--modules", "--kernel"]),
+        (["--no-such-option"], ["unrecognized arguments"]),
+        (["--accel", "xen"], ["invalid choice"]),
+    ],
+)
+def test_bad_input(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    if "--results" not in args:
+        args = [*args, "--results", str(tmp_path / "results")]
+    assert_infra(orchestrate(*args), *words)
+    leftovers = list((tmp_path / "results").glob("*")) if (tmp_path / "results").exists() else []
+    assert not leftovers, "a failed start leaves no half-written run"
+
+
+def test_missing_qemu(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH=str(tmp_path))
+    proc = orchestrate("--results", str(tmp_path / "r"), env=env)
+    assert_infra(proc, "qemu-system-x86_64 is not on PATH", "apt-get install qemu-system-x86")

@@ -1,0 +1,81 @@
+"""The initramfs writer and the module resolver, on files made here."""
+
+from __future__ import annotations
+
+import lzma
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import InfraError
+from orchestrator.image import CpioWriter, _is_static_elf, resolve_modules
+
+
+def read_newc(data: bytes) -> dict[str, tuple[int, bytes]]:
+    """An independent reader of the newc format, to check the writer."""
+    entries: dict[str, tuple[int, bytes]] = {}
+    pos = 0
+    while True:
+        assert data[pos : pos + 6] == b"070701"
+        fields = [int(data[pos + 6 + 8 * i : pos + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        name_start = pos + 110
+        name = data[name_start : name_start + namesize - 1].decode()
+        body = (name_start + namesize + 3) & ~3
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (mode, data[body : body + size])
+        pos = (body + size + 3) & ~3
+
+
+def test_cpio_roundtrip() -> None:
+    cpio = CpioWriter()
+    cpio.dir("bin")
+    cpio.file("bin/x", b"hello", 0o755)
+    cpio.char_device("dev/console", 5, 1)
+    data = cpio.finish()
+    assert len(data) % 512 == 0
+    entries = read_newc(data)
+    assert entries["bin/x"] == (0o100755, b"hello")
+    assert entries["bin"][0] == 0o40755
+    assert entries["dev/console"][0] == 0o20600
+
+
+def fake_module(path: Path, depends: str, compress: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = b"\x7fELF....\0license=GPL\0depends=" + depends.encode() + b"\0name=x\0"
+    path.write_bytes(lzma.compress(body) if compress else body)
+
+
+def test_modules_are_ordered_dependencies_first(tmp_path: Path) -> None:
+    d = tmp_path / "6.1.0-test"
+    fake_module(d / "kernel/drivers/virtio/virtio.ko", "")
+    fake_module(d / "kernel/drivers/virtio/virtio_ring.ko.xz", "virtio", compress=True)
+    fake_module(d / "kernel/drivers/block/virtio_blk.ko", "virtio,virtio_ring")
+    fake_module(d / "kernel/drivers/virtio/virtio_pci.ko", "virtio_ring,virtio")
+    (d / "modules.order").write_text("")
+    names = [p.name for p in resolve_modules(d)]
+    assert names == ["virtio.ko", "virtio_ring.ko.xz", "virtio_blk.ko", "virtio_pci.ko"]
+
+
+def test_builtin_modules_are_skipped(tmp_path: Path) -> None:
+    d = tmp_path / "m"
+    fake_module(d / "kernel/drivers/block/virtio_blk.ko", "virtio")
+    (d / "modules.builtin").write_text("kernel/drivers/virtio/virtio.ko\n"
+                                       "kernel/drivers/virtio/virtio_pci.ko\n")  # fmt: skip
+    assert [p.name for p in resolve_modules(d)] == ["virtio_blk.ko"]
+
+
+def test_missing_module_names_the_fix(tmp_path: Path) -> None:
+    d = tmp_path / "m"
+    fake_module(d / "kernel/drivers/block/virtio_blk.ko", "virtio")
+    with pytest.raises(InfraError) as err:
+        resolve_modules(d)
+    assert "virtio" in err.value.cause
+    assert "CONFIG_VIRTIO_BLK=y" in err.value.fix
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox is not installed")
+def test_static_elf_detection() -> None:
+    assert not _is_static_elf(Path("/bin/sh").resolve())

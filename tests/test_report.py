@@ -1,0 +1,108 @@
+"""junit.xml and summary.json: shape, Jenkins schema, atomic files."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import xmlschema
+
+from orchestrator.report import RunReport, junit_xml, point_latest, write_reports
+from orchestrator.run import ProgramResult, SubtestResult
+from orchestrator.status import Status
+
+SCHEMA = Path(__file__).parent / "schema" / "jenkins-junit-10.xsd"
+TAP = "TAP version 13\n1..3\nok 1 data_found\nnot ok 2 hole_found\nok 3 swapped # SKIP no swap\n"
+
+
+def sample_report() -> RunReport:
+    subtests = [
+        SubtestResult("debian-6.1.0-56-cloud-amd64", "shmem_lseek", "data_found", Status.PASS),
+        SubtestResult(
+            "debian-6.1.0-56-cloud-amd64",
+            "shmem_lseek",
+            "hole_found",
+            Status.FAIL,
+            "",
+            ["SEEK_HOLE returned 0x1000, expected 0x2000"],
+        ),
+        SubtestResult(
+            "debian-6.1.0-56-cloud-amd64", "shmem_lseek", "swapped", Status.SKIP, "no swap"
+        ),
+        SubtestResult("debian-6.1.0-56-cloud-amd64", "shmem_lseek", "x", Status.XFAIL, "known bug"),
+        SubtestResult(
+            "debian-6.1.0-56-cloud-amd64", "shmem_lseek", "test_5", Status.CRASH, "guest died"
+        ),
+        SubtestResult(
+            "debian-6.1.0-56-cloud-amd64", "shmem_lseek", "test_6", Status.TIMEOUT, "after 45s"
+        ),
+    ]
+    program = ProgramResult(
+        "debian-6.1.0-56-cloud-amd64", "shmem_lseek", "crash", None, 12.3456789, TAP, subtests
+    )
+    kernel = {
+        "name": "debian-6.1.0-56-cloud-amd64", "uname_r": "6.1.0-56-cloud-amd64",
+        "mem_kb": 223376, "swap_kb": 524284, "accel": "tcg",
+    }  # fmt: skip
+    return RunReport(
+        run_id="r1", started="s", finished="f", complete=True, exit_status=1,
+        config={"memory_mb": 256}, kernels=[kernel], programs=[program],
+        infrastructure_errors=[{"kernel": "other", "step": "boot", "cause": "c", "fix": "f"}],
+    )  # fmt: skip
+
+
+def test_junit_validates_against_the_jenkins_schema() -> None:
+    text = junit_xml(sample_report())
+    xmlschema.XMLSchema(str(SCHEMA)).validate(text)
+
+
+def test_junit_maps_each_status() -> None:
+    root = ET.fromstring(junit_xml(sample_report()))
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [
+        "debian-6.1.0-56-cloud-amd64.shmem_lseek",
+        "other.infrastructure",
+    ]
+    cases = {c.get("name"): c for c in suites[0].findall("testcase")}
+    assert {c.get("classname") for c in cases.values()} == {
+        "debian-6.1.0-56-cloud-amd64.shmem_lseek"
+    }
+    assert cases["data_found"].find("failure") is None
+    failure = cases["hole_found"].find("failure")
+    assert failure is not None and "SEEK_HOLE returned 0x1000" in (failure.text or "")
+    skipped = cases["swapped"].find("skipped")
+    assert skipped is not None and skipped.get("message") == "no swap"
+    xfail = cases["x"].find("skipped")
+    assert xfail is not None and "expected failure" in (xfail.get("message") or "")
+    crash = cases["test_5"].find("error")
+    assert crash is not None and crash.get("type") == "crash"
+    timeout = cases["test_6"].find("error")
+    assert timeout is not None and timeout.get("type") == "timeout"
+    out = cases["data_found"].find("system-out")
+    assert out is not None and "ok 1 data_found" in (out.text or "")
+    assert suites[0].get("failures") == "1" and suites[0].get("errors") == "2"
+    infra = suites[1].find("testcase/error")
+    assert infra is not None and infra.get("type") == "infrastructure"
+
+
+def test_summary_and_tap_files(tmp_path: Path) -> None:
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    write_reports(run_dir, sample_report())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["kernels"][0]["swap_kb"] == 524284
+    first = summary["results"][0]
+    assert first == {
+        "kernel": "debian-6.1.0-56-cloud-amd64", "program": "shmem_lseek",
+        "subtest": "data_found", "status": "pass", "reason": "",
+    }  # fmt: skip
+    assert {r["status"] for r in summary["results"]} <= {
+        "pass", "fail", "skip", "xfail", "xpass", "crash", "timeout", "error"
+    }  # fmt: skip
+    assert summary["counts"]["fail"] == 1
+    tap = run_dir / "tap" / "debian-6.1.0-56-cloud-amd64" / "shmem_lseek.tap"
+    assert tap.read_text() == TAP
+    assert not [p for p in run_dir.rglob(".*") if p.is_file()], "no temporary files left"
+    point_latest(tmp_path, run_dir)
+    assert (tmp_path / "latest" / "summary.json").is_file()
