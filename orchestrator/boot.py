@@ -10,9 +10,11 @@ import os
 import re
 import secrets
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TextIO
@@ -27,8 +29,11 @@ QEMU = "qemu-system-x86_64"
 KVM_PROBE_TIMEOUT = 15.0
 READY_RE = re.compile(
     r"<<<residency:ready uname=(\S*) mem_kb=(\d*) swap_kb=(\d*) swap_error=(\S+) "
-    r"nproc=(\d+) taint=(\d+)>>>"
+    r"nproc=(\d+) taint=(\d+)(?: uptime=(\S+))?>>>"
 )
+START_RE = r"<<<residency:start (?P<nonce>{nonce}) (?P<program>\S+)>>>"
+END_RE = r"<<<residency:end (?P<nonce>{nonce}) rc=(?P<rc>\d+) taint=(?P<t0>\d+),(?P<t1>\d+)>>>"
+ANY_NONCE = r"[0-9a-f]+"
 Outcome = Literal["completed", "timeout", "crash"]
 
 
@@ -100,6 +105,20 @@ def qemu_command(
             "-device", "virtio-blk-pci,drive=swap",
         ]  # fmt: skip
     return cmd
+
+
+def write_swap_image(path: Path, size_mb: int, page_size: int = 4096) -> None:
+    """A sparse file holding a version-1 Linux swap signature, as mkswap writes it: the
+    version, the last usable page and no bad pages at offset 1024, and the magic
+    SWAPSPACE2 at the end of the first page."""
+    pages = size_mb * 1024 * 1024 // page_size
+    header = bytearray(page_size)
+    header[1024:1036] = struct.pack("<III", 1, pages - 1, 0)
+    header[1036:1052] = uuid.uuid4().bytes
+    header[page_size - 10 :] = b"SWAPSPACE2"
+    with path.open("wb") as f:
+        f.write(header)
+        f.truncate(pages * page_size)
 
 
 def check_qemu(qemu: str = QEMU) -> str:
@@ -193,8 +212,7 @@ class QemuGuest:
         swap = None
         if self.cfg.swap_mb > 0:
             swap = self._workdir / "swap.img"
-            with swap.open("wb") as f:
-                f.truncate(self.cfg.swap_mb * 1024 * 1024)
+            write_swap_image(swap, self.cfg.swap_mb)
         self.command = qemu_command(self.cfg, self.image, self.initramfs, swap, self.append)
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         log = self.console_log.open("a", encoding="utf-8", errors="replace")
@@ -248,26 +266,18 @@ class QemuGuest:
         nonce = secrets.token_hex(6)
         start = time.monotonic()
         child.send(f"run {nonce} {program}\n")
-        started = re.compile(rf"<<<residency:start {nonce} \S+>>>")
+        started = re.compile(START_RE.format(nonce=nonce))
         index = child.expect([started, pexpect.EOF, pexpect.TIMEOUT], timeout=60)
         if index != 0:
             return self._lost(program, start, "", index, "the guest did not start the program")
-        ended = re.compile(rf"<<<residency:end {nonce} rc=(\d+) taint=(\d+),(\d+)>>>")
+        ended = re.compile(END_RE.format(nonce=nonce))
         index = child.expect([ended, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
         output = _clean(child.before if isinstance(child.before, str) else "")
         if index != 0:
             return self._lost(program, start, output, index, f"after {timeout:.0f}s")
         m = child.match
         assert isinstance(m, re.Match)
-        return Execution(
-            program=program,
-            outcome="completed",
-            exit_code=int(m.group(1)),
-            output=output,
-            seconds=time.monotonic() - start,
-            taint_before=int(m.group(2)),
-            taint_after=int(m.group(3)),
-        )
+        return _finished(program, m, output, time.monotonic() - start)
 
     def _lost(self, program: str, start: float, output: str, index: int, what: str) -> Execution:
         if index == 1:
@@ -296,6 +306,45 @@ class QemuGuest:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+
+
+def _finished(program: str, m: re.Match[str], output: str, seconds: float) -> Execution:
+    return Execution(
+        program=program,
+        outcome="completed",
+        exit_code=int(m["rc"]),
+        output=output,
+        seconds=seconds,
+        taint_before=int(m["t0"]),
+        taint_after=int(m["t1"]),
+    )
+
+
+def replay_console(log: str) -> tuple[BootInfo | None, list[Execution]]:
+    """Re-read a saved console log into the boot and the executions it shows, with the
+    same markers the live console is driven by.  A program whose end marker is missing
+    died with the guest."""
+    text = _clean(log)
+    ready = READY_RE.search(text)
+    boot = None
+    if ready:
+        boot = BootInfo(
+            ready[1], int(ready[2] or 0), int(ready[3] or 0), ready[4], int(ready[5]),
+            int(ready[6]), 0.0,
+        )  # fmt: skip
+    executions = []
+    starts = list(re.finditer(START_RE.format(nonce=ANY_NONCE), text))
+    for i, start in enumerate(starts):
+        stop = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        body = text[start.end() : stop]
+        end = re.search(END_RE.format(nonce=start["nonce"]), body)
+        if end:
+            executions.append(_finished(start["program"], end, body[: end.start()], 0.0))
+        else:
+            executions.append(
+                Execution(start["program"], "crash", None, body, 0.0, detail="console ended")
+            )
+    return boot, executions
 
 
 def _clean(text: str) -> str:

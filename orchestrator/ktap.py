@@ -43,6 +43,7 @@ the top level that number is also in ``missing``), and as name the
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -337,6 +338,9 @@ class _Parser:
         self.root = _Block(measure=(0, 0), first_line=1)
         self.stack: list[_Block] = [self.root]
         self.lineno = 0
+        # Diagnostics deeper than any open block: they belong to a block that the
+        # next structural line is likely to open, so they wait for it.
+        self.early: list[_Line] = []
 
     # -- helpers ----------------------------------------------------------------
 
@@ -528,6 +532,17 @@ class _Parser:
             self.problem(f"a subtest bailed out: {message}")
 
     def on_diag(self, line: _Line) -> None:
+        if line.diag[-1][0] > self.stack[-1].measure:
+            self.early.append(line)
+        else:
+            self.attach_diag(line)
+
+    def flush_early(self) -> None:
+        for line in self.early:
+            self.attach_diag(line)
+        self.early = []
+
+    def attach_diag(self, line: _Line) -> None:
         top = self.stack[-1].measure
         choice = line.diag[0]
         for candidate in reversed(line.diag):
@@ -535,11 +550,9 @@ class _Parser:
                 choice = candidate
                 break
         measure, text = choice
-        block = self.root
-        for candidate_block in reversed(self.stack):
-            if candidate_block.measure <= measure:
-                block = candidate_block
-                break
+        # The stack's levels strictly increase: find the deepest one <= measure.
+        index = bisect.bisect_right(self.stack, measure, key=lambda b: b.measure)
+        block = self.stack[max(index - 1, 0)]
         block.diags.append(text)
         stripped = text.strip()
         if _RUNNER_HEADER_RE.fullmatch(stripped):
@@ -579,10 +592,12 @@ class _Parser:
                 continue
             measure = max(line.measure, self.root.measure)
             block = self.block_for(measure)
+            self.flush_early()
             if block.pending is not None and line.kind != "result":
                 self.orphan(block)
             handlers[line.kind](block, line)
         self.lineno = len(lines)
+        self.flush_early()
         while len(self.stack) > 1:
             self.close_top()
         if self.root.pending is not None:

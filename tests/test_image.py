@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import lzma
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from orchestrator.boot import write_swap_image
 from orchestrator.errors import InfraError
 from orchestrator.image import CpioWriter, _is_static_elf, resolve_modules
 
@@ -79,3 +81,17 @@ def test_missing_module_names_the_fix(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox is not installed")
 def test_static_elf_detection() -> None:
     assert not _is_static_elf(Path("/bin/sh").resolve())
+
+
+def test_swap_signature_matches_mkswap(tmp_path: Path) -> None:
+    path = tmp_path / "swap.img"
+    write_swap_image(path, 64)
+    data = path.read_bytes()
+    assert len(data) == 64 * 1024 * 1024
+    assert data[4096 - 10 : 4096] == b"SWAPSPACE2"
+    assert int.from_bytes(data[1024:1028], "little") == 1  # version
+    assert int.from_bytes(data[1028:1032], "little") == 64 * 256 - 1  # last page
+    blkid = shutil.which("blkid")
+    if blkid:
+        out = subprocess.run([blkid, "-o", "value", "-s", "TYPE", str(path)], capture_output=True)
+        assert out.stdout.strip() == b"swap"

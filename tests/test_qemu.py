@@ -1,0 +1,57 @@
+"""End to end: the default Debian kernel really boots in QEMU and runs the real tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = Path(__file__).parent / "schema" / "jenkins-junit-10.xsd"
+
+pytestmark = pytest.mark.qemu
+
+
+def orchestrate(results: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--results", str(results), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    text = proc.stdout + proc.stderr
+    summary = json.loads((results / "latest" / "summary.json").read_text())
+    return proc.returncode, text, summary
+
+
+def test_default_kernel_runs_the_suite_and_rebuilds_nothing_twice(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    code, text, summary = orchestrate(results)
+    assert code == 0, text
+    assert "Traceback" not in text
+    kernel = summary["kernels"][0]
+    assert kernel["kind"] == "debian-package"
+    assert kernel["uname_r"] and kernel["uname_r"] in kernel["version_string"]
+    assert kernel["swap_kb"] >= 500 * 1024, "the guest saw the 512M swap disk"
+    assert summary["complete"] is True
+    programs = {p["program"] for p in summary["programs"]}
+    assert {"shmem_lseek", "madv_populate"} <= programs
+    assert all(p["outcome"] == "completed" for p in summary["programs"])
+    statuses = {r["status"] for r in summary["results"]}
+    assert statuses <= {"pass", "skip", "xfail"}, summary["counts"]
+    assert summary["counts"]["pass"] > 40
+    # Swap is there, so the swap subtests ran instead of skipping.
+    swapped = [r for r in summary["results"] if "swapped_out" in r["subtest"]]
+    assert swapped and all(r["status"] == "pass" for r in swapped), swapped
+    junit = (results / "latest" / "junit.xml").read_text()
+    xmlschema.XMLSchema(str(SCHEMA)).validate(junit)
+    assert "swap 511 MiB" in text or "swap 512 MiB" in text
+
+    code, text, summary = orchestrate(results, "-k", "shmem_lseek")
+    assert code == 0, text
+    assert summary["config"]["built"] == {"selftests": False, "initramfs": False}
+    assert summary["complete"] is True
+    assert [p["program"] for p in summary["programs"]] == ["shmem_lseek"]
