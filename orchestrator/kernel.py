@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import publish_dir, sha256_file
+from .cache import sha256_file
+from .debian import FetchedKernel, fetch_host_default, fetch_preset, load_presets
 from .errors import InfraError
-
-DEBIAN_META_PACKAGE = "linux-image-cloud-amd64"
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,8 @@ def image_version_string(image: Path) -> str:
 
 
 def is_modules_dir(path: Path) -> bool:
-    return (path / "modules.order").is_file() or (path / "modules.dep").is_file()
+    markers = ("modules.order", "modules.dep", "modules.builtin")
+    return any((path / m).is_file() for m in markers) or (path / "kernel").is_dir()
 
 
 def find_modules_dir(path: Path) -> Path:
@@ -100,82 +97,53 @@ def kernel_from_image(image: Path, modules: Path | None) -> Kernel:
     return Kernel(name, image.resolve(), modules_dir, version, source)
 
 
-def _run(cmd: list[str], cwd: Path | None = None) -> str:
-    try:
-        out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise InfraError(
-            f"{cmd[0]} is not installed",
-            "the default kernel comes from Debian's archive: run on Debian, or pass --kernel PATH",
-        ) from None
-    if out.returncode != 0:
-        msg = (out.stderr or out.stdout).strip().splitlines()
-        raise InfraError(
-            f"'{' '.join(cmd)}' failed: {msg[-1] if msg else f'exit {out.returncode}'}",
-            "run 'apt-get update' (as root) so apt knows the kernel packages, "
-            "or pass --kernel PATH",
-        )
-    return out.stdout
-
-
-def resolve_debian_default() -> tuple[str, str]:
-    """The unsigned cloud kernel package the host's suite currently ships, and its version."""
-    deps = _run(["apt-cache", "depends", "--important", DEBIAN_META_PACKAGE])
-    match = re.search(r"Depends:\s+(linux-image-\S+)", deps)
-    if not match:
-        raise InfraError(
-            f"apt knows no kernel behind {DEBIAN_META_PACKAGE}",
-            "run 'apt-get update' (as root), or pass --kernel PATH",
-        )
-    package = match.group(1)
-    if not package.endswith("-unsigned"):
-        package += "-unsigned"
-    show = _run(["apt-cache", "show", "--no-all-versions", package])
-    version = re.search(r"^Version:\s*(\S+)", show, re.M)
-    if not version:
-        raise InfraError(f"apt knows no version of {package}", "run 'apt-get update' (as root)")
-    return package, version.group(1)
-
-
-def fetch_debian_package(package: str, version: str, cache: Path) -> Kernel:
-    """Download and unpack a Debian kernel package into the cache (once)."""
-    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", f"{package}_{version}")
-    final = cache / "kernels" / safe
-    if not (final / ".complete").is_file():
-        (cache / "kernels").mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=cache / "kernels", prefix=".fetch-"))
-        try:
-            _run(["apt-get", "download", f"{package}={version}"], cwd=staging)
-            debs = list(staging.glob("*.deb"))
-            if len(debs) != 1:
-                raise InfraError(
-                    f"apt-get download {package} gave {len(debs)} files",
-                    "run 'apt-get update' and retry",
-                )
-            tree = staging / "tree"
-            _run(["dpkg-deb", "-x", str(debs[0]), str(tree)])
-            debs[0].unlink()
-            (tree / ".complete").write_text(f"{package} {version}\n")
-            publish_dir(tree, final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    images = sorted((final / "boot").glob("vmlinuz-*"))
+def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
+    tree = fetched.tree
+    # 6.x packages: boot/vmlinuz-<release>; 7.x: usr/lib/modules/<release>/vmlinuz*.
+    images = sorted(tree.glob("boot/vmlinuz-*")) + sorted(tree.glob("usr/lib/modules/*/vmlinuz*"))
     if len(images) != 1:
         raise InfraError(
-            f"package {package} {version} holds {len(images)} kernel images",
-            f"remove {final} and retry",
+            f"{tree} holds {len(images)} kernel images (expected one)",
+            f"remove {tree} and run again",
         )
-    release = images[0].name.removeprefix("vmlinuz-")
-    modules = final / "lib" / "modules" / release
+    if images[0].parent.name == "boot":
+        release = images[0].name.removeprefix("vmlinuz-")
+    else:
+        release = images[0].parent.name
+    modules = next(
+        (d for d in (tree / "lib/modules" / release, tree / "usr/lib/modules" / release)
+         if is_modules_dir(d)),
+        None,
+    )  # fmt: skip
+    version = fetched.packages[0][1]
+    short = ".".join(re.split(r"[.~-]", version)[:2])
+    source = {
+        "kind": "debian-package",
+        "preset": f"debian:{preset}" if preset else "host default",
+        "suite": fetched.suite,
+        "packages": " ".join(f"{p}={v}" for p, v in fetched.packages),
+        "package_version": version,
+    }
     return Kernel(
-        name=f"debian-{release}",
+        name=f"debian-{preset or short}",
         image=images[0],
-        modules_dir=modules if is_modules_dir(modules) else None,
+        modules_dir=modules,
         version_string=image_version_string(images[0]),
-        source={"kind": "debian-package", "package": package, "package_version": version},
+        source=source,
     )
 
 
-def default_kernel(cache: Path) -> Kernel:
-    package, version = resolve_debian_default()
-    return fetch_debian_package(package, version, cache)
+def resolve_kernel(spec: str | None, modules: Path | None, cache: Path, presets: Path) -> Kernel:
+    """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, or a path."""
+    if spec is None:
+        return kernel_from_debian(fetch_host_default(cache), None)
+    if spec.startswith("debian:"):
+        name = spec.removeprefix("debian:")
+        known = load_presets(presets)
+        if name not in known:
+            raise InfraError(
+                f"unknown kernel preset {spec!r}",
+                "use one of " + ", ".join(f"debian:{n}" for n in known),
+            )
+        return kernel_from_debian(fetch_preset(known[name], cache), name)
+    return kernel_from_image(Path(spec), modules)

@@ -109,6 +109,9 @@ class TapDocument:
     """Planned top-level numbers that have no result line."""
     totals: dict[str, int] | None = None
     """The top-level '# Totals: pass:P fail:F ...' line from kselftest.h, if any."""
+    trailing_diagnostics: list[str] = field(default_factory=list)
+    """Top-level '# ...' lines after the last result, such as the last thing a
+    program printed before it crashed. (An addition to the agreed interface.)"""
 
     def walk(self) -> Iterator[tuple[tuple[str, ...], TestResult]]:
         """Yield ``(path, result)`` for every result, depth first, parents last.
@@ -325,6 +328,7 @@ class _Block:
     sections: list[_Section] = field(default_factory=lambda: [_Section()])
     version: str | None = None
     name_hint: str | None = None  # from '# Subtest:' or the runner's header
+    hint_from_parent: bool = False  # name_hint was the parent's child_hint
     child_hint: str | None = None  # name for the next child block
     skip_all: str | None = None
     # A closed child block waiting for this block's next result line.
@@ -338,8 +342,8 @@ class _Parser:
         self.root = _Block(measure=(0, 0), first_line=1)
         self.stack: list[_Block] = [self.root]
         self.lineno = 0
-        # Diagnostics deeper than any open block: they belong to a block that the
-        # next structural line is likely to open, so they wait for it.
+        # Diagnostics for a level that has no open block: they wait for the next
+        # structural line, which usually opens it.
         self.early: list[_Line] = []
 
     # -- helpers ----------------------------------------------------------------
@@ -378,7 +382,12 @@ class _Parser:
         parent = self.stack[-1]
         if parent.pending is not None:
             self.orphan(parent)
-        child = _Block(measure=measure, first_line=self.lineno, name_hint=parent.child_hint)
+        child = _Block(
+            measure=measure,
+            first_line=self.lineno,
+            name_hint=parent.child_hint,
+            hint_from_parent=parent.child_hint is not None,
+        )
         parent.child_hint = None
         self.stack.append(child)
         return child
@@ -390,6 +399,20 @@ class _Parser:
         top = self.stack[-1]
         if measure > top.measure:
             return self.open_child(measure)
+        if measure < top.measure:
+            # A level between the top block and its parent that printed nothing
+            # before its own subtests: slot it in, with the top block as those subtests.
+            self.stack.pop()
+            if top.pending is not None:
+                self.orphan(top)
+            middle = _Block(measure=measure, first_line=top.first_line, diags=top.diags)
+            top.diags = []
+            if top.hint_from_parent:
+                middle.name_hint, top.name_hint = top.name_hint, None
+            middle.pending = top
+            middle.pending_line = self.lineno
+            self.stack.append(middle)
+            return middle
         return top
 
     def check_children(self, child: _Block, parent_name: str, ok: bool) -> None:
@@ -430,7 +453,7 @@ class _Parser:
         self.check_children(child, name, ok=False)
         block.results.append(
             TestResult(
-                number=section.expected,
+                number=section.expected,  # not consumed: a late real line may still use it
                 name=name,
                 status=Status.ERROR,
                 reason=SYNTHETIC_REASON,
@@ -532,7 +555,11 @@ class _Parser:
             self.problem(f"a subtest bailed out: {message}")
 
     def on_diag(self, line: _Line) -> None:
-        if line.diag[-1][0] > self.stack[-1].measure:
+        level = line.diag[-1][0]
+        index = bisect.bisect_left(self.stack, level, key=lambda b: b.measure)
+        if index == len(self.stack) or self.stack[index].measure != level:
+            # No block is open at this diagnostic's level (yet): let the next
+            # structural line open or close blocks first.
             self.early.append(line)
         else:
             self.attach_diag(line)
@@ -609,6 +636,7 @@ class _Parser:
         root = self.root
         doc.results = root.results
         doc.skip_all = root.skip_all
+        doc.trailing_diagnostics = root.diags
         plans = [s.plan for s in root.sections if s.plan is not None]
         doc.plan = sum(plans) if plans else None
         if not plans:

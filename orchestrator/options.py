@@ -85,7 +85,7 @@ def parse_size_mb(text: str, option: str) -> int:
 
 @dataclass(frozen=True)
 class Options:
-    kernels: tuple[Path, ...]
+    kernels: tuple[str, ...]
     modules: Path | None
     memory_mb: int
     swap_mb: int
@@ -109,7 +109,7 @@ def read_options(config: pytest.Config) -> Options:
         raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
     if opt.boot_timeout <= 0:
         raise InfraError(f"--boot-timeout {opt.boot_timeout} is not positive", "use 60 or more")
-    kernels = tuple(Path(k) for k in opt.kernel)
+    kernels = tuple(opt.kernel)
     if opt.modules and len(kernels) != 1:
         raise InfraError(
             "--modules needs exactly one --kernel image to belong to",

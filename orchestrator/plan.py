@@ -18,7 +18,7 @@ from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
 from .image import build_initramfs
-from .kernel import Kernel, default_kernel, kernel_from_image
+from .kernel import Kernel, resolve_kernel
 from .options import Options
 
 
@@ -98,12 +98,11 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         ) from None
     make_run_dir(opts.results, dry=True)
 
-    kernels: list[Kernel]
-    if opts.kernels:
-        kernels = [kernel_from_image(k, opts.modules) for k in opts.kernels]
-    else:
-        log("residency: resolving the default Debian cloud kernel with apt")
-        kernels = [default_kernel(cache)]
+    presets = project / "qemu-images" / "kernel-presets.toml"
+    kernels: list[Kernel] = []
+    for spec in opts.kernels or (None,):
+        log(f"residency: kernel {spec or 'default (Debian cloud kernel of this host)'}")
+        kernels.append(resolve_kernel(spec, opts.modules, cache, presets))
     names = [k.name for k in kernels]
     if len(set(names)) != len(names):
         raise InfraError(

@@ -8,6 +8,7 @@ writes one part file per result; the controller turns the parts into the reports
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Generator
@@ -48,7 +49,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         try:
             plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
         except InfraError as e:
-            pytest.exit(f"infrastructure error: {e.one_line()}", returncode=EXIT_INFRA)
+            # Nothing has started yet: say it in one line and leave, without pytest's
+            # own "Exit" banners around it.
+            sys.stdout.flush()
+            sys.stderr.write(f"residency: infrastructure error: {e.one_line()}\n")
+            sys.stderr.flush()
+            os._exit(EXIT_INFRA)
     config.stash[PLAN_KEY] = plan
     config.stash[LAB_KEY] = Lab(plan)
 
