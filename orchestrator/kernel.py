@@ -115,6 +115,7 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
          if is_modules_dir(d)),
         None,
     )  # fmt: skip
+    configs = sorted(tree.glob("boot/config-*")) + sorted(tree.glob("usr/lib/modules/*/config"))
     version = fetched.packages[0][1]
     short = ".".join(re.split(r"[.~-]", version)[:2])
     source = {
@@ -124,6 +125,8 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
         "packages": " ".join(f"{p}={v}" for p, v in fetched.packages),
         "package_version": version,
     }
+    if configs:
+        source["config_sha256"] = sha256_file(configs[0])
     return Kernel(
         name=f"debian-{preset or short}",
         image=images[0],

@@ -58,6 +58,17 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="how long a guest may take to boot (default 120)",
     )
+    add(
+        "--expectations",
+        default=None,
+        metavar="FILE",
+        help="versioned expectations (default: expectations.toml in the repository)",
+    )
+    add(
+        "--no-expectations",
+        action="store_true",
+        help="ignore the expectations file: report every result as the kernel gave it",
+    )
     add("--results", default="results", metavar="DIR", help="where runs are written")
     add(
         "--cache-dir",
@@ -95,6 +106,8 @@ class Options:
     boot_timeout: int
     results: Path
     cache_dir: Path | None
+    expectations: Path | None
+    use_expectations: bool
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -126,4 +139,6 @@ def read_options(config: pytest.Config) -> Options:
         boot_timeout=opt.boot_timeout,
         results=Path(opt.results),
         cache_dir=Path(opt.cache_dir) if opt.cache_dir else None,
+        expectations=Path(opt.expectations) if opt.expectations else None,
+        use_expectations=not opt.no_expectations,
     )

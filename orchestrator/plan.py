@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import expect
 from .boot import VmConfig, check_qemu, choose_accel
 from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
@@ -43,6 +44,7 @@ class Plan:
     programs: list[str]
     kernels: list[PlannedKernel]
     built: dict[str, bool]
+    expectations: str | None
 
     def vm_config(self) -> VmConfig:
         return VmConfig(**self.vm)
@@ -109,6 +111,11 @@ def prepare(opts: Options, log: Any = print) -> Plan:
             f"two --kernel values have the same release name ({names})",
             "pass each kernel once",
         )
+    expectations = None
+    if opts.use_expectations:
+        path = opts.expectations or project / "expectations.toml"
+        expect.load(path)  # a broken file stops the run here, not in a worker
+        expectations = str(path.resolve())
     tests = build_selftests(project, cache)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "
@@ -122,6 +129,7 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         built_images |= image.built_now
         identity = k.identity()
         identity["modules_loaded"] = ",".join(image.modules)
+        identity["version"] = expect.kernel_version(k.version_string, k.name)
         planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
     run_id, run_dir = make_run_dir(opts.results)
     accel, why = choose_accel(opts.accel, kernels[0].image, cache)
@@ -145,6 +153,7 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         programs=list(tests.programs),
         kernels=planned,
         built={"selftests": tests.built_now, "initramfs": built_images},
+        expectations=expectations,
     )
     plan.save(run_dir / "plan.json")
     return plan

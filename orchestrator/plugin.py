@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from . import expect
 from .boot import QemuGuest
 from .cache import atomic_write_text
 from .errors import InfraError
@@ -98,6 +99,7 @@ class Lab:
         self.guest_kernel = ""
         self.boots = 0
         self.broken: dict[str, InfraError] = {}
+        self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
 
     def _kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.plan.kernels if k.name == name)
@@ -143,6 +145,7 @@ class Lab:
         guest = self._ensure_guest(kernel)
         execution = guest.run(program, float(self.plan.timeout))
         result = classify(kernel, execution)
+        expect.apply(result, self._kernel(kernel).identity["version"], self.expectations)
         self._write_part("programs", f"{kernel}--{program}.json", result.to_json())
         return result
 
@@ -207,7 +210,7 @@ def collect_report(plan: Plan, pytest_status: int) -> RunReport:
     config = dict(plan.vm)
     config.update(
         accel_why=plan.accel_why, qemu=plan.qemu_version, timeout=plan.timeout,
-        programs=plan.programs, built=plan.built,
+        programs=plan.programs, built=plan.built, expectations=plan.expectations,
     )  # fmt: skip
     return RunReport(
         run_id=plan.run_id,
