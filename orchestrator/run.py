@@ -105,21 +105,27 @@ def classify(kernel: str, execution: Execution) -> ProgramResult:
     def add(name: str, status: Status, reason: str, diagnostics: list[str] | None = None) -> None:
         results.append(SubtestResult(kernel, program, name, status, reason, diagnostics or []))
 
+    lost = {"timeout": Status.TIMEOUT, "crash": Status.CRASH}.get(execution.outcome)
+    why = execution.detail or execution.outcome
     if doc.skip_all is not None:
         add(program, Status.SKIP, doc.skip_all)
     for name, r in _flatten("", doc.results):
-        add(name, r.status, r.reason, list(r.diagnostics))
+        if r.raw == "" and lost is not None:
+            # The parser stands in for a parent whose own result line never came.
+            add(name, lost, f"no result: {why}", list(r.diagnostics))
+        else:
+            add(name, r.status, r.reason, list(r.diagnostics))
+    stand_ins = {r.number for r in doc.results if r.raw == ""}
+    missing = [n for n in doc.missing if n not in stand_ins]
 
-    lost = {"timeout": Status.TIMEOUT, "crash": Status.CRASH}.get(execution.outcome)
     if lost is not None:
-        why = execution.detail or execution.outcome
-        for number in doc.missing:
+        for number in missing:
             add(f"test_{number}", lost, f"no result: {why}")
         if not doc.missing:
             add(program, lost, why)
     else:
         code = execution.exit_code
-        for number in doc.missing:
+        for number in missing:
             add(
                 f"test_{number}",
                 Status.ERROR,

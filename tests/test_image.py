@@ -72,6 +72,7 @@ def test_builtin_modules_are_skipped(tmp_path: Path) -> None:
 def test_missing_module_names_the_fix(tmp_path: Path) -> None:
     d = tmp_path / "m"
     fake_module(d / "kernel/drivers/block/virtio_blk.ko", "virtio")
+    (d / "modules.builtin").write_text("kernel/drivers/virtio/virtio_pci.ko\n")
     with pytest.raises(InfraError) as err:
         resolve_modules(d)
     assert "virtio" in err.value.cause
@@ -95,3 +96,10 @@ def test_swap_signature_matches_mkswap(tmp_path: Path) -> None:
     if blkid:
         out = subprocess.run([blkid, "-o", "value", "-s", "TYPE", str(path)], capture_output=True)
         assert out.stdout.strip() == b"swap"
+
+
+def test_without_a_builtin_list_absent_modules_are_taken_as_built_in(tmp_path: Path) -> None:
+    # Debian 7.x module packages ship no modules.builtin; virtio and virtio_pci are built in.
+    d = tmp_path / "7.3-cloud-amd64"
+    fake_module(d / "kernel/drivers/block/virtio_blk.ko.xz", "virtio,virtio_ring", compress=True)
+    assert [p.name for p in resolve_modules(d)] == ["virtio_blk.ko.xz"]

@@ -31,12 +31,6 @@ def summary(results: list[TestResult]) -> list[tuple[int | None, str, Status]]:
     return [(r.number, r.name, r.status) for r in results]
 
 
-def by_name(results: list[TestResult], name: str) -> TestResult:
-    matches = [r for r in results if r.name == name]
-    assert len(matches) == 1, (name, summary(results))
-    return matches[0]
-
-
 def check_invariants(doc: TapDocument) -> None:
     """What must hold for any input whatsoever."""
     assert not [p for p in doc.problems if "internal parser error" in p]
@@ -73,6 +67,7 @@ def test_ksft_pass() -> None:
     assert doc.bailed_out is None
     assert doc.skip_all is None
     assert doc.totals == {"pass": 3, "fail": 0, "xfail": 0, "xpass": 0, "skip": 0, "error": 0}
+    assert doc.trailing_diagnostics == ["Totals: pass:3 fail:0 xfail:0 xpass:0 skip:0 error:0"]
     assert doc.problems == []
     check_invariants(doc)
 
@@ -145,6 +140,7 @@ def test_ksft_crash_truncated_output_gives_missing() -> None:
     assert summary(doc.results) == [(1, "populate_read", P), (2, "populate_write", P)]
     assert doc.missing == [3, 4]
     assert doc.totals is None
+    assert doc.trailing_diagnostics == ["touching unmapped page"]
     check_invariants(doc)
 
 
@@ -447,7 +443,8 @@ def test_result_lines(
     doc = parse(f"KTAP version 1\n1..1\n{line}\n")
     assert len(doc.results) == 1
     result = doc.results[0]
-    assert (result.number, result.name, result.status) == (1, name, status)
+    number = next(int(word) for word in line.split()[:3] if word.isdigit())
+    assert (result.number, result.name, result.status) == (number, name, status)
     assert (result.directive, result.reason, result.raw) == (directive, reason, line)
 
 
@@ -525,6 +522,38 @@ def test_subtest_header_names_a_standin() -> None:
     assert [(r.number, r.name, r.raw) for r in doc.results] == [(1, "suite_a", "")]
 
 
+def test_skip_all_without_reason() -> None:
+    doc = parse("TAP version 13\n1..0 # SKIP\n")
+    assert (doc.plan, doc.skip_all, doc.results) == (0, "", [])
+
+
+def test_program_message_before_its_header_under_runner() -> None:
+    text = (
+        "TAP version 13\n1..1\n# selftests: mm: t\n"
+        "# # checking swap\n# TAP version 13\n# 1..1\n# ok 1 a\nok 1 selftests: mm: t\n"
+    )
+    doc = parse(text)
+    assert doc.results[0].diagnostics == ["selftests: mm: t"]
+    assert doc.results[0].subtests[0].diagnostics == ["checking swap"]
+
+
+def test_level_without_preamble_under_deeper_subtests() -> None:
+    # The middle level prints its first line only after its own subtests.
+    text = "KTAP version 1\n1..1\n    ok 1 leaf\n  # mid diag\n  ok 1 mid\nok 1 top\n"
+    doc = parse(text)
+    top = doc.results[0]
+    assert summary(top.subtests) == [(1, "mid", P)]
+    assert top.subtests[0].diagnostics == ["mid diag"]
+    assert summary(top.subtests[0].subtests) == [(1, "leaf", P)]
+    assert doc.problems == []
+
+
+def test_unindented_subtest_header_names_the_block() -> None:
+    doc = parse("KTAP version 1\n1..2\n# Subtest: suite\n  1..1\n  ok 1 t\n")
+    assert [(r.number, r.name, r.raw) for r in doc.results] == [(1, "suite", "")]
+    assert doc.missing == [1, 2]
+
+
 def test_totals_line() -> None:
     doc = parse(
         "TAP version 13\n1..1\nok 1 a\n# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0\n"
@@ -559,27 +588,27 @@ def test_walk_is_depth_first_with_parents_last() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "\n\n\n",
-        "#" * 200_000,
-        "# " * 50_000 + "ok 1 x",
-        "ok 1 " + "a" * 1_000_000,
-        "TAP version 13\n1..999999999999999999\nok 1 a\n",
-        "TAP version 13\n" + "".join(f"{' ' * i}1..999999999999\n" for i in range(2000)),
-        "".join(" " * i + "ok 1 x\n" for i in range(3000)),
-        "".join(" " * (3000 - i) + "ok 1 x\n# d\n" for i in range(3000)),
-        "ok 1 x\n" * 20_000,
-        "[" * 300 + "TAP version 13\n",
-        "x" * 255 + "TAP version 13\n" + "x" * 255 + "ok 1 a\n",
-        "ok 99999999999999999999999999999999999999999\n",
-        "\r" * 1000 + "\x00" * 1000,
-        "\x1b[" + ";" * 100_000,
-    ],
-    ids=lambda t: repr(t[:20]) + f"..({len(t)})",
-)
+HOSTILE = {
+    "empty": "",
+    "blank lines": "\n\n\n",
+    "hashes": "#" * 200_000,
+    "many markers": "# " * 50_000 + "ok 1 x",
+    "long description": "ok 1 " + "a" * 1_000_000,
+    "huge plan": "TAP version 13\n1..999999999999999999\nok 1 a\n",
+    "huge nested plans": "TAP version 13\n"
+    + "".join(f"{' ' * i}1..999999999999\nok 1 x\n" for i in range(2000)),
+    "ever deeper": "".join(" " * i + "ok 1 x\n" for i in range(3000)),
+    "ever shallower": "".join(" " * (3000 - i) + "ok 1 x\n# d\n" for i in range(3000)),
+    "many duplicates": "ok 1 x\n" * 20_000,
+    "long prefix": "[" * 300 + "TAP version 13\n",
+    "word prefix": "x" * 255 + "TAP version 13\n" + "x" * 255 + "ok 1 a\n",
+    "huge number": "ok 99999999999999999999999999999999999999999\n",
+    "carriage returns and NULs": "\r" * 1000 + "\x00" * 1000,
+    "unterminated escape": "\x1b[" + ";" * 100_000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
 def test_hostile_inputs_are_fast_and_safe(text: str) -> None:
     start = time.monotonic()
     doc = parse(text)
