@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
 import secrets
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol, TextIO
 
@@ -35,6 +37,8 @@ START_RE = r"<<<residency:start (?P<nonce>{nonce}) (?P<program>\S+)>>>"
 END_RE = r"<<<residency:end (?P<nonce>{nonce}) rc=(?P<rc>\d+) taint=(?P<t0>\d+),(?P<t1>\d+)>>>"
 ANY_NONCE = r"[0-9a-f]+"
 Outcome = Literal["completed", "timeout", "crash"]
+MONITOR_BREAK = "\x01b"  # QEMU's mux escape: send a serial break to the guest
+SYSRQ_KEY = "w"  # show blocked tasks: useful in the log of a hang
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ def qemu_command(
         cfg.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-M", "pc", "-accel", cfg.accel, "-m", f"{cfg.memory_mb}M", "-smp", str(cfg.smp),
         "-kernel", str(image), "-initrd", str(initramfs), "-append", kernel_cmdline(append),
-        "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
+        "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
+        "-mon", "chardev=console,mode=readline",
     ]  # fmt: skip
     if cfg.accel == "kvm":
         cmd += ["-cpu", "host"]
@@ -223,6 +228,7 @@ class QemuGuest:
         child = pexpect.spawn(
             self.command[0], self.command[1:], encoding="utf-8", codec_errors="replace",
             timeout=self.cfg.boot_timeout, maxread=65536, echo=False,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         child.logfile_read = log
         self._child = child
@@ -267,7 +273,7 @@ class QemuGuest:
         start = time.monotonic()
         child.send(f"run {nonce} {program}\n")
         started = re.compile(START_RE.format(nonce=nonce))
-        index = child.expect([started, pexpect.EOF, pexpect.TIMEOUT], timeout=60)
+        index = child.expect([started, pexpect.EOF, pexpect.TIMEOUT], timeout=min(60, timeout))
         if index != 0:
             return self._lost(program, start, "", index, "the guest did not start the program")
         ended = re.compile(END_RE.format(nonce=nonce))
@@ -277,17 +283,46 @@ class QemuGuest:
             return self._lost(program, start, output, index, f"after {timeout:.0f}s")
         m = child.match
         assert isinstance(m, re.Match)
-        return _finished(program, m, output, time.monotonic() - start)
+        execution = _finished(program, m, output, time.monotonic() - start)
+        fingerprint = oops_fingerprint(output)
+        return replace(execution, detail=fingerprint) if fingerprint else execution
+
+    def kernel_answers(self, timeout: float = 10.0) -> bool:
+        """Is the kernel alive?  A serial break plus 'w' is a magic SysRq that the kernel
+        answers from interrupt context, whatever the shell and the test are doing."""
+        child = self._child
+        if child is None or not child.isalive():
+            return False
+        child.send(MONITOR_BREAK)
+        time.sleep(0.5)
+        child.send(SYSRQ_KEY)
+        return child.expect(["sysrq: ", pexpect.EOF, pexpect.TIMEOUT], timeout=timeout) == 0
 
     def _lost(self, program: str, start: float, output: str, index: int, what: str) -> Execution:
+        seconds = time.monotonic() - start
         if index == 1:
             outcome: Outcome = "crash"
-            detail = f"the guest died while running {program}: {self.console_tail()!r}"
-        else:
+            detail = f"the guest died while running {program}"
+        elif self.kernel_answers():
             outcome = "timeout"
-            detail = f"{program} did not finish {what}"
+            detail = f"{program} did not finish {what}; the kernel still answered SysRq"
+        else:
+            outcome = "crash"
+            detail = f"the kernel stopped responding while {program} ran {what} (no SysRq answer)"
+        tail = output if index == 1 else self.console_since(output)
+        fingerprint = oops_fingerprint(tail)
+        if fingerprint:
+            detail += f": {fingerprint}"
+        elif index == 1:
+            detail += f": {self.console_tail()!r}"
         self.kill()
-        return Execution(program, outcome, None, output, time.monotonic() - start, detail=detail)
+        return Execution(program, outcome, None, output, seconds, detail=detail)
+
+    def console_since(self, output: str) -> str:
+        """The test's output plus whatever the console printed after it (SysRq, panic)."""
+        child = self._child
+        rest = child.before if child is not None and isinstance(child.before, str) else ""
+        return output + _clean(rest)
 
     def shutdown(self) -> None:
         child = self._child
@@ -345,6 +380,56 @@ def replay_console(log: str) -> tuple[BootInfo | None, list[Execution]]:
                 Execution(start["program"], "crash", None, body, 0.0, detail="console ended")
             )
     return boot, executions
+
+
+_OOPS_LINES = (
+    re.compile(r"Kernel panic - not syncing: ?(.*)"),
+    re.compile(r"(BUG: .*)"),
+    re.compile(r"(Oops: .*)"),
+    re.compile(r"(general protection fault.*)"),
+    re.compile(r"WARNING: CPU: \d+ PID: \d+ at (\S+ \S+)"),
+    re.compile(r"(INFO: task \S+ blocked for more than \d+ seconds)"),
+    re.compile(r"(rcu: INFO: \S+ detected stalls.*)"),
+)
+_TRACE_FRAME = re.compile(r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+")
+_NOT_THE_CULPRIT = {
+    "dump_stack", "dump_stack_lvl", "show_stack", "panic", "__warn", "warn_slowpath_fmt",
+    "report_bug", "handle_bug", "exc_invalid_op", "asm_exc_invalid_op", "die", "oops_end",
+    "__die", "no_context", "page_fault_oops", "kernelmode_fixup_or_oops", "__bad_area_nosemaphore",
+}  # fmt: skip
+
+
+def oops_fingerprint(text: str) -> str:
+    """'<first oops/panic/WARN message> in <first call-trace function>', or '' if none."""
+    lines = _clean(text).splitlines()
+    message = ""
+    for line in lines:
+        body = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", line)
+        for pattern in _OOPS_LINES:
+            m = pattern.search(body)
+            if m and not message:
+                message = m.group(1).strip()
+    if not message:
+        return ""
+    function = ""
+    in_trace = False
+    for line in lines:
+        body = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", line)
+        if "Call Trace:" in body:
+            in_trace = True
+            continue
+        m = _TRACE_FRAME.match(body)
+        if in_trace and m and not m.group(1) and m.group(2) not in _NOT_THE_CULPRIT:
+            function = m.group(2)
+            break
+    return f"{message} in {function}" if function else message
+
+
+def _die_with_parent() -> None:
+    """In the QEMU child: get SIGKILL when the orchestrator dies, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def _clean(text: str) -> str:

@@ -11,7 +11,6 @@ from pathlib import Path
 from .cache import hash_files, publish_dir
 from .errors import InfraError
 
-COLLECTION = "vm"
 DEFAULT_TIMEOUT = 45  # the kselftest runner's default when `settings` has none
 
 
@@ -55,26 +54,29 @@ def read_settings_timeout(install_dir: Path) -> int:
 
 
 def read_test_list(install_dir: Path) -> tuple[str, ...]:
+    """Programs from kselftest-list.txt ('collection:program' lines), in order."""
     listing = install_dir / "kselftest-list.txt"
     programs = []
     for line in listing.read_text().splitlines():
-        collection, _, program = line.strip().partition(":")
-        if collection == COLLECTION and program:
+        _, _, program = line.strip().partition(":")
+        if program:
             programs.append(program)
     return tuple(programs)
 
 
-def build_selftests(project: Path, cache: Path) -> TestBuild:
-    """`make install` the selftests into a cache directory keyed by their sources."""
-    selftests = project / "selftests"
-    if not (selftests / COLLECTION / "Makefile").is_file():
+def build_selftests(collection: Path, cache: Path) -> TestBuild:
+    """`make install` a kselftest directory into a cache directory keyed by its sources
+    (and the shared kselftest.h/lib.mk it includes)."""
+    if not (collection / "Makefile").is_file():
         raise InfraError(
-            f"{selftests / COLLECTION} has no Makefile",
-            "run from the repository root (the directory holding selftests/ and orchestrator/)",
+            f"{collection} has no Makefile",
+            "pass --selftests with a kselftest directory, or run from the repository root",
         )
     if shutil.which("make") is None:
         raise InfraError("make is not installed", "apt-get install make gcc libc6-dev")
-    digest = hash_files(_source_files(selftests), root=selftests, extra=_compiler_id())
+    shared = Path(__file__).resolve().parent.parent / "selftests"
+    sources = _source_files(collection) + [p for p in _source_files(shared) if p.parent == shared]
+    digest = hash_files(sources, extra=f"{collection.resolve()} {_compiler_id()}")
     final = cache / "selftests" / digest[:24]
     built_now = False
     if not (final / ".complete").is_file():
@@ -83,7 +85,7 @@ def build_selftests(project: Path, cache: Path) -> TestBuild:
         try:
             install = staging / "install"
             cmd = [
-                "make", "-s", "-C", str(selftests / COLLECTION),
+                "make", "-s", "-C", str(collection),
                 f"OUTPUT={staging / 'build'}", f"INSTALL_PATH={install}", "install",
             ]  # fmt: skip
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -92,7 +94,7 @@ def build_selftests(project: Path, cache: Path) -> TestBuild:
                 tail = log[-1] if log else f"exit {out.returncode}"
                 raise InfraError(
                     f"building the selftests failed: {tail}",
-                    f"run '{' '.join(cmd[:4])}' to see the whole error and fix it "
+                    f"run 'make -C {collection}' to see the whole error and fix it "
                     "(needs gcc, make and libc6-dev for static linking)",
                 )
             (install / ".complete").write_text(digest + "\n")
@@ -103,7 +105,7 @@ def build_selftests(project: Path, cache: Path) -> TestBuild:
     programs = read_test_list(final)
     if not programs:
         raise InfraError(
-            f"{final}/kselftest-list.txt lists no '{COLLECTION}' programs",
-            "check TEST_GEN_PROGS in selftests/vm/Makefile",
+            f"{final}/kselftest-list.txt lists no programs",
+            f"check TEST_GEN_PROGS in {collection}/Makefile",
         )
     return TestBuild(final, programs, read_settings_timeout(final), digest, built_now)

@@ -59,6 +59,17 @@ def add_options(parser: pytest.Parser) -> None:
         help="how long a guest may take to boot (default 120)",
     )
     add(
+        "--retry-failed",
+        action="store_true",
+        help="run a failed program once more in a fresh VM; a pass then is reported flaky",
+    )
+    add(
+        "--selftests",
+        default=None,
+        metavar="DIR",
+        help="kselftest directory to build and run (default: selftests/vm)",
+    )
+    add(
         "--expectations",
         default=None,
         metavar="FILE",
@@ -107,6 +118,8 @@ class Options:
     results: Path
     cache_dir: Path | None
     expectations: Path | None
+    selftests: Path | None
+    retry_failed: bool
     use_expectations: bool
 
 
@@ -141,4 +154,6 @@ def read_options(config: pytest.Config) -> Options:
         cache_dir=Path(opt.cache_dir) if opt.cache_dir else None,
         expectations=Path(opt.expectations) if opt.expectations else None,
         use_expectations=not opt.no_expectations,
+        selftests=Path(opt.selftests) if opt.selftests else None,
+        retry_failed=opt.retry_failed,
     )

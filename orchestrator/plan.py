@@ -45,6 +45,7 @@ class Plan:
     kernels: list[PlannedKernel]
     built: dict[str, bool]
     expectations: str | None
+    retry_failed: bool
 
     def vm_config(self) -> VmConfig:
         return VmConfig(**self.vm)
@@ -116,7 +117,7 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         path = opts.expectations or project / "expectations.toml"
         expect.load(path)  # a broken file stops the run here, not in a worker
         expectations = str(path.resolve())
-    tests = build_selftests(project, cache)
+    tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "
         f"({len(tests.programs)} programs)"
@@ -154,6 +155,7 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         kernels=planned,
         built={"selftests": tests.built_now, "initramfs": built_images},
         expectations=expectations,
+        retry_failed=opts.retry_failed,
     )
     plan.save(run_dir / "plan.json")
     return plan

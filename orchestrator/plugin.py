@@ -25,7 +25,7 @@ from .errors import InfraError
 from .options import add_options, read_options
 from .plan import Plan, PlannedKernel, prepare, worker_id
 from .report import RunReport, point_latest, terminal_summary, write_reports
-from .run import ProgramResult, classify
+from .run import ProgramResult, classify, merge_retry
 
 PLAN_KEY = pytest.StashKey[Plan]()
 LAB_KEY = pytest.StashKey["Lab"]()
@@ -142,17 +142,45 @@ class Lab:
         atomic_write_text(self.run_dir / "parts" / kind / name, json.dumps(data) + "\n")
 
     def run(self, kernel: str, program: str) -> ProgramResult:
+        result = self._attempt(kernel, program)
+        if result.failed and self.plan.retry_failed:
+            # Once more, in a fresh VM: a pass then is flaky, not clean.
+            self.close()
+            result = merge_retry(result, self._attempt(kernel, program))
+        self._write_part("programs", f"{kernel}--{program}.json", result.to_json())
+        return result
+
+    def _attempt(self, kernel: str, program: str) -> ProgramResult:
         guest = self._ensure_guest(kernel)
         execution = guest.run(program, float(self.plan.timeout))
         result = classify(kernel, execution)
         expect.apply(result, self._kernel(kernel).identity["version"], self.expectations)
-        self._write_part("programs", f"{kernel}--{program}.json", result.to_json())
         return result
 
     def close(self) -> None:
         if self.guest is not None:
             self.guest.shutdown()
             self.guest = None
+
+
+class ProgressWriter:
+    """On the controller: after each finished test, rewrite the reports from the parts so
+    far, marked incomplete, so a run killed at any moment leaves whole files."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        plan = self.config.stash.get(PLAN_KEY, None)
+        if report.when == "teardown" and plan is not None:
+            progress = collect_report(plan, pytest.ExitCode.INTERRUPTED)
+            write_reports(Path(plan.run_dir), progress)
+            point_latest(Path(plan.results_root), Path(plan.run_dir))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _is_worker(config):
+        config.pluginmanager.register(ProgressWriter(config), "residency-progress")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

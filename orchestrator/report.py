@@ -35,7 +35,9 @@ class RunReport:
 
     def counts(self) -> dict[str, int]:
         counter = Counter(s.status.value for p in self.programs for s in p.subtests)
-        return {status.value: counter.get(status.value, 0) for status in Status}
+        counts = {status.value: counter.get(status.value, 0) for status in Status}
+        counts["flaky"] = sum(s.flaky for p in self.programs for s in p.subtests)
+        return counts
 
     def to_json(self) -> dict[str, Any]:
         results = [s.to_json() for p in self.programs for s in p.subtests]
@@ -110,6 +112,19 @@ def junit_xml(report: RunReport) -> str:
     text = to_xml_report_string(suites, prettyprint=False, encoding="utf-8")
     root = ET.fromstring(text)
     root.set("name", f"residency-kselftest {report.run_id}")
+    flaky = {
+        (f"{p.kernel}.{p.program}", s.subtest): s
+        for p in report.programs
+        for s in p.subtests
+        if s.flaky
+    }
+    for case in root.iter("testcase"):
+        sub = flaky.get((case.get("classname", ""), case.get("name", "")))
+        if sub is not None:
+            # The Jenkins JUnit plugin shows a flakyFailure as a pass that failed before.
+            element = ET.Element("flakyFailure", {"type": "flaky", "message": sub.reason})
+            element.text = "\n".join(sub.diagnostics)
+            case.insert(0, element)
     for element in root.iter():
         # Jenkins' junit-10 schema allows at most three decimals in a time.
         if "time" in element.attrib:
@@ -154,10 +169,9 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
         lines.append(f"{name} [{kernel.get('uname_r', '?')}; {guest}]: {shown}")
         for p in by_kernel.get(name, []):
             for s in p.subtests:
-                if s.status.is_bad:
-                    lines.append(
-                        f"  {s.status.value.upper():7} {p.program}: {s.subtest}: {s.reason}"
-                    )
+                if s.status.is_bad or s.flaky:
+                    label = "FLAKY" if s.flaky and not s.status.is_bad else s.status.value.upper()
+                    lines.append(f"  {label:7} {p.program}: {s.subtest}: {s.reason}")
     for err in report.infrastructure_errors:
         lines.append(f"INFRASTRUCTURE {err['kernel']}: {err['cause']} -- fix: {err['fix']}")
     total = report.counts()

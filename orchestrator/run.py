@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class SubtestResult:
     status: Status
     reason: str = ""
     diagnostics: list[str] = field(default_factory=list)
+    flaky: bool = False  # failed first, passed when run again in a fresh VM
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -42,6 +44,7 @@ class SubtestResult:
             status=Status(data["status"]),
             reason=data.get("reason", ""),
             diagnostics=list(data.get("diagnostics", [])),
+            flaky=bool(data.get("flaky", False)),
         )
 
 
@@ -83,6 +86,16 @@ def describe_taint(before: int, after: int) -> str:
     return f"kernel taint went from {before} to {after}: " + ", ".join(names)
 
 
+def _signal_name(code: int | None) -> str:
+    """The signal behind a shell exit status above 128, e.g. 139 -> 'SIGSEGV'."""
+    if code is None or not 128 < code < 128 + 65:
+        return ""
+    try:
+        return signal.Signals(code - 128).name
+    except ValueError:
+        return f"signal {code - 128}"
+
+
 def _flatten(prefix: str, results: list[ktap.TestResult]) -> list[tuple[str, ktap.TestResult]]:
     out: list[tuple[str, ktap.TestResult]] = []
     for r in results:
@@ -118,13 +131,17 @@ def classify(kernel: str, execution: Execution) -> ProgramResult:
     stand_ins = {r.number for r in doc.results if r.raw == ""}
     missing = [n for n in doc.missing if n not in stand_ins]
 
+    code = execution.exit_code
+    signal_name = _signal_name(code)
+    if lost is None and signal_name:
+        # The program itself died: what it did not report crashed with it.
+        lost, why = Status.CRASH, f"{program} was killed by {signal_name} (exit status {code})"
     if lost is not None:
         for number in missing:
             add(f"test_{number}", lost, f"no result: {why}")
-        if not doc.missing:
+        if not missing and not any(r.status is lost for r in results):
             add(program, lost, why)
     else:
-        code = execution.exit_code
         for number in missing:
             add(
                 f"test_{number}",
@@ -135,11 +152,16 @@ def classify(kernel: str, execution: Execution) -> ProgramResult:
             add(f"{program}_bail_out", Status.ERROR, f"Bail out! {doc.bailed_out}")
         if not results:
             add(program, Status.ERROR, f"no TAP results in the output (exit status {code})")
+        elif doc.plan is None and doc.skip_all is None:
+            add(program, Status.ERROR, "the TAP has no plan, so missing results cannot be told")
         elif code not in (0, 4) and not any(r.status.is_bad for r in results):
             add(program, Status.ERROR, f"exit status {code} but no subtest reported a failure")
     before, after = execution.taint_before, execution.taint_after
     if before is not None and after is not None and after != before:
-        add(TAINT_SUBTEST, Status.ERROR, describe_taint(before, after))
+        reason = describe_taint(before, after)
+        if execution.detail:
+            reason += f"; console: {execution.detail}"
+        add(TAINT_SUBTEST, Status.ERROR, reason)
     return ProgramResult(
         kernel=kernel,
         program=program,
@@ -153,3 +175,32 @@ def classify(kernel: str, execution: Execution) -> ProgramResult:
         taint_before=before,
         taint_after=after,
     )
+
+
+def merge_retry(first: ProgramResult, retry: ProgramResult) -> ProgramResult:
+    """The result of a failed program run once more in a fresh VM.  If the retry passes,
+    the subtests that failed first are flaky (still reported, never a clean pass); if it
+    fails again, the first failure stands and says so."""
+    if retry.failed:
+        for sub in first.subtests:
+            if sub.status.is_bad:
+                sub.reason += " (failed again when retried in a fresh VM)"
+        return first
+    before = {s.subtest: s for s in first.subtests}
+    for sub in retry.subtests:
+        old = before.get(sub.subtest)
+        if old is not None and old.status.is_bad:
+            sub.flaky = True
+            sub.reason = (
+                f"passed on retry in a fresh VM; first attempt {old.status.value}: {old.reason}"
+            ).rstrip(": ")
+            sub.diagnostics = old.diagnostics + sub.diagnostics
+    # A bad result of the first attempt with no counterpart in the retry stays reported.
+    names = {s.subtest for s in retry.subtests}
+    for name, old in before.items():
+        if old.status.is_bad and name not in names:
+            old.flaky = True
+            old.reason += " (not reported by the passing retry)"
+            retry.subtests.append(old)
+    retry.detail = "; ".join(x for x in (first.detail, "retried in a fresh VM") if x)
+    return retry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .plugin import Lab
 
 
@@ -11,4 +13,4 @@ def test_program(case: tuple[str, str], lab: Lab) -> None:
     bad = [s for s in result.subtests if s.status.is_bad]
     if bad:
         lines = [f"{s.status.value} {s.subtest}: {s.reason}" for s in bad]
-        raise AssertionError(f"{program} on {kernel}:\n" + "\n".join(lines))
+        pytest.fail(f"{program} on {kernel}:\n" + "\n".join(lines), pytrace=False)

@@ -56,8 +56,22 @@ def test_skip_all() -> None:
 
 
 def test_no_tap_at_all_is_an_error() -> None:
-    got = statuses(run("Segmentation fault\n", rc=139))
+    got = statuses(run("cannot open /proc/self/pagemap\n", rc=1))
     assert got == {"prog": Status.ERROR}
+
+
+def test_a_program_killed_by_a_signal_crashed() -> None:
+    result = classify("k", run("TAP version 13\n1..3\nok 1 a\n", rc=139))
+    got = {s.subtest: (s.status, s.reason) for s in result.subtests}
+    assert got["a"][0] is Status.PASS
+    assert got["test_2"][0] is Status.CRASH and "SIGSEGV" in got["test_2"][1]
+    assert got["test_3"][0] is Status.CRASH
+    assert statuses(run("Segmentation fault\n", rc=139)) == {"prog": Status.CRASH}
+
+
+def test_missing_plan_is_an_error() -> None:
+    got = statuses(run("TAP version 13\nok 1 a\nok 2 b\n"))
+    assert got == {"a": Status.PASS, "b": Status.PASS, "prog": Status.ERROR}
 
 
 def test_bad_exit_status_without_failures_is_an_error() -> None:

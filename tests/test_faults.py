@@ -1,0 +1,154 @@
+"""Fault injection on a real VM: every fault is classified, nothing else is lost.
+
+The programs in tests/faults misbehave on purpose (panic, taint, hang, SIGSEGV,
+garbage and truncated TAP, no plan) between two well-behaved ones.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+
+from orchestrator.boot import QemuGuest, VmConfig
+from orchestrator.build import build_selftests
+from orchestrator.cache import default_cache_dir
+from orchestrator.image import build_initramfs
+from orchestrator.kernel import resolve_kernel
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = Path(__file__).parent / "schema" / "jenkins-junit-10.xsd"
+pytestmark = pytest.mark.qemu
+
+
+def orchestrate(*args: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def fault_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, Any], Path]:
+    results = tmp_path_factory.mktemp("faults")
+    code, text = orchestrate("--results", str(results), "--selftests", "tests/faults")
+    summary = json.loads((results / "latest" / "summary.json").read_text())
+    return code, text, summary, results / "latest"
+
+
+def by_program(summary: dict[str, Any]) -> dict[str, dict[str, tuple[str, str]]]:
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for r in summary["results"]:
+        out.setdefault(r["program"], {})[r["subtest"]] = (r["status"], r["reason"])
+    return out
+
+
+def test_faults_are_tests_failing_not_infrastructure(fault_run: Any) -> None:
+    code, text, summary, run_dir = fault_run
+    assert code == 1, text
+    assert "Traceback" not in text
+    assert summary["complete"] is True
+    assert not summary["infrastructure_errors"]
+    xmlschema.XMLSchema(str(SCHEMA)).validate((run_dir / "junit.xml").read_text())
+
+
+def test_well_behaved_programs_keep_their_results(fault_run: Any) -> None:
+    results = by_program(fault_run[2])
+    assert results["fault_pass"] == {"first": ("pass", ""), "second": ("pass", "")}
+    assert results["fault_pass_after"] == {
+        "after_first": ("pass", ""),
+        "after_second": ("pass", ""),
+    }
+
+
+def test_panic_is_a_crash_with_its_fingerprint_and_a_fresh_vm_follows(fault_run: Any) -> None:
+    summary = fault_run[2]
+    panic = by_program(summary)["fault_panic"]
+    assert panic["before_panic"][0] == "pass"
+    for missing in ("test_2", "test_3"):
+        status, reason = panic[missing]
+        assert status == "crash"
+        assert "sysrq triggered crash in sysrq_handle_crash" in reason
+    assert summary["kernels"][0]["boots"] == 3, "panic and hang each cost one fresh VM"
+
+
+def test_taint_is_an_error_naming_the_flag(fault_run: Any) -> None:
+    status, reason = by_program(fault_run[2])["fault_taint"]["kernel_taint"]
+    assert status == "error"
+    assert "W warning" in reason
+
+
+def test_hang_is_a_timeout_of_that_program_only(fault_run: Any) -> None:
+    hang = by_program(fault_run[2])["fault_hang"]
+    assert hang["before_hang"][0] == "pass"
+    status, reason = hang["test_2"]
+    assert status == "timeout"
+    assert "still answered SysRq" in reason
+
+
+def test_signal_truncation_garbage_and_missing_plan(fault_run: Any) -> None:
+    results = by_program(fault_run[2])
+    segv = results["fault_segv"]
+    assert [segv[n][0] for n in ("one", "two", "test_3", "test_4")] == [
+        "pass", "pass", "crash", "crash",
+    ]  # fmt: skip
+    assert "SIGSEGV" in segv["test_3"][1]
+    garbage = results["fault_garbage"]
+    assert garbage["fine"][0] == "pass"
+    assert garbage["test_2"][0] == garbage["test_3"][0] == "error"
+    assert results["fault_noplan"]["fault_noplan"][0] == "error"
+
+
+def test_a_kernel_that_does_not_boot_is_infrastructure(tmp_path: Path) -> None:
+    kernel = resolve_kernel(
+        None, None, default_cache_dir(), ROOT / "qemu-images/kernel-presets.toml"
+    )
+    broken = tmp_path / "bzImage"
+    data = bytearray(kernel.image.read_bytes())
+    data[0x10000:] = bytes(len(data) - 0x10000)  # keep the setup code, zero the kernel
+    broken.write_bytes(bytes(data))
+    results = tmp_path / "results"
+    start = time.monotonic()
+    code, text = orchestrate(
+        "--results", str(results), "--kernel", str(broken), "--boot-timeout", "20",
+        "-k", "shmem_lseek",
+    )  # fmt: skip
+    assert code == 2, text
+    assert time.monotonic() - start < 120
+    assert "Traceback" not in text
+    summary = json.loads((results / "latest" / "summary.json").read_text())
+    errors = summary["infrastructure_errors"]
+    assert len(errors) == 1 and "did not boot" in errors[0]["cause"]
+    assert summary["results"] == [], "a boot failure is not a test result"
+    junit = (results / "latest" / "junit.xml").read_text()
+    assert 'type="infrastructure"' in junit
+
+
+def test_a_kernel_that_stops_responding_is_a_crash(tmp_path: Path) -> None:
+    cache = default_cache_dir()
+    kernel = resolve_kernel(None, None, cache, ROOT / "qemu-images/kernel-presets.toml")
+    tests = build_selftests(ROOT / "tests" / "faults", cache)
+    image = build_initramfs(kernel, tests, ROOT / "qemu-images" / "init", cache, swap=False)
+    guest = QemuGuest(VmConfig(swap_mb=0), kernel.image, image.initramfs, tmp_path / "console.log")
+    guest.boot()
+    try:
+        child = guest._child
+        assert child is not None
+        # Freeze the whole machine from QEMU's monitor: nothing in the guest runs any more.
+        child.send("\x01c")
+        child.expect_exact("(qemu)", timeout=10)
+        child.send("stop\n")
+        child.expect_exact("(qemu)", timeout=10)
+        child.send("\x01c")
+        execution = guest.run("fault_pass", 5)
+    finally:
+        guest.kill()
+    assert execution.outcome == "crash"
+    assert "stopped responding" in execution.detail
