@@ -95,7 +95,7 @@ def test_summary_and_tap_files(tmp_path: Path) -> None:
     first = summary["results"][0]
     assert first == {
         "kernel": "debian-6.1.0-56-cloud-amd64", "program": "shmem_lseek",
-        "subtest": "data_found", "status": "pass", "reason": "",
+        "subtest": "data_found", "status": "pass", "reason": "", "flaky": False,
     }  # fmt: skip
     assert {r["status"] for r in summary["results"]} <= {
         "pass", "fail", "skip", "xfail", "xpass", "crash", "timeout", "error"
@@ -106,3 +106,16 @@ def test_summary_and_tap_files(tmp_path: Path) -> None:
     assert not [p for p in run_dir.rglob(".*") if p.is_file()], "no temporary files left"
     point_latest(tmp_path, run_dir)
     assert (tmp_path / "latest" / "summary.json").is_file()
+
+
+def test_flaky_subtests_carry_a_flaky_failure() -> None:
+    report = sample_report()
+    report.programs[0].subtests[0].flaky = True
+    report.programs[0].subtests[0].reason = "passed on retry in a fresh VM; first attempt fail"
+    text = junit_xml(report)
+    xmlschema.XMLSchema(str(SCHEMA)).validate(text)
+    case = ET.fromstring(text).find("testsuite/testcase[@name='data_found']")
+    assert case is not None
+    flaky = case.find("flakyFailure")
+    assert flaky is not None and "first attempt fail" in (flaky.get("message") or "")
+    assert report.counts()["flaky"] == 1

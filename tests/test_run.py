@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.boot import Execution
-from orchestrator.run import TAINT_SUBTEST, classify
+from orchestrator.run import TAINT_SUBTEST, classify, merge_retry
 from orchestrator.status import Status
 
 
@@ -98,3 +98,20 @@ def test_diagnostics_are_kept_with_their_result() -> None:
     sub = classify("k", run(out, rc=1)).subtests[0]
     assert sub.status is Status.FAIL
     assert any("PRESENT|FILE" in d for d in sub.diagnostics)
+
+
+def test_retry_that_passes_is_flaky_not_clean() -> None:
+    first = classify("k", run("TAP version 13\n1..2\nok 1 a\nnot ok 2 b\n", rc=1))
+    retry = classify("k", run("TAP version 13\n1..2\nok 1 a\nok 2 b\n"))
+    merged = merge_retry(first, retry)
+    got = {s.subtest: (s.status, s.flaky) for s in merged.subtests}
+    assert got == {"a": (Status.PASS, False), "b": (Status.PASS, True)}
+    assert "first attempt fail" in merged.subtests[1].reason
+
+
+def test_retry_that_fails_again_keeps_the_failure() -> None:
+    first = classify("k", run("TAP version 13\n1..1\nnot ok 1 b\n", rc=1))
+    retry = classify("k", run("TAP version 13\n1..1\nnot ok 1 b\n", rc=1))
+    merged = merge_retry(first, retry)
+    assert merged.subtests[0].status is Status.FAIL
+    assert "failed again" in merged.subtests[0].reason
