@@ -137,7 +137,8 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
 
 
 def resolve_kernel(spec: str | None, modules: Path | None, cache: Path, presets: Path) -> Kernel:
-    """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, or a path."""
+    """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, the path of a
+    kernel source tree (a directory: built here) or of a kernel image (a file)."""
     if spec is None:
         return kernel_from_debian(fetch_host_default(cache), None)
     if spec.startswith("debian:"):
@@ -149,4 +150,11 @@ def resolve_kernel(spec: str | None, modules: Path | None, cache: Path, presets:
                 "use one of " + ", ".join(f"debian:{n}" for n in known),
             )
         return kernel_from_debian(fetch_preset(known[name], cache), name)
-    return kernel_from_image(Path(spec), modules)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        from .source import build_tree  # a source tree: configure and build it
+
+        project = presets.parent.parent
+        fragments = [project / "qemu-images" / "kernel.config", project / "selftests/vm/config"]
+        return build_tree(path, fragments, cache, cache / "logs")
+    return kernel_from_image(path, modules)

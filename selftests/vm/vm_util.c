@@ -5,14 +5,20 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "vm_util.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC	0x01021994
+#endif
 
 #define SMAPS_PATH	"/proc/self/smaps"
 #define PAGEMAP_PATH	"/proc/self/pagemap"
@@ -328,6 +334,78 @@ int read_first_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
+/* Can @dir hold O_TMPFILE files, and is it on a tmpfs? */
+static bool tmpfs_dir_usable(const char *dir)
+{
+	struct statfs sfs;
+	bool ok;
+	int fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	ok = !fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC;
+	close(fd);
+	return ok;
+}
+
+int tmpfs_find_dir(char *buf, size_t len)
+{
+	char line[PATH_MAX + 256];
+	char dir[PATH_MAX], type[64];
+	int ret = -ENOENT;
+	FILE *fp;
+
+	if (tmpfs_dir_usable("/dev/shm")) {
+		snprintf(buf, len, "/dev/shm");
+		return 0;
+	}
+	fp = fopen("/proc/self/mounts", "re");
+	if (!fp)
+		return ret;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%*s %4095s %63s", dir, type) != 2 ||
+		    strcmp(type, "tmpfs"))
+			continue;
+		/* leave the kernel's own file systems alone */
+		if (!strncmp(dir, "/sys/", 5) || !strncmp(dir, "/proc/", 6) ||
+		    !tmpfs_dir_usable(dir))
+			continue;
+		snprintf(buf, len, "%s", dir);
+		ret = 0;
+		break;
+	}
+	fclose(fp);
+	return ret;
+}
+
+ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != want)
+			return (ssize_t)i;
+	return -1;
+}
+
+const char *guard_einval_reason(void)
+{
+	bool anon_ok;
+	char *addr;
+
+	addr = mmap(NULL, psize(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED)
+		return "MADV_GUARD_INSTALL returns EINVAL";
+	anon_ok = !madvise(addr, psize(), MADV_GUARD_INSTALL);
+	munmap(addr, psize());
+	if (anon_ok)
+		return "MADV_GUARD_INSTALL on shmem returns EINVAL: guard regions supported on anonymous memory only";
+	return "MADV_GUARD_INSTALL returns EINVAL: kernel lacks guard regions";
+}
+
 int clear_softdirty(void)
 {
 	static const char ctrl[] = "4";
@@ -382,4 +460,52 @@ bool softdirty_supported(void)
 	}
 	munmap(addr, len);
 	return supported;
+}
+
+int proc_field_kb(const char *path, const char *field, unsigned long *kb)
+{
+	size_t field_len = strlen(field);
+	char line[SMAPS_LINE_MAX];
+	int ret = -ENOENT;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, field, field_len) || line[field_len] != ':')
+			continue;
+		ret = sscanf(line + field_len + 1, "%lu", kb) == 1 ? 0 : -EINVAL;
+		break;
+	}
+	fclose(fp);
+	return ret;
+}
+
+int smaps_sum_field_kb(const char *field, unsigned long *kb)
+{
+	size_t field_len = strlen(field);
+	unsigned long start, end, value;
+	char line[SMAPS_LINE_MAX];
+	unsigned long sum = 0;
+	bool found = false;
+	FILE *fp;
+
+	fp = fopen(SMAPS_PATH, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		if (smaps_vma_header(line, &start, &end) ||
+		    strncmp(line, field, field_len) || line[field_len] != ':')
+			continue;
+		if (sscanf(line + field_len + 1, "%lu", &value) != 1)
+			continue;
+		sum += value;
+		found = true;
+	}
+	fclose(fp);
+	if (!found)
+		return -ENOENT;
+	*kb = sum;
+	return 0;
 }

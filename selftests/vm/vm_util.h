@@ -44,6 +44,15 @@ static inline bool pagemap_entry_is_populated(uint64_t entry)
 	return entry & (PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP));
 }
 
+/*
+ * Nothing mapped: no flag and no PFN or swap entry.  PM_SOFT_DIRTY is
+ * ignored, as for a none pte it only repeats the VMA's VM_SOFTDIRTY flag.
+ */
+static inline bool pagemap_entry_is_none(uint64_t entry)
+{
+	return !(entry & ~PM_BIT(PM_SOFT_DIRTY));
+}
+
 /* Constants missing from older libc headers */
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT		21
@@ -53,6 +62,12 @@ static inline bool pagemap_entry_is_populated(uint64_t entry)
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE	23
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE	103
 #endif
 
 /* Page size, read once */
@@ -132,10 +147,44 @@ int pin_to_current_cpu(void);
  */
 int read_first_line(const char *path, char *buf, size_t len);
 
+/*
+ * Find a directory on a tmpfs mount in which O_TMPFILE files can be
+ * created: /dev/shm if it qualifies, else the first such tmpfs mount in
+ * /proc/self/mounts.  The path goes to @buf.  Returns 0 or -ENOENT.
+ */
+int tmpfs_find_dir(char *buf, size_t len);
+
+/*
+ * Offset of the first byte of [@buf, @buf + @len) that differs from @want,
+ * or -1 when every byte matches.
+ */
+ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want);
+
+/*
+ * Why MADV_GUARD_INSTALL failed with EINVAL on a shmem mapping, for a SKIP
+ * reason: the kernel lacks guard regions, or (6.13, 6.14) has them for
+ * anonymous memory only, which is probed.
+ */
+const char *guard_einval_reason(void);
+
 /* Write "4" to /proc/self/clear_refs; returns 0 or a negative errno */
 int clear_softdirty(void);
 
 /* Does a fresh anonymous mapping carry the "sd" VmFlag in smaps? */
 bool softdirty_supported(void);
+
+/*
+ * Value in kB of the first "@field:" line of a /proc file with
+ * "Name: <n> kB" lines, such as /proc/meminfo, /proc/self/status or
+ * /proc/self/smaps_rollup.  Returns 0, -ENOENT if the field is absent, or
+ * another negative errno.
+ */
+int proc_field_kb(const char *path, const char *field, unsigned long *kb);
+
+/*
+ * Sum in kB of smaps field @field over every VMA of this process.  Returns
+ * 0, -ENOENT if no VMA has the field, or another negative errno.
+ */
+int smaps_sum_field_kb(const char *field, unsigned long *kb);
 
 #endif /* __VM_UTIL_H */

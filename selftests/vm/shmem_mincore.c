@@ -1,0 +1,1105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mincore() on shmem: page-cache residency of memfd and tmpfs files, and
+ * of private anonymous memory for contrast.
+ *
+ * For a shared file mapping mincore() does not need a page table entry: it
+ * looks the page up in the file's page cache.  So a page that write(2)
+ * put into the cache reads as resident through a mapping that was never
+ * touched, while holes, fallocated-but-unwritten pages (not uptodate) and
+ * punched holes do not.  A shmem page that MADV_PAGEOUT moved to swap is
+ * resident while its folio is still in the swap cache and not resident
+ * once reclaim has freed that folio; pagemap.rst ("Exceptions for Shared
+ * Memory") documents that mincore() distinguishes pages in memory,
+ * including the swap cache, from swapped-out ones.  The same holds for a
+ * private anonymous page, through its swap entry.  A guard marker
+ * (MADV_GUARD_INSTALL, on shmem since 6.15) is no page table entry either:
+ * mincore() of a guard page reports the page cache.
+ *
+ * When a swapped-out page leaves the swap cache depends on the swap device
+ * and on timing, so the subtests find out instead of waiting for it: the
+ * page's frame is looked up in /proc/kpageflags (root only) before and
+ * after the mincore() call, and a page still in the swap cache is evicted
+ * with memory.reclaim of a cgroup v2 child cgroup that the test creates,
+ * enters while it allocates the page, leaves, and removes afterwards.
+ *
+ * Each behaviour is one subtest, named after the memory it runs on: memfd,
+ * tmpfs (an O_TMPFILE file in /dev/shm or another tmpfs) or anon.  Swap
+ * subtests need swap, verify every page-out through the smaps Swap: field,
+ * and skip with the reason when something they need is missing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/kernel-page-flags.h>
+
+#include "kselftest.h"
+#include "vm_util.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE	0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE	0x02
+#endif
+
+#define NR_PAGES		4
+/* the page the swap subtests work on */
+#define TEST_PAGE		1
+#define PAGEOUT_RETRIES		100
+/* memory.reclaim requests, each far more than the cgroup holds */
+#define RECLAIM_ROUNDS		50
+#define RECLAIM_REQUEST		"64M"
+/* attempts at a mincore() call during which the swap cache state holds */
+#define STABLE_TRIES		10
+
+enum backend {
+	BACKEND_MEMFD,
+	BACKEND_TMPFS,
+	BACKEND_ANON,
+	NR_BACKENDS,
+};
+
+#define ON_MEMFD	(1U << BACKEND_MEMFD)
+#define ON_TMPFS	(1U << BACKEND_TMPFS)
+#define ON_ANON		(1U << BACKEND_ANON)
+#define ON_FILES	(ON_MEMFD | ON_TMPFS)
+
+static const char * const backend_names[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = "memfd",
+	[BACKEND_TMPFS] = "tmpfs",
+	[BACKEND_ANON] = "anon",
+};
+
+/* Why a backend cannot be tested; empty when it can */
+static char backend_skip[NR_BACKENDS][160];
+
+/* Directory of the tmpfs that holds our O_TMPFILE files */
+static char tmpfs_dir[PATH_MAX];
+
+/* Reason of the SKIP of the subtest that is running */
+static char skip_reason[256];
+
+static size_t ps;
+static bool swap_on;
+
+/* The cgroup v2 directory this process runs in, and what we did to it */
+static char cg_home[PATH_MAX];
+static bool cg_enabled_memory;
+static unsigned int cg_seq;
+/* Why no child cgroup with memory.reclaim can be used; empty when it can */
+static char cg_skip[256];
+
+/* A file of NR_PAGES pages (no file for anon) and a mapping of it */
+struct region {
+	char *addr;
+	size_t len;
+	int fd;
+};
+
+static __printf(1, 2) int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+/* Report a failed setup step and fail the subtest */
+static int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+/* Byte that page @idx is filled with; never zero */
+static unsigned char page_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(0x3c + idx * 41);
+
+	return c ? c : 1;
+}
+
+static char *page_addr(const struct region *r, size_t idx)
+{
+	return r->addr + idx * ps;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	ssize_t len = strlen(text), ret;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, text, len);
+	if (ret < 0)
+		err = -errno;
+	else if (ret != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/* A fresh, empty file of @backend; returns the fd or a negative errno */
+static int new_file(enum backend backend)
+{
+	int fd;
+
+	if (backend == BACKEND_MEMFD)
+		fd = memfd_create("shmem_mincore", MFD_CLOEXEC);
+	else
+		fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+static int pwrite_page(int fd, size_t idx)
+{
+	char *buf = malloc(ps);
+	ssize_t ret;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, page_byte(idx), ps);
+	ret = pwrite(fd, buf, ps, idx * ps);
+	if (ret < 0)
+		err = -errno;
+	else if ((size_t)ret != ps)
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+/*
+ * A fresh mapping of the NR_PAGES pages of @fd, or of anonymous memory when
+ * @fd is negative.  Returns the address or NULL with errno set.
+ */
+static char *map_pages(int fd, int prot)
+{
+	int flags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+	char *addr;
+
+	addr = mmap(NULL, NR_PAGES * ps, prot, flags, fd, 0);
+	if (addr == MAP_FAILED)
+		return NULL;
+	/* one pte per page: no THP, whatever the system default */
+	thp_disable_range(addr, NR_PAGES * ps);
+	return addr;
+}
+
+/*
+ * mincore() of the NR_PAGES pages at @addr must match @want, one
+ * character per page, '1' resident and '0' not.
+ */
+static bool check_residency(const char *when, const char *addr,
+			    const char *want)
+{
+	unsigned char vec[NR_PAGES];
+	char seen[NR_PAGES + 1];
+	size_t i;
+	int ret;
+
+	ret = mincore_range(addr, NR_PAGES * ps, vec);
+	if (ret) {
+		ksft_print_msg("%s: mincore: %s\n", when, errno_name(ret));
+		return false;
+	}
+	for (i = 0; i < NR_PAGES; i++)
+		seen[i] = vec[i] & 1 ? '1' : '0';
+	seen[NR_PAGES] = '\0';
+	if (!strcmp(seen, want))
+		return true;
+	ksft_print_msg("%s: mincore of pages at offsets 0x0-0x%zx: expected %s, observed %s\n",
+		       when, (NR_PAGES - 1) * ps, want, seen);
+	return false;
+}
+
+/* The pages at @addr are not mapped: each pagemap entry reads none */
+static bool check_untouched(const char *addr)
+{
+	char desc[160];
+	uint64_t entry;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < NR_PAGES; i++) {
+		ret = pagemap_read(-1, addr + i * ps, &entry);
+		if (ret) {
+			ksft_print_msg("pagemap: %s\n", errno_name(ret));
+			return false;
+		}
+		if (!pagemap_entry_is_none(entry)) {
+			ksft_print_msg("page at offset 0x%zx is mapped: pagemap %s\n",
+				       i * ps, pagemap_describe(entry, desc,
+							       sizeof(desc)));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Page-cache subtests: a file set up by @prepare, then a fresh mapping */
+
+static int file_residency(enum backend backend,
+			  int (*prepare)(int fd), const char *want)
+{
+	bool ok = true;
+	char *addr;
+	int fd, ret;
+
+	fd = new_file(backend);
+	if (fd < 0)
+		return setup_failed("creating the file", -fd);
+	if (ftruncate(fd, NR_PAGES * ps)) {
+		ret = errno;
+		close(fd);
+		return setup_failed("ftruncate", ret);
+	}
+	ret = prepare(fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	/* read-only and never touched: no pte, mincore asks the page cache */
+	addr = map_pages(fd, PROT_READ);
+	if (!addr) {
+		ret = errno;
+		close(fd);
+		return setup_failed("mmap", ret);
+	}
+	ok &= check_residency("fresh, untouched mapping", addr, want);
+	ok &= check_untouched(addr);
+	munmap(addr, NR_PAGES * ps);
+	close(fd);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int prepare_written(int fd)
+{
+	int ret;
+
+	ret = pwrite_page(fd, 0);
+	if (!ret)
+		ret = pwrite_page(fd, 2);
+	return ret ? setup_failed("pwrite", -ret) : KSFT_PASS;
+}
+
+static int prepare_nothing(int fd)
+{
+	(void)fd;
+	return KSFT_PASS;
+}
+
+static int prepare_fallocated(int fd)
+{
+	if (!fallocate(fd, 0, 0, NR_PAGES * ps))
+		return KSFT_PASS;
+	if (errno == EOPNOTSUPP)
+		return skip("fallocate not supported");
+	return setup_failed("fallocate", errno);
+}
+
+static int prepare_punched(int fd)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < NR_PAGES; i++) {
+		ret = pwrite_page(fd, i);
+		if (ret)
+			return setup_failed("pwrite", -ret);
+	}
+	if (!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ps,
+		       2 * ps))
+		return KSFT_PASS;
+	if (errno == EOPNOTSUPP)
+		return skip("FALLOC_FL_PUNCH_HOLE not supported");
+	return setup_failed("fallocate(PUNCH_HOLE)", errno);
+}
+
+/* write(2) puts pages 0 and 2 into the page cache; nothing maps them */
+static int test_written_unmapped_resident(enum backend backend)
+{
+	return file_residency(backend, prepare_written, "1010");
+}
+
+static int test_hole_not_resident(enum backend backend)
+{
+	return file_residency(backend, prepare_nothing, "0000");
+}
+
+/* fallocate() allocates pages but does not make them uptodate */
+static int test_fallocated_unwritten_not_resident(enum backend backend)
+{
+	return file_residency(backend, prepare_fallocated, "0000");
+}
+
+static int test_punched_hole_not_resident(enum backend backend)
+{
+	return file_residency(backend, prepare_punched, "1001");
+}
+
+/* cgroup v2: a child cgroup whose memory.reclaim evicts the swap cache */
+
+/* Is @word one of the space-separated words of @line? */
+static bool has_word(const char *line, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p = line;
+
+	while ((p = strstr(p, word))) {
+		if ((p == line || p[-1] == ' ') &&
+		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* Mount point of the cgroup v2 hierarchy and our cgroup in it */
+static bool find_cgroup2(char *mnt, size_t mnt_len, char *path,
+			 size_t path_len)
+{
+	char line[PATH_MAX + 256], dir[PATH_MAX], type[64];
+	bool found = false;
+	FILE *fp;
+
+	fp = fopen("/proc/self/mounts", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(mnt, mnt_len, "%s", dir);
+			found = true;
+			break;
+		}
+	}
+	fclose(fp);
+	if (!found)
+		return false;
+
+	found = false;
+	fp = fopen("/proc/self/cgroup", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line + 3) < path_len) {
+			strcpy(path, line + 3);
+			found = true;
+		}
+		break;
+	}
+	fclose(fp);
+	return found;
+}
+
+static int cg_path(char *buf, size_t len, const char *dir, const char *file)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, file);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Create a child cgroup; its directory goes to @dir */
+static int cg_create(char *dir, size_t len)
+{
+	int n;
+
+	if (cg_skip[0])
+		return -ENOENT;
+	n = snprintf(dir, len, "%s/shmem_mincore.%d.%u", cg_home, getpid(),
+		     cg_seq++);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0755))
+		return -errno;
+	return 0;
+}
+
+static int cg_move_to(const char *dir)
+{
+	char path[PATH_MAX + 32], pid[32];
+	int ret;
+
+	ret = cg_path(path, sizeof(path), dir, "cgroup.procs");
+	if (ret)
+		return ret;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_file(path, pid);
+}
+
+static void cg_remove(const char *dir)
+{
+	int i;
+
+	/* a cgroup that just lost its last process may be busy briefly */
+	for (i = 0; i < 100; i++) {
+		if (!rmdir(dir) || errno == ENOENT)
+			return;
+		if (errno != EBUSY)
+			break;
+		usleep(10000);
+	}
+	ksft_print_msg("could not remove cgroup %s: %s\n", dir,
+		       errno_name(errno));
+}
+
+/* Ask the child cgroup at @dir to reclaim far more than it holds */
+static int cg_reclaim(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	int ret;
+
+	ret = cg_path(path, sizeof(path), dir, "memory.reclaim");
+	if (!ret)
+		ret = write_file(path, RECLAIM_REQUEST);
+	/* EAGAIN: less than requested could be reclaimed, as expected */
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+static __printf(1, 2) void cg_unavailable(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(cg_skip, sizeof(cg_skip), fmt, args);
+	va_end(args);
+}
+
+static void probe_cgroup(void)
+{
+	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 32];
+	char line[512], dir[PATH_MAX + 64];
+	int ret;
+
+	if (!find_cgroup2(mnt, sizeof(mnt), path, sizeof(path)))
+		return cg_unavailable("no cgroup v2 hierarchy mounted");
+	if (snprintf(cg_home, sizeof(cg_home), "%s%s", mnt,
+		     strcmp(path, "/") ? path : "") >= (int)sizeof(cg_home))
+		return cg_unavailable("cgroup path too long");
+
+	cg_path(file, sizeof(file), cg_home, "cgroup.controllers");
+	ret = read_first_line(file, line, sizeof(line));
+	if (ret == -ENODATA)
+		line[0] = '\0';
+	else if (ret)
+		return cg_unavailable("reading %s: %s", file, errno_name(ret));
+	if (!has_word(line, "memory"))
+		return cg_unavailable("cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
+				      cg_home, line);
+
+	cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control");
+	ret = read_first_line(file, line, sizeof(line));
+	if (ret == -ENODATA)
+		line[0] = '\0';
+	else if (ret)
+		return cg_unavailable("reading %s: %s", file, errno_name(ret));
+	if (!has_word(line, "memory")) {
+		ret = write_file(file, "+memory");
+		if (ret)
+			return cg_unavailable("enabling the memory controller in %s: %s",
+					      file, errno_name(ret));
+		cg_enabled_memory = true;
+	}
+
+	ret = cg_create(dir, sizeof(dir));
+	if (ret)
+		return cg_unavailable("creating a cgroup in %s: %s", cg_home,
+				      errno_name(ret));
+	cg_path(file, sizeof(file), dir, "memory.reclaim");
+	if (access(file, W_OK))
+		cg_unavailable("no memory.reclaim in cgroup v2: %s",
+			       errno_name(errno));
+	cg_remove(dir);
+}
+
+static void cleanup_cgroup(void)
+{
+	char file[PATH_MAX + 32];
+
+	/* leave the controller as we found it, if nothing else needs it */
+	if (cg_enabled_memory &&
+	    !cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control"))
+		write_file(file, "-memory");
+}
+
+/* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
+static int kpageflags_read(uint64_t pfn, uint64_t *flags)
+{
+	ssize_t ret;
+	int fd, err = 0;
+
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
+	if (ret < 0)
+		err = -errno;
+	else if (ret != sizeof(*flags))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+static const char *kpf_str(uint64_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
+		 flags & (1ULL << KPF_SWAPCACHE) ? " SWAPCACHE" : "",
+		 flags & (1ULL << KPF_WRITEBACK) ? " WRITEBACK" : "",
+		 flags & (1ULL << KPF_BUDDY) ? " BUDDY" : "",
+		 flags & (1ULL << KPF_NOPAGE) ? " NOPAGE" : "");
+	return buf;
+}
+
+/*
+ * A page moved to swap by MADV_PAGEOUT, with what is needed to follow its
+ * folio: the frame it had (0 when pagemap hides PFNs) and the child cgroup
+ * it is charged to (empty when none could be created).
+ */
+struct swapped {
+	struct region r;
+	uint64_t pfn;
+	bool kpf_unusable;
+	char cg[PATH_MAX + 64];
+};
+
+static void swapped_destroy(struct swapped *s)
+{
+	munmap(s->r.addr, s->r.len);
+	if (s->r.fd >= 0)
+		close(s->r.fd);
+	if (s->cg[0])
+		cg_remove(s->cg);
+}
+
+/*
+ * Write page TEST_PAGE of a fresh mapping from inside a child cgroup, then
+ * page it out and verify that through smaps Swap:.  Returns KSFT_PASS or
+ * the code the subtest ends with, having cleaned up.
+ */
+static int setup_swapped(enum backend backend, struct swapped *s)
+{
+	unsigned long swap_kb = 0;
+	uint64_t entry = 0, flags = 0;
+	char desc[96];
+	int ret;
+
+	if (!swap_on)
+		return skip("no swap");
+	memset(s, 0, sizeof(*s));
+	s->r.fd = -1;
+	s->r.len = NR_PAGES * ps;
+	if (backend != BACKEND_ANON) {
+		s->r.fd = new_file(backend);
+		if (s->r.fd < 0)
+			return setup_failed("creating the file", -s->r.fd);
+		if (ftruncate(s->r.fd, s->r.len)) {
+			ret = errno;
+			close(s->r.fd);
+			return setup_failed("ftruncate", ret);
+		}
+	}
+	s->r.addr = map_pages(s->r.fd, PROT_READ | PROT_WRITE);
+	if (!s->r.addr) {
+		ret = errno;
+		if (s->r.fd >= 0)
+			close(s->r.fd);
+		return setup_failed("mmap", ret);
+	}
+
+	/* charge the page to a cgroup of its own, for memory.reclaim */
+	ret = cg_create(s->cg, sizeof(s->cg));
+	if (ret) {
+		if (!cg_skip[0])
+			ksft_print_msg("creating a cgroup in %s: %s\n", cg_home,
+				       errno_name(ret));
+		s->cg[0] = '\0';
+	} else {
+		ret = cg_move_to(s->cg);
+		if (ret) {
+			ksft_print_msg("entering cgroup %s: %s\n", s->cg,
+				       errno_name(ret));
+			cg_remove(s->cg);
+			s->cg[0] = '\0';
+		}
+	}
+	memset(page_addr(&s->r, TEST_PAGE), page_byte(TEST_PAGE), ps);
+	if (s->cg[0]) {
+		ret = cg_move_to(cg_home);
+		if (ret) {
+			ksft_exit_fail_msg("cannot move back to cgroup %s: %s\n",
+					   cg_home, errno_name(ret));
+		}
+	}
+
+	if (!pagemap_read(-1, page_addr(&s->r, TEST_PAGE), &entry) &&
+	    pagemap_entry_has(entry, PM_PRESENT))
+		s->pfn = entry & PM_PFN_MASK;
+	/* kpageflags must not see a page in the swap cache before page-out */
+	if (s->pfn && !kpageflags_read(s->pfn, &flags) &&
+	    flags & (1ULL << KPF_SWAPCACHE)) {
+		ksft_print_msg("kpageflags of pfn 0x%llx reads %s before the page-out: not usable\n",
+			       (unsigned long long)s->pfn,
+			       kpf_str(flags, desc, sizeof(desc)));
+		s->pfn = 0;
+		s->kpf_unusable = true;
+	}
+
+	ret = pageout_range(page_addr(&s->r, TEST_PAGE), ps, PAGEOUT_RETRIES,
+			    &swap_kb);
+	if (ret) {
+		swapped_destroy(s);
+		if (ret == -EINVAL)
+			return skip("MADV_PAGEOUT not supported (EINVAL)");
+		if (ret == -EAGAIN)
+			return skip("page-out not verified: smaps Swap: %lu kB after %d attempts",
+				    swap_kb, PAGEOUT_RETRIES + 1);
+		return setup_failed("MADV_PAGEOUT", -ret);
+	}
+	return KSFT_PASS;
+}
+
+/*
+ * Is the folio that held the page in the swap cache?  0 and the answer in
+ * *@in_cache, or a negative errno.
+ */
+static int in_swap_cache(const struct swapped *s, bool *in_cache,
+			 uint64_t *flags)
+{
+	int ret;
+
+	if (!s->pfn)
+		return -EPERM;
+	ret = kpageflags_read(s->pfn, flags);
+	if (!ret)
+		*in_cache = *flags & (1ULL << KPF_SWAPCACHE);
+	return ret;
+}
+
+/* Why the swap cache state of a page cannot be known, for a SKIP */
+static int swap_cache_unknown(const struct swapped *s, int err)
+{
+	if (s->kpf_unusable)
+		return skip("cannot follow the page into the swap cache: kpageflags reports SWAPCACHE for it before the page-out");
+	if (!s->pfn)
+		return skip("cannot follow the page into the swap cache: pagemap hides PFNs (needs CAP_SYS_ADMIN)");
+	return skip("cannot read /proc/kpageflags: %s", errno_name(err));
+}
+
+/*
+ * Evict the page from the swap cache, unless it has left already.
+ * Returns KSFT_PASS once /proc/kpageflags no longer shows the folio in the
+ * swap cache, else the code the subtest ends with.
+ */
+static int evict_from_swap_cache(const struct swapped *s)
+{
+	char desc[96];
+	uint64_t flags = 0;
+	bool cached;
+	int i, ret;
+
+	for (i = 0; i <= RECLAIM_ROUNDS; i++) {
+		ret = in_swap_cache(s, &cached, &flags);
+		if (ret)
+			return swap_cache_unknown(s, ret);
+		if (!cached) {
+			ksft_print_msg("page out of the swap cache after %d memory.reclaim request(s): kpageflags of pfn 0x%llx %s\n",
+				       i, (unsigned long long)s->pfn,
+				       kpf_str(flags, desc, sizeof(desc)));
+			return KSFT_PASS;
+		}
+		if (i == RECLAIM_ROUNDS)
+			break;
+		if (!s->cg[0])
+			return skip("page is in the swap cache and cannot be evicted: %s",
+				    cg_skip[0] ? cg_skip : "no cgroup");
+		ret = cg_reclaim(s->cg);
+		if (ret)
+			return setup_failed("writing memory.reclaim", -ret);
+		usleep(10000);
+	}
+	return skip("page still in the swap cache after %d memory.reclaim requests: kpageflags of pfn 0x%llx %s",
+		    RECLAIM_ROUNDS, (unsigned long long)s->pfn,
+		    kpf_str(flags, desc, sizeof(desc)));
+}
+
+/* The page is still swapped out: smaps Swap: counts it */
+static bool still_swapped(const struct swapped *s)
+{
+	unsigned long kb = 0;
+	int ret;
+
+	ret = smaps_vma_field_kb(s->r.addr, "Swap", &kb, NULL);
+	if (!ret && kb >= ps / 1024)
+		return true;
+	ksft_print_msg("page no longer swapped out: smaps Swap: %lu kB (%s)\n",
+		       kb, ret ? errno_name(ret) : "ok");
+	return false;
+}
+
+static bool page_intact(const struct swapped *s)
+{
+	const char *page = page_addr(&s->r, TEST_PAGE);
+	ssize_t off = find_byte_mismatch(page, ps, page_byte(TEST_PAGE));
+
+	if (off < 0)
+		return true;
+	ksft_print_msg("page at offset 0x%zx: byte 0x%zx is 0x%02x, expected 0x%02x\n",
+		       TEST_PAGE * ps, (size_t)off, (unsigned char)page[off],
+		       page_byte(TEST_PAGE));
+	return false;
+}
+
+/*
+ * While the folio of a swapped-out page is in the swap cache, mincore()
+ * reports the page resident.  Checked only while /proc/kpageflags shows
+ * the folio in the swap cache both before and after the mincore() call.
+ */
+static int test_swapcache_page_resident(enum backend backend)
+{
+	uint64_t before = 0, after = 0;
+	bool cached_before = false, cached_after = false;
+	bool resident = false;
+	struct swapped s;
+	char desc[96];
+	int i, ret, err = 0;
+
+	ret = setup_swapped(backend, &s);
+	if (ret)
+		return ret;
+	for (i = 0; i < STABLE_TRIES; i++) {
+		err = in_swap_cache(&s, &cached_before, &before);
+		if (err)
+			break;
+		ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+		if (ret) {
+			swapped_destroy(&s);
+			ksft_print_msg("mincore: %s\n", errno_name(ret));
+			return KSFT_FAIL;
+		}
+		err = in_swap_cache(&s, &cached_after, &after);
+		if (err || (cached_before && cached_after))
+			break;
+		if (!cached_before && !cached_after) {
+			swapped_destroy(&s);
+			return skip("the page had left the swap cache when MADV_PAGEOUT returned (synchronous swap device?): kpageflags of pfn 0x%llx %s",
+				    (unsigned long long)s.pfn,
+				    kpf_str(after, desc, sizeof(desc)));
+		}
+	}
+	if (err) {
+		swapped_destroy(&s);
+		return swap_cache_unknown(&s, err);
+	}
+	if (!cached_before || !cached_after) {
+		swapped_destroy(&s);
+		return skip("the page kept leaving the swap cache during %d mincore calls",
+			    STABLE_TRIES);
+	}
+	if (!resident)
+		ksft_print_msg("mincore 0 for a page whose folio (pfn 0x%llx, kpageflags %s) is in the swap cache\n",
+			       (unsigned long long)s.pfn,
+			       kpf_str(after, desc, sizeof(desc)));
+	swapped_destroy(&s);
+	return resident ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_reclaimed_page_not_resident(enum backend backend)
+{
+	struct swapped s;
+	uint64_t flags = 0;
+	char desc[96];
+	bool ok = true;
+	bool resident;
+	int ret;
+
+	ret = setup_swapped(backend, &s);
+	if (ret)
+		return ret;
+	ret = evict_from_swap_cache(&s);
+	if (ret) {
+		swapped_destroy(&s);
+		return ret;
+	}
+	/* out of the swap cache and still swapped out: nowhere in memory */
+	ok &= still_swapped(&s);
+	ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+	if (ret) {
+		ksft_print_msg("mincore: %s\n", errno_name(ret));
+		ok = false;
+	} else if (resident) {
+		kpageflags_read(s.pfn, &flags);
+		ksft_print_msg("mincore 1 for a swapped-out page whose folio left the swap cache (pfn 0x%llx now %s)\n",
+			       (unsigned long long)s.pfn,
+			       kpf_str(flags, desc, sizeof(desc)));
+		ok = false;
+	}
+	swapped_destroy(&s);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_swapin_resident_data_intact(enum backend backend)
+{
+	unsigned long swap_kb = 0;
+	struct swapped s;
+	bool ok = true;
+	bool resident;
+	int ret;
+
+	ret = setup_swapped(backend, &s);
+	if (ret)
+		return ret;
+	/* have the fault read the page back from the swap device if we can */
+	if (evict_from_swap_cache(&s)) {
+		ksft_print_msg("the read fault may find the page in the swap cache: %s\n",
+			       skip_reason);
+		skip_reason[0] = '\0';
+	}
+
+	(void)__atomic_load_n(page_addr(&s.r, TEST_PAGE), __ATOMIC_RELAXED);
+	ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+	if (ret || !resident) {
+		ksft_print_msg("after a read fault: mincore %s, expected 1\n",
+			       ret ? errno_name(ret) : "0");
+		ok = false;
+	}
+	ok &= page_intact(&s);
+	if (!smaps_vma_field_kb(s.r.addr, "Swap", &swap_kb, NULL) && swap_kb) {
+		ksft_print_msg("smaps Swap: %lu kB after the swap-in, expected 0\n",
+			       swap_kb);
+		ok = false;
+	}
+	swapped_destroy(&s);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * A guard marker is no page: mincore() of a guard page in a shmem mapping
+ * reports whether the page cache holds the page.
+ */
+static int test_guard_page_reports_page_cache(enum backend backend)
+{
+	uint64_t marker = PM_BIT(PM_SWAP);
+	char desc[160];
+	uint64_t entry;
+	bool ok = true;
+	char *addr;
+	size_t i;
+	int fd, ret;
+
+	fd = new_file(backend);
+	if (fd < 0)
+		return setup_failed("creating the file", -fd);
+	if (ftruncate(fd, NR_PAGES * ps)) {
+		ret = errno;
+		close(fd);
+		return setup_failed("ftruncate", ret);
+	}
+	/* pages 0 and 2 cached, 1 and 3 holes */
+	ret = prepare_written(fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	addr = map_pages(fd, PROT_READ | PROT_WRITE);
+	if (!addr) {
+		ret = errno;
+		close(fd);
+		return setup_failed("mmap", ret);
+	}
+	if (madvise(addr, NR_PAGES * ps, MADV_GUARD_INSTALL)) {
+		ret = errno;
+		munmap(addr, NR_PAGES * ps);
+		close(fd);
+		if (ret != EINVAL)
+			return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
+		return skip("%s", guard_einval_reason());
+	}
+	/* the markers are there: non-present entries read as SWAP */
+	for (i = 0; i < NR_PAGES; i++) {
+		ret = pagemap_read(-1, addr + i * ps, &entry);
+		if (ret)
+			snprintf(desc, sizeof(desc), "%s", errno_name(ret));
+		else if ((entry & (marker | PM_BIT(PM_PRESENT))) != marker)
+			pagemap_describe(entry, desc, sizeof(desc));
+		else
+			continue;
+		ksft_print_msg("page at offset 0x%zx: no guard marker: pagemap %s\n",
+			       i * ps, desc);
+		ok = false;
+	}
+	ok &= check_residency("guard pages over cached pages 0 and 2", addr,
+			      "1010");
+	madvise(addr, NR_PAGES * ps, MADV_GUARD_REMOVE);
+	munmap(addr, NR_PAGES * ps);
+	close(fd);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_anon_untouched_not_resident(enum backend backend)
+{
+	char *addr;
+	bool ok;
+
+	(void)backend;
+	addr = map_pages(-1, PROT_READ | PROT_WRITE);
+	if (!addr)
+		return setup_failed("mmap", errno);
+	ok = check_residency("untouched anonymous mapping", addr, "0000");
+	munmap(addr, NR_PAGES * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_anon_touched_resident(enum backend backend)
+{
+	char *addr;
+	bool ok;
+
+	(void)backend;
+	addr = map_pages(-1, PROT_READ | PROT_WRITE);
+	if (!addr)
+		return setup_failed("mmap", errno);
+	memset(addr + ps, page_byte(1), ps);
+	memset(addr + 3 * ps, page_byte(3), ps);
+	ok = check_residency("pages 1 and 3 written", addr, "0101");
+	munmap(addr, NR_PAGES * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+struct subtest {
+	const char *name;
+	int (*fn)(enum backend backend);
+	unsigned int backends;
+};
+
+static const struct subtest subtests[] = {
+	{ "written_unmapped_resident", test_written_unmapped_resident, ON_FILES },
+	{ "hole_not_resident", test_hole_not_resident, ON_FILES },
+	{ "fallocated_unwritten_not_resident", test_fallocated_unwritten_not_resident,
+	  ON_FILES },
+	{ "punched_hole_not_resident", test_punched_hole_not_resident, ON_FILES },
+	{ "untouched_not_resident", test_anon_untouched_not_resident, ON_ANON },
+	{ "touched_resident", test_anon_touched_resident, ON_ANON },
+	{ "swapcache_page_resident", test_swapcache_page_resident, ON_FILES | ON_ANON },
+	{ "reclaimed_page_not_resident", test_reclaimed_page_not_resident,
+	  ON_FILES | ON_ANON },
+	{ "swapin_resident_data_intact", test_swapin_resident_data_intact,
+	  ON_FILES | ON_ANON },
+	{ "guard_page_reports_page_cache", test_guard_page_reports_page_cache, ON_MEMFD },
+};
+
+static void probe_backends(void)
+{
+	int fd;
+
+	fd = memfd_create("shmem_mincore_probe", MFD_CLOEXEC);
+	if (fd < 0)
+		snprintf(backend_skip[BACKEND_MEMFD], sizeof(backend_skip[0]),
+			 "memfd_create failed: %s", errno_name(errno));
+	else
+		close(fd);
+	if (tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)))
+		snprintf(backend_skip[BACKEND_TMPFS], sizeof(backend_skip[0]),
+			 "no writable tmpfs supporting O_TMPFILE found");
+}
+
+static void print_environment(void)
+{
+	struct utsname uts;
+	char buf[128];
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", ps);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_on ? "active" : "none");
+	if (cg_skip[0])
+		ksft_print_msg("no swap cache eviction: %s\n", cg_skip);
+	else
+		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
+			       cg_home);
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+	if (tmpfs_dir[0])
+		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
+}
+
+int main(void)
+{
+	unsigned int plan = 0;
+	char name[128];
+	size_t i;
+	int b;
+
+	ps = psize();
+	ksft_print_header();
+
+	for (i = 0; i < ARRAY_SIZE(subtests); i++)
+		for (b = 0; b < NR_BACKENDS; b++)
+			if (subtests[i].backends & (1U << b))
+				plan++;
+	ksft_set_plan(plan);
+
+	swap_on = swap_present();
+	probe_backends();
+	if (swap_on)
+		probe_cgroup();
+	else
+		cg_unavailable("no swap");
+	print_environment();
+
+	for (b = 0; b < NR_BACKENDS; b++) {
+		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
+			const struct subtest *t = &subtests[i];
+			int code;
+
+			if (!(t->backends & (1U << b)))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s", backend_names[b],
+				 t->name);
+			if (backend_skip[b][0]) {
+				ksft_test_result_code(KSFT_SKIP, name, "%s",
+						      backend_skip[b]);
+				continue;
+			}
+			skip_reason[0] = '\0';
+			code = t->fn(b);
+			ksft_test_result_code(code, name, "%s",
+					      code == KSFT_SKIP ? skip_reason : "");
+		}
+	}
+
+	cleanup_cgroup();
+	ksft_finished();
+}

@@ -1,0 +1,1230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/self/pagemap on shared memory: what a process can and cannot learn
+ * about its shmem pages (MAP_SHARED|MAP_ANONYMOUS, memfd, tmpfs file) from
+ * its own page table, with private anonymous memory for contrast.
+ *
+ * Documentation/admin-guide/mm/pagemap.rst ("Exceptions for Shared
+ * Memory") says that the page table entries of shared pages are cleared
+ * when the pages are zapped or swapped out, which makes a swapped-out shmem
+ * page indistinguishable from one that was never allocated: after
+ * MADV_PAGEOUT its entry reads neither PRESENT nor SWAP, exactly as after
+ * MADV_DONTNEED, and its soft-dirty bit is lost.  A private anonymous page
+ * keeps a swap entry in its pte instead, reported as SWAP together with the
+ * soft-dirty bit.
+ *
+ * A pte only exists where this process faulted the page in: a child that
+ * never touched a shared mapping gets no ptes at fork(), and a page mapped
+ * by parent and child is neither "exclusively mapped" nor paged out by
+ * MADV_PAGEOUT, which skips shared pages.
+ *
+ * PTE markers are non-present ptes that carry no swap slot but are
+ * reported as SWAP all the same:
+ *  - userfaultfd write protection of shmem installs a marker on a pte with
+ *    no page (a hole, or a paged-out page), read as SWAP|UFFD_WP.  For shmem
+ *    this needs UFFD_FEATURE_WP_HUGETLBFS_SHMEM (5.19); on private anonymous
+ *    memory markers are only installed with UFFD_FEATURE_WP_UNPOPULATED
+ *    (6.4).  UFFDIO_UNREGISTER and closing the userfaultfd remove them (the
+ *    latter since "mm/userfaultfd: reset ptes when close() for wr-protected
+ *    ones", 6.9, backported to stable kernels; without it the check fails),
+ *    and fork() without UFFD_FEATURE_EVENT_FORK copies none to the child.
+ *  - MADV_GUARD_INSTALL installs guard markers, on shmem since 6.15, read
+ *    as SWAP|GUARD_REGION (bit 58, also since 6.15).
+ *
+ * Each behaviour is one subtest, named after the memory it runs on:
+ * shared_anon, memfd, tmpfs (an O_TMPFILE file in /dev/shm or another
+ * tmpfs) or anon (private anonymous).  Page-out subtests need swap and
+ * verify every page-out through the smaps Swap: field; features are
+ * detected at run time and their absence is a SKIP with the reason.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest.h"
+#include "vm_util.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC			0x0001U
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY		1
+#endif
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM	(1 << 12)
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
+#endif
+
+#define NR_PAGES		4
+/* the page the subtests work on; its neighbours stay holes */
+#define TEST_PAGE		1
+#define PAGEOUT_RETRIES		100
+/* MADV_PAGEOUT attempts on a page that must stay resident */
+#define SHARED_PAGEOUT_TRIES	5
+
+enum backend {
+	BACKEND_SHARED_ANON,
+	BACKEND_MEMFD,
+	BACKEND_TMPFS,
+	BACKEND_ANON,
+	NR_BACKENDS,
+};
+
+#define ON_SHARED_ANON	(1U << BACKEND_SHARED_ANON)
+#define ON_MEMFD	(1U << BACKEND_MEMFD)
+#define ON_TMPFS	(1U << BACKEND_TMPFS)
+#define ON_ANON		(1U << BACKEND_ANON)
+#define ON_SHMEM	(ON_SHARED_ANON | ON_MEMFD | ON_TMPFS)
+
+static const char * const backend_names[NR_BACKENDS] = {
+	[BACKEND_SHARED_ANON] = "shared_anon",
+	[BACKEND_MEMFD] = "memfd",
+	[BACKEND_TMPFS] = "tmpfs",
+	[BACKEND_ANON] = "anon",
+};
+
+/* Why a backend cannot be tested; empty when it can */
+static char backend_skip[NR_BACKENDS][160];
+
+/* Directory of the tmpfs that holds our O_TMPFILE files */
+static char tmpfs_dir[PATH_MAX];
+
+/* Reason of the SKIP of the subtest that is running */
+static char skip_reason[256];
+
+/* Why userfaultfd write protection cannot be tested; empty when it can */
+static char uffd_skip[160];
+/* Features the kernel offers through UFFDIO_API */
+static uint64_t uffd_features;
+
+static size_t ps;
+static int pagemap_fd = -1;
+static bool swap_on;
+
+/* A test mapping of NR_PAGES pages and, for a file, its descriptor */
+struct region {
+	char *addr;
+	size_t len;
+	int fd;
+};
+
+static __printf(1, 2) int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+/* Report a failed setup step and fail the subtest */
+static int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+/* Byte that page @idx of a test mapping is filled with; never zero */
+static unsigned char page_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(0xa5 + idx * 29);
+
+	return c ? c : 1;
+}
+
+static char *page_addr(const struct region *r, size_t idx)
+{
+	return r->addr + idx * ps;
+}
+
+/* Map NR_PAGES pages of @backend; returns 0 or a negative errno */
+static int region_create(enum backend backend, struct region *r)
+{
+	int flags = MAP_SHARED;
+	int err;
+
+	r->len = NR_PAGES * ps;
+	r->fd = -1;
+	switch (backend) {
+	case BACKEND_MEMFD:
+		r->fd = memfd_create("shmem_pagemap", MFD_CLOEXEC);
+		break;
+	case BACKEND_TMPFS:
+		r->fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		break;
+	case BACKEND_SHARED_ANON:
+		flags |= MAP_ANONYMOUS;
+		break;
+	default:
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		break;
+	}
+	if ((backend == BACKEND_MEMFD || backend == BACKEND_TMPFS) &&
+	    (r->fd < 0 || ftruncate(r->fd, r->len)))
+		goto fail;
+
+	r->addr = mmap(NULL, r->len, PROT_READ | PROT_WRITE, flags, r->fd, 0);
+	if (r->addr == MAP_FAILED)
+		goto fail;
+	/* one pte per page: no THP, whatever the system default */
+	thp_disable_range(r->addr, r->len);
+	return 0;
+fail:
+	err = -errno;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	return err;
+}
+
+static void region_destroy(struct region *r)
+{
+	munmap(r->addr, r->len);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+static void write_page(const struct region *r, size_t idx)
+{
+	memset(page_addr(r, idx), page_byte(idx), ps);
+}
+
+/* Touch page @idx with a read access (a read fault if it is not mapped) */
+static char read_page(const struct region *r, size_t idx)
+{
+	return __atomic_load_n(page_addr(r, idx), __ATOMIC_RELAXED);
+}
+
+static bool page_intact(const struct region *r, size_t idx)
+{
+	ssize_t off = find_byte_mismatch(page_addr(r, idx), ps, page_byte(idx));
+
+	if (off < 0)
+		return true;
+	ksft_print_msg("page at offset 0x%zx: byte 0x%zx is 0x%02x, expected 0x%02x\n",
+		       idx * ps, (size_t)off,
+		       (unsigned char)page_addr(r, idx)[off], page_byte(idx));
+	return false;
+}
+
+static const struct {
+	int bit;
+	const char *name;
+} flag_names[] = {
+	{ PM_PRESENT, "PRESENT" },
+	{ PM_SWAP, "SWAP" },
+	{ PM_FILE, "FILE" },
+	{ PM_MMAP_EXCLUSIVE, "EXCLUSIVE" },
+	{ PM_UFFD_WP, "UFFD_WP" },
+	{ PM_GUARD_REGION, "GUARD" },
+	{ PM_SOFT_DIRTY, "SOFT_DIRTY" },
+};
+
+/* "PRESENT|FILE" for a mask of pagemap bits, "-" for none */
+static const char *flags_str(uint64_t mask, char *buf, size_t len)
+{
+	size_t used = 0;
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(flag_names) && used < len; i++)
+		if (mask & PM_BIT(flag_names[i].bit))
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "|" : "", flag_names[i].name);
+	if (!used)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static bool read_entry(const struct region *r, size_t idx, uint64_t *entry)
+{
+	int ret = pagemap_read(pagemap_fd, page_addr(r, idx), entry);
+
+	if (ret)
+		ksft_print_msg("reading the pagemap entry of offset 0x%zx: %s\n",
+			       idx * ps, errno_name(ret));
+	return !ret;
+}
+
+static bool entry_is(const char *when, size_t idx, uint64_t entry,
+		     uint64_t set, uint64_t clear)
+{
+	char desc[160], want_set[96], want_clear[96];
+
+	if ((entry & set) == set && !(entry & clear))
+		return true;
+	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected %s set, %s clear\n",
+		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)),
+		       flags_str(set, want_set, sizeof(want_set)),
+		       flags_str(clear, want_clear, sizeof(want_clear)));
+	return false;
+}
+
+/* The pagemap entry of page @idx has all of @set and none of @clear */
+static bool check_entry(const char *when, const struct region *r, size_t idx,
+			uint64_t set, uint64_t clear)
+{
+	uint64_t entry;
+
+	return read_entry(r, idx, &entry) &&
+	       entry_is(when, idx, entry, set, clear);
+}
+
+static bool entry_none(const char *when, size_t idx, uint64_t entry)
+{
+	char desc[160];
+
+	if (pagemap_entry_is_none(entry))
+		return true;
+	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected none (nothing but SOFT_DIRTY)\n",
+		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)));
+	return false;
+}
+
+static bool check_none(const char *when, const struct region *r, size_t idx)
+{
+	uint64_t entry;
+
+	return read_entry(r, idx, &entry) && entry_none(when, idx, entry);
+}
+
+static unsigned long swap_kb_of(const struct region *r)
+{
+	unsigned long kb = 0;
+
+	smaps_vma_field_kb(r->addr, "Swap", &kb, NULL);
+	return kb;
+}
+
+/*
+ * Page out page @idx and verify it through smaps Swap:.  Returns KSFT_PASS
+ * when done, else the code the subtest ends with.
+ */
+static int pageout_page(const struct region *r, size_t idx)
+{
+	unsigned long swap_kb = 0;
+	int ret;
+
+	if (!swap_on)
+		return skip("no swap");
+	ret = pageout_range(page_addr(r, idx), ps, PAGEOUT_RETRIES, &swap_kb);
+	if (ret == -EINVAL)
+		return skip("MADV_PAGEOUT not supported (EINVAL)");
+	if (ret == -EAGAIN)
+		return skip("page-out not verified: smaps Swap: %lu kB after %d attempts",
+			    swap_kb, PAGEOUT_RETRIES + 1);
+	if (ret)
+		return setup_failed("MADV_PAGEOUT", -ret);
+	return KSFT_PASS;
+}
+
+/* Write page TEST_PAGE of a fresh mapping; returns 0 or a KSFT code */
+static int setup_written(enum backend backend, struct region *r)
+{
+	int ret = region_create(backend, r);
+
+	if (ret)
+		return setup_failed("creating the mapping", -ret);
+	write_page(r, TEST_PAGE);
+	return KSFT_PASS;
+}
+
+/* ... and page it out */
+static int setup_paged_out(enum backend backend, struct region *r)
+{
+	int ret;
+
+	if (!swap_on)
+		return skip("no swap");
+	ret = setup_written(backend, r);
+	if (ret)
+		return ret;
+	ret = pageout_page(r, TEST_PAGE);
+	if (ret)
+		region_destroy(r);
+	return ret;
+}
+
+/* Subtests.  Each one returns a KSFT_* code. */
+
+static int test_written_page_present_file_exclusive(enum backend backend)
+{
+	struct region r;
+	bool ok;
+	int ret;
+
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	ok = check_entry("after a write", &r, TEST_PAGE,
+			 PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
+			 PM_BIT(PM_MMAP_EXCLUSIVE), PM_BIT(PM_SWAP));
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * The documented behaviour: the pte of a swapped-out shmem page is cleared,
+ * so the entry reads neither PRESENT nor SWAP.
+ */
+static int test_pageout_reads_none(enum backend backend)
+{
+	struct region r;
+	bool ok;
+	int ret;
+
+	ret = setup_paged_out(backend, &r);
+	if (ret)
+		return ret;
+	ok = check_none("after MADV_PAGEOUT", &r, TEST_PAGE);
+	if (!ok)
+		ksft_print_msg("smaps Swap: %lu kB\n", swap_kb_of(&r));
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_dontneed_reads_none(enum backend backend)
+{
+	struct region r;
+	bool ok;
+	int ret;
+
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_DONTNEED)) {
+		ret = errno;
+		region_destroy(&r);
+		return setup_failed("madvise(MADV_DONTNEED)", ret);
+	}
+	ok = check_none("after MADV_DONTNEED", &r, TEST_PAGE);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_fault_back_present_data_intact(enum backend backend)
+{
+	unsigned long before, after;
+	struct region r;
+	bool ok = true;
+	int ret;
+
+	ret = setup_paged_out(backend, &r);
+	if (ret)
+		return ret;
+	before = swap_kb_of(&r);
+	read_page(&r, TEST_PAGE);
+	after = swap_kb_of(&r);
+
+	ok &= check_entry("after a read fault", &r, TEST_PAGE,
+			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE),
+			  PM_BIT(PM_SWAP));
+	ok &= page_intact(&r, TEST_PAGE);
+	if (!ok)
+		ksft_print_msg("smaps Swap: %lu kB before the fault, %lu kB after\n",
+			       before, after);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * Soft-dirty lives in the pte.  A shmem page loses it when its pte is
+ * cleared at swap-out ("lost irretrievably", says pagemap.rst), and does
+ * not get it back from a read fault.  A private anonymous page keeps it in
+ * its swap pte and gets it back at swap-in.
+ */
+static int test_softdirty_across_pageout(enum backend backend)
+{
+	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
+	bool shmem = backend != BACKEND_ANON;
+	struct region r;
+	bool ok = true;
+	int ret;
+
+	if (!softdirty_supported())
+		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
+	if (!swap_on)
+		return skip("no swap");
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	ret = clear_softdirty();
+	if (ret) {
+		region_destroy(&r);
+		return setup_failed("writing 4 to /proc/self/clear_refs", -ret);
+	}
+	write_page(&r, TEST_PAGE);
+	if (!check_entry("written after clear_refs", &r, TEST_PAGE,
+			 PM_BIT(PM_PRESENT) | sd, 0)) {
+		region_destroy(&r);
+		return KSFT_FAIL;
+	}
+	ret = pageout_page(&r, TEST_PAGE);
+	if (ret) {
+		region_destroy(&r);
+		return ret;
+	}
+
+	if (shmem) {
+		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, 0,
+				  PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP) | sd);
+		read_page(&r, TEST_PAGE);
+		ok &= check_entry("after a read fault", &r, TEST_PAGE,
+				  PM_BIT(PM_PRESENT), sd);
+	} else {
+		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE,
+				  PM_BIT(PM_SWAP) | sd, PM_BIT(PM_PRESENT));
+		read_page(&r, TEST_PAGE);
+		ok &= check_entry("after a read fault", &r, TEST_PAGE,
+				  PM_BIT(PM_PRESENT) | sd, PM_BIT(PM_SWAP));
+	}
+	ok &= page_intact(&r, TEST_PAGE);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_anon_pageout_reads_swap(enum backend backend)
+{
+	struct region r;
+	bool ok;
+	int ret;
+
+	ret = setup_paged_out(backend, &r);
+	if (ret)
+		return ret;
+	ok = check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, PM_BIT(PM_SWAP),
+			 PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
+			 PM_BIT(PM_MMAP_EXCLUSIVE));
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_anon_fault_back_data_intact(enum backend backend)
+{
+	struct region r;
+	bool ok = true;
+	int ret;
+
+	ret = setup_paged_out(backend, &r);
+	if (ret)
+		return ret;
+	read_page(&r, TEST_PAGE);
+	ok &= check_entry("after a read fault", &r, TEST_PAGE,
+			  PM_BIT(PM_PRESENT), PM_BIT(PM_SWAP) | PM_BIT(PM_FILE));
+	ok &= page_intact(&r, TEST_PAGE);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* Result a child sends back through a pipe */
+struct child_report {
+	int err;		/* negative errno of the pagemap read, or 0 */
+	uint64_t entry;		/* the child's own pagemap entry */
+};
+
+static void child_send_entry(int fd, const void *addr)
+{
+	struct child_report rep = { 0 };
+
+	/* the parent's pagemap_fd describes the parent: open our own */
+	rep.err = pagemap_read(-1, addr, &rep.entry);
+	if (write(fd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+}
+
+static bool parent_get_entry(int fd, uint64_t *entry)
+{
+	struct child_report rep;
+	ssize_t ret;
+
+	ret = read(fd, &rep, sizeof(rep));
+	if (ret != sizeof(rep)) {
+		ksft_print_msg("no report from the child (read returned %zd)\n", ret);
+		return false;
+	}
+	if (rep.err) {
+		ksft_print_msg("child: reading its pagemap: %s\n",
+			       errno_name(rep.err));
+		return false;
+	}
+	*entry = rep.entry;
+	return true;
+}
+
+static bool reap_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid) {
+		ksft_print_msg("waitpid: %s\n", errno_name(errno));
+		return false;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("child ended with status 0x%x\n", status);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Fork a child that reads its own pagemap entry for page @idx, without
+ * touching the page unless @touch, and reports it.  With @touch it then
+ * waits, keeping the page mapped, until *@go_fd is closed.  Returns the
+ * child's pid, or -1 with errno set.
+ */
+static pid_t fork_reporter(const struct region *r, size_t idx, bool touch,
+			   int *report_fd, int *go_fd)
+{
+	int report[2], go[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(report))
+		return -1;
+	if (pipe(go)) {
+		close(report[0]);
+		close(report[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(report[0]);
+		close(report[1]);
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	if (!pid) {
+		close(report[0]);
+		close(go[1]);
+		if (touch)
+			read_page(r, idx);
+		child_send_entry(report[1], page_addr(r, idx));
+		/* until the parent closes its end */
+		while (read(go[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(report[1]);
+	close(go[0]);
+	*report_fd = report[0];
+	*go_fd = go[1];
+	return pid;
+}
+
+static bool finish_reporter(pid_t pid, int report_fd, int go_fd)
+{
+	close(go_fd);
+	close(report_fd);
+	return reap_child(pid);
+}
+
+/* fork() does not copy the ptes of a shared mapping without anon_vma */
+static int test_fork_child_untouched_reads_none(enum backend backend)
+{
+	int report_fd, go_fd;
+	struct region r;
+	uint64_t entry;
+	bool ok = true;
+	pid_t pid;
+	int ret;
+
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	ok &= check_entry("parent, after a write", &r, TEST_PAGE,
+			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE), 0);
+	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
+	if (pid < 0) {
+		ret = errno;
+		region_destroy(&r);
+		return setup_failed("fork", ret);
+	}
+	if (parent_get_entry(report_fd, &entry))
+		ok &= entry_none("child that never touched the page", TEST_PAGE,
+				 entry);
+	else
+		ok = false;
+	ok &= finish_reporter(pid, report_fd, go_fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_shared_page_not_exclusive(enum backend backend)
+{
+	uint64_t present_file = PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE);
+	uint64_t excl = PM_BIT(PM_MMAP_EXCLUSIVE);
+	int report_fd, go_fd;
+	struct region r;
+	uint64_t entry;
+	bool ok = true;
+	pid_t pid;
+	int ret;
+
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	pid = fork_reporter(&r, TEST_PAGE, true, &report_fd, &go_fd);
+	if (pid < 0) {
+		ret = errno;
+		region_destroy(&r);
+		return setup_failed("fork", ret);
+	}
+	/* the child has the page mapped once it has reported */
+	if (parent_get_entry(report_fd, &entry))
+		ok &= entry_is("child, after a read fault", TEST_PAGE, entry,
+			       present_file, excl);
+	else
+		ok = false;
+	ok &= check_entry("parent, page also mapped by the child", &r,
+			  TEST_PAGE, present_file, excl);
+	ok &= finish_reporter(pid, report_fd, go_fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* MADV_PAGEOUT skips a page that another process maps too */
+static int test_shared_page_not_paged_out(enum backend backend)
+{
+	unsigned long swap_kb;
+	int report_fd, go_fd;
+	struct region r;
+	uint64_t entry;
+	bool ok = true;
+	pid_t pid;
+	int i, ret;
+
+	if (!swap_on)
+		return skip("no swap");
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	pid = fork_reporter(&r, TEST_PAGE, true, &report_fd, &go_fd);
+	if (pid < 0) {
+		ret = errno;
+		region_destroy(&r);
+		return setup_failed("fork", ret);
+	}
+	ok &= parent_get_entry(report_fd, &entry);
+	for (i = 0; ok && i < SHARED_PAGEOUT_TRIES; i++) {
+		if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_PAGEOUT)) {
+			ksft_print_msg("madvise(MADV_PAGEOUT): %s\n",
+				       errno_name(errno));
+			ok = false;
+		}
+		usleep(1000);
+	}
+	swap_kb = swap_kb_of(&r);
+	if (swap_kb) {
+		ksft_print_msg("smaps Swap: %lu kB after MADV_PAGEOUT of a page mapped twice, expected 0\n",
+			       swap_kb);
+		ok = false;
+	}
+	ok &= check_entry("parent, after MADV_PAGEOUT", &r, TEST_PAGE,
+			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE),
+			  PM_BIT(PM_SWAP));
+	ok &= finish_reporter(pid, report_fd, go_fd);
+
+	/* control: mapped once again, the same page does get paged out */
+	if (ok) {
+		ret = pageout_page(&r, TEST_PAGE);
+		if (ret == KSFT_SKIP)
+			ksft_print_msg("control page-out after the child exited: %s\n",
+				       skip_reason);
+		if (ret) {
+			region_destroy(&r);
+			return ret;
+		}
+	}
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* userfaultfd */
+
+/* A new userfaultfd, or a negative errno */
+static int uffd_new(void)
+{
+	int flags = O_CLOEXEC | O_NONBLOCK;
+	int fd, dev, err;
+
+	fd = syscall(__NR_userfaultfd, flags);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	if (err != EPERM)
+		return -err;
+	/* vm.unprivileged_userfaultfd=0 still allows user-mode faults */
+	fd = syscall(__NR_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+	if (fd >= 0)
+		return fd;
+	/* and /dev/userfaultfd (6.1+) its users */
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -err;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+	if (fd < 0)
+		fd = -errno;
+	close(dev);
+	return fd;
+}
+
+static void probe_uffd(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = uffd_new();
+
+	if (fd < 0) {
+		snprintf(uffd_skip, sizeof(uffd_skip),
+			 "userfaultfd not available: %s", errno_name(fd));
+		return;
+	}
+	/* with no feature requested, UFFDIO_API reports all it supports */
+	if (ioctl(fd, UFFDIO_API, &api))
+		snprintf(uffd_skip, sizeof(uffd_skip), "UFFDIO_API failed: %s",
+			 errno_name(errno));
+	else
+		uffd_features = api.features;
+	close(fd);
+}
+
+/*
+ * Open a userfaultfd with @features and register [@addr, @addr + @len) for
+ * write protection.  Returns KSFT_PASS with the fd in *@fdp, or the code
+ * the subtest ends with.
+ */
+static int uffd_open_registered(uint64_t features, const char *feature_name,
+				void *addr, size_t len, int *fdp)
+{
+	struct uffdio_register reg = { 0 };
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd, err;
+
+	if (uffd_skip[0])
+		return skip("%s", uffd_skip);
+	if ((uffd_features & features) != features)
+		return skip("userfaultfd lacks %s (UFFDIO_API features 0x%llx)",
+			    feature_name, (unsigned long long)uffd_features);
+	fd = uffd_new();
+	if (fd < 0)
+		return setup_failed("userfaultfd", -fd);
+	api.features = features;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		err = errno;
+		close(fd);
+		return setup_failed("UFFDIO_API", err);
+	}
+	reg.range.start = (uintptr_t)addr;
+	reg.range.len = len;
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		err = errno;
+		close(fd);
+		return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
+	}
+	*fdp = fd;
+	return KSFT_PASS;
+}
+
+static int uffd_writeprotect(int fd, void *addr, size_t len)
+{
+	struct uffdio_writeprotect wp = { 0 };
+
+	wp.range.start = (uintptr_t)addr;
+	wp.range.len = len;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
+		return setup_failed("UFFDIO_WRITEPROTECT", errno);
+	return KSFT_PASS;
+}
+
+/* A write-protect marker reads as SWAP|UFFD_WP, with nothing present */
+static bool check_marker(const char *when, const struct region *r, size_t idx)
+{
+	return check_entry(when, r, idx, PM_BIT(PM_SWAP) | PM_BIT(PM_UFFD_WP),
+			   PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
+			   PM_BIT(PM_GUARD_REGION));
+}
+
+/*
+ * A fresh shmem mapping with every page a hole, registered for and
+ * write-protected through a userfaultfd.  Returns KSFT_PASS with the fd in
+ * *@fdp, or the code the subtest ends with.
+ */
+static int setup_wp_holes(enum backend backend, struct region *r, int *fdp)
+{
+	int ret;
+
+	ret = region_create(backend, r);
+	if (ret)
+		return setup_failed("creating the mapping", -ret);
+	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
+				   r->addr, r->len, fdp);
+	if (!ret) {
+		ret = uffd_writeprotect(*fdp, r->addr, r->len);
+		if (ret)
+			close(*fdp);
+	}
+	if (ret)
+		region_destroy(r);
+	return ret;
+}
+
+static int test_uffd_wp_hole_reads_swap_uffd_wp(enum backend backend)
+{
+	unsigned long swap_kb;
+	struct region r;
+	bool ok = true;
+	off_t hole;
+	size_t i;
+	int fd, ret;
+
+	ret = setup_wp_holes(backend, &r, &fd);
+	if (ret)
+		return ret;
+	for (i = 0; i < NR_PAGES; i++)
+		ok &= check_marker("write-protected hole", &r, i);
+
+	/* nothing is in swap, and the file has no data */
+	swap_kb = swap_kb_of(&r);
+	if (swap_kb) {
+		ksft_print_msg("smaps Swap: %lu kB, expected 0\n", swap_kb);
+		ok = false;
+	}
+	hole = lseek(r.fd, 0, SEEK_HOLE);
+	if (hole != 0) {
+		ksft_print_msg("SEEK_HOLE from 0 returned 0x%llx (%s), expected 0\n",
+			       (long long)hole, hole < 0 ? errno_name(errno) : "data");
+		ok = false;
+	}
+	close(fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_uffd_wp_paged_out_reads_swap_uffd_wp(enum backend backend)
+{
+	unsigned long swap_kb;
+	struct region r;
+	bool ok = true;
+	int fd, ret;
+
+	ret = setup_paged_out(backend, &r);
+	if (ret)
+		return ret;
+	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
+				   r.addr, r.len, &fd);
+	if (ret) {
+		region_destroy(&r);
+		return ret;
+	}
+	ret = uffd_writeprotect(fd, page_addr(&r, TEST_PAGE), ps);
+	if (ret) {
+		close(fd);
+		region_destroy(&r);
+		return ret;
+	}
+	ok &= check_marker("paged out, then write-protected", &r, TEST_PAGE);
+	swap_kb = swap_kb_of(&r);
+	if (swap_kb < ps / 1024) {
+		ksft_print_msg("smaps Swap: %lu kB, expected at least %zu kB\n",
+			       swap_kb, ps / 1024);
+		ok = false;
+	}
+	close(fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_uffd_unregister_clears_marker(enum backend backend)
+{
+	struct uffdio_range range;
+	struct region r;
+	bool ok;
+	int fd, ret;
+
+	ret = setup_wp_holes(backend, &r, &fd);
+	if (ret)
+		return ret;
+	ok = check_marker("before UFFDIO_UNREGISTER", &r, TEST_PAGE);
+	range.start = (uintptr_t)r.addr;
+	range.len = r.len;
+	if (ioctl(fd, UFFDIO_UNREGISTER, &range)) {
+		ret = errno;
+		close(fd);
+		region_destroy(&r);
+		return setup_failed("UFFDIO_UNREGISTER", ret);
+	}
+	ok &= check_none("after UFFDIO_UNREGISTER", &r, TEST_PAGE);
+	close(fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_uffd_close_clears_marker(enum backend backend)
+{
+	struct region r;
+	bool ok;
+	int fd, ret;
+
+	ret = setup_wp_holes(backend, &r, &fd);
+	if (ret)
+		return ret;
+	ok = check_marker("before closing the userfaultfd", &r, TEST_PAGE);
+	close(fd);
+	if (!check_none("after closing the userfaultfd without UFFDIO_UNREGISTER",
+			&r, TEST_PAGE)) {
+		ksft_print_msg("the write-protect marker outlived its userfaultfd (fixed upstream by \"mm/userfaultfd: reset ptes when close() for wr-protected ones\")\n");
+		ok = false;
+	}
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_uffd_fork_copies_no_marker(enum backend backend)
+{
+	int report_fd, go_fd;
+	struct region r;
+	uint64_t entry;
+	bool ok;
+	pid_t pid;
+	int fd, ret;
+
+	ret = setup_wp_holes(backend, &r, &fd);
+	if (ret)
+		return ret;
+	ok = check_marker("parent, before fork", &r, TEST_PAGE);
+	/* no UFFD_FEATURE_EVENT_FORK: the child's VMA is not registered */
+	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
+	if (pid < 0) {
+		ret = errno;
+		close(fd);
+		region_destroy(&r);
+		return setup_failed("fork", ret);
+	}
+	if (parent_get_entry(report_fd, &entry))
+		ok &= entry_none("child forked without UFFD_FEATURE_EVENT_FORK",
+				 TEST_PAGE, entry);
+	else
+		ok = false;
+	ok &= finish_reporter(pid, report_fd, go_fd);
+	ok &= check_marker("parent, after fork", &r, TEST_PAGE);
+	close(fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * Private anonymous memory gets a marker on an unpopulated pte only with
+ * UFFD_FEATURE_WP_UNPOPULATED.
+ */
+static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(enum backend backend)
+{
+	struct region r;
+	bool ok;
+	int fd, ret;
+
+	ret = region_create(backend, &r);
+	if (ret)
+		return setup_failed("creating the mapping", -ret);
+	ret = uffd_open_registered(UFFD_FEATURE_WP_UNPOPULATED,
+				   "UFFD_FEATURE_WP_UNPOPULATED",
+				   r.addr, r.len, &fd);
+	if (ret) {
+		region_destroy(&r);
+		return ret;
+	}
+	ret = uffd_writeprotect(fd, r.addr, r.len);
+	if (ret) {
+		close(fd);
+		region_destroy(&r);
+		return ret;
+	}
+	ok = check_marker("write-protected unpopulated page", &r, TEST_PAGE);
+	close(fd);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_guard_reads_guard_and_swap(enum backend backend)
+{
+	uint64_t entry;
+	struct region r;
+	bool ok = true;
+	int ret;
+
+	ret = setup_written(backend, &r);
+	if (ret)
+		return ret;
+	if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
+		ret = errno;
+		region_destroy(&r);
+		if (ret == EINVAL)
+			return skip("%s", guard_einval_reason());
+		return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
+	}
+	if (!read_entry(&r, TEST_PAGE, &entry)) {
+		ok = false;
+	} else if (pagemap_entry_has(entry, PM_SWAP) &&
+		   !pagemap_entry_has(entry, PM_GUARD_REGION) &&
+		   !pagemap_entry_has(entry, PM_PRESENT)) {
+		ksft_print_msg("guard page reads as SWAP without PM_GUARD_REGION (bit 58, in pagemap since 6.15): guard markers are indistinguishable from swap on this kernel\n");
+		ok = false;
+	}
+	if (ok)
+		ok = entry_is("after MADV_GUARD_INSTALL", TEST_PAGE, entry,
+			      PM_BIT(PM_GUARD_REGION) | PM_BIT(PM_SWAP),
+			      PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
+			      PM_BIT(PM_UFFD_WP));
+	madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+struct subtest {
+	const char *name;
+	int (*fn)(enum backend backend);
+	unsigned int backends;
+};
+
+static const struct subtest subtests[] = {
+	{ "written_page_present_file_exclusive", test_written_page_present_file_exclusive,
+	  ON_SHMEM },
+	{ "pageout_reads_none", test_pageout_reads_none, ON_SHMEM },
+	{ "dontneed_reads_none", test_dontneed_reads_none, ON_SHMEM },
+	{ "fault_back_present_data_intact", test_fault_back_present_data_intact, ON_SHMEM },
+	{ "softdirty_lost_across_pageout", test_softdirty_across_pageout, ON_MEMFD },
+	{ "softdirty_kept_across_pageout", test_softdirty_across_pageout, ON_ANON },
+	{ "pageout_reads_swap", test_anon_pageout_reads_swap, ON_ANON },
+	{ "fault_back_data_intact", test_anon_fault_back_data_intact, ON_ANON },
+	{ "fork_child_untouched_reads_none", test_fork_child_untouched_reads_none, ON_MEMFD },
+	{ "shared_page_not_exclusive", test_shared_page_not_exclusive, ON_MEMFD },
+	{ "shared_page_not_paged_out", test_shared_page_not_paged_out, ON_MEMFD },
+	{ "uffd_wp_hole_reads_swap_uffd_wp", test_uffd_wp_hole_reads_swap_uffd_wp, ON_MEMFD },
+	{ "uffd_wp_paged_out_reads_swap_uffd_wp", test_uffd_wp_paged_out_reads_swap_uffd_wp,
+	  ON_MEMFD },
+	{ "uffd_unregister_clears_marker", test_uffd_unregister_clears_marker, ON_MEMFD },
+	{ "uffd_close_clears_marker", test_uffd_close_clears_marker, ON_MEMFD },
+	{ "uffd_fork_copies_no_marker", test_uffd_fork_copies_no_marker, ON_MEMFD },
+	{ "uffd_wp_unpopulated_reads_swap_uffd_wp",
+	  test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp, ON_ANON },
+	{ "guard_reads_guard_and_swap", test_guard_reads_guard_and_swap, ON_MEMFD },
+};
+
+static void probe_backends(void)
+{
+	int fd;
+
+	fd = memfd_create("shmem_pagemap_probe", MFD_CLOEXEC);
+	if (fd < 0)
+		snprintf(backend_skip[BACKEND_MEMFD], sizeof(backend_skip[0]),
+			 "memfd_create failed: %s", errno_name(errno));
+	else
+		close(fd);
+	if (tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)))
+		snprintf(backend_skip[BACKEND_TMPFS], sizeof(backend_skip[0]),
+			 "no writable tmpfs supporting O_TMPFILE found");
+}
+
+static void print_environment(void)
+{
+	struct utsname uts;
+	char buf[128];
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", ps);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_on ? "active" : "none");
+	ksft_print_msg("soft-dirty: %s\n",
+		       softdirty_supported() ? "supported" : "not supported");
+	if (uffd_skip[0])
+		ksft_print_msg("%s\n", uffd_skip);
+	else
+		ksft_print_msg("userfaultfd features 0x%llx\n",
+			       (unsigned long long)uffd_features);
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+	if (tmpfs_dir[0])
+		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
+}
+
+int main(void)
+{
+	unsigned int plan = 0;
+	char name[128];
+	size_t i;
+	int b;
+
+	ps = psize();
+	ksft_print_header();
+
+	for (i = 0; i < ARRAY_SIZE(subtests); i++)
+		for (b = 0; b < NR_BACKENDS; b++)
+			if (subtests[i].backends & (1U << b))
+				plan++;
+
+	pagemap_fd = pagemap_open();
+	if (pagemap_fd < 0)
+		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
+			       errno_name(pagemap_fd));
+	ksft_set_plan(plan);
+
+	swap_on = swap_present();
+	probe_backends();
+	probe_uffd();
+	print_environment();
+
+	for (b = 0; b < NR_BACKENDS; b++) {
+		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
+			const struct subtest *t = &subtests[i];
+			int code;
+
+			if (!(t->backends & (1U << b)))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s", backend_names[b],
+				 t->name);
+			if (backend_skip[b][0]) {
+				ksft_test_result_code(KSFT_SKIP, name, "%s",
+						      backend_skip[b]);
+				continue;
+			}
+			skip_reason[0] = '\0';
+			code = t->fn(b);
+			ksft_test_result_code(code, name, "%s",
+					      code == KSFT_SKIP ? skip_reason : "");
+		}
+	}
+
+	close(pagemap_fd);
+	ksft_finished();
+}

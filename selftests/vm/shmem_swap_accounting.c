@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Swap accounting of shmem and private anonymous memory in /proc/self/smaps,
+ * /proc/self/smaps_rollup and /proc/self/status.
+ *
+ * Documentation/filesystems/proc.rst: for shmem mappings, smaps "Swap"
+ * includes the size of the mapped (and not replaced by copy-on-write) part
+ * of the underlying shmem object out on swap, while "SwapPss" does not take
+ * swapped-out shmem into account; status "VmSwap" is the swap used by
+ * anonymous private data, shmem swap not included.  Private anonymous swap
+ * appears in both Swap and SwapPss.
+ *
+ * The remap subtests follow the reproducer of "mm/smaps: fix shmem pte hole
+ * swap calculation" (Peter Xu, 5.16): a 6 MiB memfd whose every page was
+ * paged out, mapped again in part with MAP_PRIVATE and PROT_WRITE, once
+ * reported less than the mapped part as Swap, depending on alignment.
+ * Here the Swap of the new mapping must be exactly the size of the mapped
+ * range, for the first 4 MiB and for pages 3-700 mapped private writable,
+ * private read-only and shared.
+ *
+ * Page-out is MADV_PAGEOUT verified through smaps Swap:, pinned to one CPU
+ * with THP off; without swap every subtest skips.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "vm_util.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+
+#define PAGEOUT_RETRIES		100
+/* pages of the memfd, shared anon and private anon mappings */
+#define NR_PAGES		64
+#define REMAP_FILE_SIZE		(6UL << 20)
+#define REMAP_HEAD_SIZE		(4UL << 20)
+/* the unaligned partial range: pages 3 to 700 of the file */
+#define PARTIAL_FIRST		3
+#define PARTIAL_LAST		700
+#define REASON_LEN		256
+
+/* smaps values of one VMA */
+struct vma_swap {
+	unsigned long size;
+	unsigned long rss;
+	unsigned long swap;
+	unsigned long swap_pss;
+};
+
+/*
+ * A group of subtests sharing one setup.  A group function fills codes[]
+ * in the order of names[]; when its setup skips or fails, every subtest of
+ * the group gets the same code and reason.
+ */
+#define MAX_GROUP	4
+
+struct group {
+	const char *names[MAX_GROUP];
+	int (*fn)(int codes[MAX_GROUP]);
+};
+
+static size_t ps;
+static char skip_reason[REASON_LEN];
+
+static __printf(1, 2) int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+static int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+static unsigned long pages_kb(size_t npages)
+{
+	return npages * (ps / 1024);
+}
+
+/* Read Size, Rss, Swap and SwapPss of the VMA holding @addr */
+static int read_vma_swap(const void *addr, struct vma_swap *v)
+{
+	int ret;
+
+	ret = smaps_vma_field_kb(addr, "Size", &v->size, NULL);
+	if (!ret)
+		ret = smaps_vma_field_kb(addr, "Rss", &v->rss, NULL);
+	if (!ret)
+		ret = smaps_vma_field_kb(addr, "Swap", &v->swap, NULL);
+	if (!ret)
+		ret = smaps_vma_field_kb(addr, "SwapPss", &v->swap_pss, NULL);
+	if (ret)
+		ksft_print_msg("reading smaps of the VMA at %p failed: %s\n",
+			       addr, errno_name(ret));
+	return ret;
+}
+
+static void print_vma_swap(const char *what, const struct vma_swap *v)
+{
+	ksft_print_msg("%s: smaps Size: %lu kB, Rss: %lu kB, Swap: %lu kB, SwapPss: %lu kB\n",
+		       what, v->size, v->rss, v->swap, v->swap_pss);
+}
+
+/* @got must be @want; print both when not */
+static int expect_kb(const char *what, unsigned long got, unsigned long want)
+{
+	if (got == want)
+		return KSFT_PASS;
+	ksft_print_msg("%s is %lu kB, expected %lu kB\n", what, got, want);
+	return KSFT_FAIL;
+}
+
+/* Page out [@addr, @addr + @len), verified; a KSFT_* code */
+static int pageout(void *addr, size_t len)
+{
+	unsigned long swap_kb = 0;
+	int ret;
+
+	ret = pageout_range(addr, len, PAGEOUT_RETRIES, &swap_kb);
+	if (ret == -EINVAL)
+		return skip("MADV_PAGEOUT not supported (EINVAL)");
+	if (ret == -EAGAIN)
+		return skip("page-out not verified: smaps Swap: %lu kB, expected %zu kB",
+			    swap_kb, len / 1024);
+	if (ret)
+		return setup_failed("MADV_PAGEOUT", -ret);
+	return KSFT_PASS;
+}
+
+/* A mapping of @npages, written, THP off; MAP_FAILED on failure */
+static char *map_written(int flags, int fd, size_t npages)
+{
+	size_t len = npages * ps;
+	char *map;
+	size_t i;
+
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (map == MAP_FAILED) {
+		setup_failed("mmap", errno);
+		return map;
+	}
+	thp_disable_range(map, len);
+	for (i = 0; i < npages; i++)
+		memset(map + i * ps, (int)(i % 251) + 1, ps);
+	return map;
+}
+
+/* A memfd of @len bytes, or -1 after printing why not */
+static int new_memfd(size_t len)
+{
+	int fd, err;
+
+	fd = memfd_create("shmem_swap_accounting", MFD_CLOEXEC);
+	if (fd < 0) {
+		setup_failed("memfd_create", errno);
+		return -1;
+	}
+	if (ftruncate(fd, len)) {
+		err = errno;
+		close(fd);
+		setup_failed("ftruncate", err);
+		return -1;
+	}
+	return fd;
+}
+
+static void set_all(int codes[MAX_GROUP], int code)
+{
+	int i;
+
+	for (i = 0; i < MAX_GROUP; i++)
+		codes[i] = code;
+}
+
+/*
+ * Shmem (memfd, or MAP_SHARED|MAP_ANONYMOUS with @fd -1): NR_PAGES paged
+ * out show up as Swap of the VMA, not as SwapPss, and leave VmSwap alone.
+ */
+static int shmem_swap(int fd, int codes[MAX_GROUP])
+{
+	unsigned long want = pages_kb(NR_PAGES);
+	unsigned long vmswap_before, vmswap_after;
+	int flags = MAP_SHARED;
+	struct vma_swap v;
+	int code, ret;
+	char *map;
+
+	if (fd < 0)
+		flags |= MAP_ANONYMOUS;
+	map = map_written(flags, fd, NR_PAGES);
+	if (map == MAP_FAILED)
+		return KSFT_FAIL;
+
+	ret = proc_field_kb("/proc/self/status", "VmSwap", &vmswap_before);
+	if (ret) {
+		code = ret == -ENOENT ? skip("no VmSwap in /proc/self/status") :
+		       setup_failed("reading VmSwap", -ret);
+		goto out;
+	}
+	code = pageout(map, NR_PAGES * ps);
+	if (code != KSFT_PASS)
+		goto out;
+	ret = proc_field_kb("/proc/self/status", "VmSwap", &vmswap_after);
+	if (ret || read_vma_swap(map, &v)) {
+		code = setup_failed("reading status or smaps", ret ? -ret : EIO);
+		goto out;
+	}
+	print_vma_swap("paged out", &v);
+	ksft_print_msg("status VmSwap: %lu kB before, %lu kB after the page-out\n",
+		       vmswap_before, vmswap_after);
+
+	codes[0] = expect_kb("smaps Swap:", v.swap, want);
+	codes[1] = expect_kb("smaps SwapPss:", v.swap_pss, 0);
+	codes[2] = expect_kb("status VmSwap after the shmem page-out",
+			     vmswap_after, vmswap_before);
+	munmap(map, NR_PAGES * ps);
+	return KSFT_PASS;
+out:
+	munmap(map, NR_PAGES * ps);
+	return code;
+}
+
+static int group_memfd(int codes[MAX_GROUP])
+{
+	int fd, code;
+
+	fd = new_memfd(NR_PAGES * ps);
+	if (fd < 0)
+		return KSFT_FAIL;
+	code = shmem_swap(fd, codes);
+	close(fd);
+	return code;
+}
+
+static int group_shared_anon(int codes[MAX_GROUP])
+{
+	return shmem_swap(-1, codes);
+}
+
+/* Private anonymous swap: in Swap and, not shared, fully in SwapPss */
+static int group_private_anon(int codes[MAX_GROUP])
+{
+	unsigned long want = pages_kb(NR_PAGES);
+	unsigned long vmswap_before = 0, vmswap_after = 0;
+	struct vma_swap v;
+	char *map;
+	int code;
+
+	map = map_written(MAP_PRIVATE | MAP_ANONYMOUS, -1, NR_PAGES);
+	if (map == MAP_FAILED)
+		return KSFT_FAIL;
+	proc_field_kb("/proc/self/status", "VmSwap", &vmswap_before);
+	code = pageout(map, NR_PAGES * ps);
+	if (code != KSFT_PASS)
+		goto out;
+	if (read_vma_swap(map, &v)) {
+		code = KSFT_FAIL;
+		goto out;
+	}
+	print_vma_swap("paged out", &v);
+	/* proc.rst: status values "may not be very precise"; not asserted */
+	proc_field_kb("/proc/self/status", "VmSwap", &vmswap_after);
+	ksft_print_msg("status VmSwap: %lu kB before, %lu kB after the page-out\n",
+		       vmswap_before, vmswap_after);
+
+	codes[0] = expect_kb("smaps Swap:", v.swap, want);
+	codes[1] = expect_kb("smaps SwapPss:", v.swap_pss, want);
+out:
+	munmap(map, NR_PAGES * ps);
+	return code;
+}
+
+/* Print the VMAs other than the one holding @addr that have swap */
+static void print_other_swap_vmas(const void *addr)
+{
+	char line[4352], header[4352] = "";
+	unsigned long start, end, kb;
+	unsigned int shown = 0;
+	bool ours = false;
+	FILE *fp;
+
+	fp = fopen("/proc/self/smaps", "re");
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp) && shown < 8) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(header, sizeof(header), "%s", line);
+			ours = (unsigned long)addr >= start &&
+			       (unsigned long)addr < end;
+			continue;
+		}
+		if (ours || sscanf(line, "Swap: %lu kB", &kb) != 1 || !kb)
+			continue;
+		ksft_print_msg("other VMA with swap: %s: Swap: %lu kB\n",
+			       header, kb);
+		shown++;
+	}
+	fclose(fp);
+}
+
+/*
+ * Map [@first, @first + @npages) of @fd with @prot and @flags; its smaps
+ * Swap: must be the size of the range, every page of the file being out
+ * on swap.  With @rollup, smaps_rollup Swap: must agree as well: it must
+ * be the sum of Swap: over all VMAs, of which this mapping is exactly the
+ * range.  Returns the code of the Swap: check; *@rollup gets the other.
+ */
+static int check_remap(int fd, size_t first, size_t npages, int prot,
+		       int flags, const char *what, int *rollup)
+{
+	unsigned long want = pages_kb(npages);
+	unsigned long rollup_kb, sum_kb;
+	struct vma_swap v;
+	int code = KSFT_FAIL;
+	char desc[96];
+	char *map;
+	int ret;
+
+	if (rollup)
+		*rollup = KSFT_FAIL;
+	map = mmap(NULL, npages * ps, prot, flags, fd, first * ps);
+	if (map == MAP_FAILED) {
+		setup_failed("mmap", errno);
+		return KSFT_FAIL;
+	}
+	if (read_vma_swap(map, &v))
+		goto out;
+	snprintf(desc, sizeof(desc), "%s of pages %zu-%zu", what, first,
+		 first + npages - 1);
+	print_vma_swap(desc, &v);
+	code = expect_kb("smaps Swap:", v.swap, want);
+	if (!rollup)
+		goto out;
+
+	ret = proc_field_kb("/proc/self/smaps_rollup", "Swap", &rollup_kb);
+	if (ret == -ENOENT && access("/proc/self/smaps_rollup", R_OK)) {
+		*rollup = skip("no /proc/self/smaps_rollup");
+		goto out;
+	}
+	if (!ret)
+		ret = smaps_sum_field_kb("Swap", &sum_kb);
+	if (ret) {
+		*rollup = setup_failed("reading smaps_rollup or smaps", -ret);
+		goto out;
+	}
+	ksft_print_msg("smaps_rollup Swap: %lu kB; sum of smaps Swap: %lu kB, of which this mapping %lu kB\n",
+		       rollup_kb, sum_kb, v.swap);
+	if (sum_kb != v.swap)
+		print_other_swap_vmas(map);
+	*rollup = expect_kb("smaps_rollup Swap:", rollup_kb, sum_kb);
+	if (*rollup == KSFT_PASS)
+		*rollup = expect_kb("smaps_rollup Swap: without the other VMAs",
+				    rollup_kb - (sum_kb - v.swap), want);
+out:
+	munmap(map, npages * ps);
+	return code;
+}
+
+/*
+ * Peter Xu's reproducer: a 6 MiB memfd, every page touched and paged out,
+ * unmapped, then mapped again in part.
+ */
+static int group_remap(int codes[MAX_GROUP])
+{
+	size_t npages = REMAP_FILE_SIZE / ps;
+	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
+	int code;
+	char *map;
+	int fd;
+
+	fd = new_memfd(REMAP_FILE_SIZE);
+	if (fd < 0)
+		return KSFT_FAIL;
+	map = map_written(MAP_SHARED, fd, npages);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return KSFT_FAIL;
+	}
+	code = pageout(map, REMAP_FILE_SIZE);
+	munmap(map, REMAP_FILE_SIZE);
+	if (code != KSFT_PASS) {
+		close(fd);
+		return code;
+	}
+
+	codes[0] = check_remap(fd, 0, REMAP_HEAD_SIZE / ps,
+			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			       "private writable mapping", &codes[1]);
+	codes[2] = check_remap(fd, PARTIAL_FIRST, partial,
+			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			       "private writable mapping", NULL);
+	codes[3] = check_remap(fd, PARTIAL_FIRST, partial, PROT_READ,
+			       MAP_PRIVATE, "private read-only mapping", NULL);
+	close(fd);
+	return KSFT_PASS;
+}
+
+static int group_shared_remap(int codes[MAX_GROUP])
+{
+	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
+	size_t npages = REMAP_FILE_SIZE / ps;
+	int code;
+	char *map;
+	int fd;
+
+	fd = new_memfd(REMAP_FILE_SIZE);
+	if (fd < 0)
+		return KSFT_FAIL;
+	map = map_written(MAP_SHARED, fd, npages);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return KSFT_FAIL;
+	}
+	code = pageout(map, REMAP_FILE_SIZE);
+	munmap(map, REMAP_FILE_SIZE);
+	if (code == KSFT_PASS)
+		codes[0] = check_remap(fd, PARTIAL_FIRST, partial,
+				       PROT_READ | PROT_WRITE, MAP_SHARED,
+				       "shared mapping", NULL);
+	close(fd);
+	return code;
+}
+
+static const struct group groups[] = {
+	{ { "memfd_swap_in_smaps_swap", "memfd_swap_not_in_swappss",
+	    "memfd_swap_not_in_status_vmswap" }, group_memfd },
+	{ { "shared_anon_swap_in_smaps_swap", "shared_anon_swap_not_in_swappss",
+	    "shared_anon_swap_not_in_status_vmswap" }, group_shared_anon },
+	{ { "private_anon_swap_in_smaps_swap",
+	    "private_anon_swap_in_swappss" }, group_private_anon },
+	{ { "private_remap_first_4m_of_6m_swap_exact",
+	    "private_remap_first_4m_of_6m_rollup_agrees",
+	    "private_remap_pages_3_to_700_swap_exact",
+	    "readonly_remap_pages_3_to_700_swap_exact" }, group_remap },
+	{ { "shared_remap_pages_3_to_700_swap_exact" }, group_shared_remap },
+};
+
+static void print_environment(void)
+{
+	struct utsname uts;
+	char buf[128];
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", ps);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+}
+
+int main(void)
+{
+	unsigned int plan = 0;
+	int codes[MAX_GROUP];
+	size_t i, j;
+	int code;
+
+	ps = psize();
+	ksft_print_header();
+	for (i = 0; i < ARRAY_SIZE(groups); i++)
+		for (j = 0; j < MAX_GROUP && groups[i].names[j]; j++)
+			plan++;
+	ksft_set_plan(plan);
+	print_environment();
+
+	for (i = 0; i < ARRAY_SIZE(groups); i++) {
+		skip_reason[0] = '\0';
+		set_all(codes, KSFT_SKIP);
+		if (swap_present()) {
+			code = groups[i].fn(codes);
+			if (code != KSFT_PASS)
+				set_all(codes, code);
+		} else {
+			skip("no swap");
+			set_all(codes, KSFT_SKIP);
+		}
+		for (j = 0; j < MAX_GROUP && groups[i].names[j]; j++)
+			ksft_test_result_code(codes[j], groups[i].names[j], "%s",
+					      codes[j] == KSFT_SKIP ?
+					      skip_reason : "");
+	}
+	ksft_finished();
+}

@@ -1,0 +1,825 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The invariant a memory dumper such as CRIU relies on: every page that
+ * holds data can be found, and reads back intact.
+ *
+ * For private anonymous memory, a page with data is PRESENT or SWAP in
+ * /proc/self/pagemap.  For shmem (memfd, MAP_SHARED|MAP_ANONYMOUS) pagemap
+ * is not enough: the page table entry of a swapped-out shmem page is
+ * cleared, and a process that never touched a page has no entry at all
+ * (Documentation/admin-guide/mm/pagemap.rst, "Exceptions for Shared
+ * Memory").  There a page with data must be PRESENT or SWAP, or resident
+ * according to mincore(), or data according to lseek(SEEK_DATA) on the
+ * backing file; and since that document names SEEK_DATA as the interface
+ * that tells pages present or swapped out from holes, every shmem page
+ * with data must also be found by SEEK_DATA.  The backing file of a
+ * MAP_SHARED|MAP_ANONYMOUS mapping is /proc/self/map_files/<start>-<end>,
+ * which only CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE may open.
+ *
+ * Each page is written with a pattern that encodes its index, checked by
+ * all three interfaces without being touched, then read back.  Scenarios:
+ * all pages resident, all paged out, every other page paged out, the
+ * linux-mm case of a child that inherits swapped-out shmem from a parent
+ * that then unmaps it, and real memory pressure: more memfd or private
+ * anonymous memory than the machine has RAM.  Page-out is MADV_PAGEOUT
+ * verified through smaps Swap:; the scenarios that need swap skip without
+ * it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "vm_util.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+
+/* pages of the small scenarios */
+#define NR_PAGES		128
+#define PAGEOUT_RETRIES		100
+#define MAX_PAGE_DIAGS		8
+/* the first word of page i holds PATTERN_MAGIC ^ i, the last ~i */
+#define PATTERN_MAGIC		0x5649534942494c45ULL
+/* the forked child gives up after this many seconds */
+#define CHILD_TIMEOUT		120
+#define REASON_LEN		256
+
+/* what a page must look like, beyond the invariant */
+#define REQ_PRESENT		(1U << 0)	/* pagemap PRESENT */
+#define REQ_PM_NONE		(1U << 1)	/* pagemap reports nothing */
+#define REQ_RESIDENT		(1U << 2)	/* mincore() 1 */
+#define REQ_SEEK_DATA		(1U << 3)	/* SEEK_DATA finds it */
+
+enum backing_type {
+	BACKING_MEMFD,
+	BACKING_SHARED_ANON,
+	BACKING_PRIVATE_ANON,
+};
+
+static const char * const backing_names[] = {
+	[BACKING_MEMFD] = "memfd",
+	[BACKING_SHARED_ANON] = "shared_anon",
+	[BACKING_PRIVATE_ANON] = "private_anon",
+};
+
+struct region {
+	enum backing_type backing;
+	char *map;
+	size_t npages;
+	/* where SEEK_DATA looks: the memfd or map_files; -1 for private anon */
+	int fd;
+};
+
+/* One page as pagemap, mincore() and SEEK_DATA see it */
+struct page_view {
+	uint64_t pme;
+	int pm_err;		/* 0 or negative errno of the pagemap read */
+	int mincore;		/* 0 or 1, or a negative errno */
+	off_t seek;		/* SEEK_DATA from the page's offset */
+	int seek_err;		/* errno when seek is -1, 0 without a file */
+};
+
+struct view_stats {
+	size_t pages;
+	size_t present;
+	size_t swap;
+	size_t none;
+	size_t resident;
+	size_t seek_data;
+	size_t failed;
+	unsigned int diags;
+};
+
+/* What the forked child of the fork scenario reports through a pipe */
+struct child_report {
+	int code;
+	char reason[REASON_LEN];
+};
+
+static size_t ps;
+static int pagemap_fd = -1;
+static char *ref_page;
+
+/* Reason of the SKIP of the subtest that is running */
+static char skip_reason[REASON_LEN];
+/* Put in front of page diagnostics; "child: " in the forked child */
+static const char *diag_prefix = "";
+
+static __printf(1, 2) int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+/* Report a failed setup step and fail the subtest */
+static int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned char pattern_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(idx * 131 + 7);
+
+	return c ? c : 0xa5;
+}
+
+/*
+ * The content of page @idx: a byte derived from the index, with the index
+ * itself in the first and the last word, so that a page that turns up in
+ * the wrong place can be identified.
+ */
+static void pattern_fill(char *page, size_t idx)
+{
+	uint64_t head = PATTERN_MAGIC ^ idx, tail = ~(uint64_t)idx;
+
+	memset(page, pattern_byte(idx), ps);
+	memcpy(page, &head, sizeof(head));
+	memcpy(page + ps - sizeof(tail), &tail, sizeof(tail));
+}
+
+static void region_fill(struct region *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->npages; i++)
+		pattern_fill(r->map + i * ps, i);
+}
+
+/* Read page @idx through the mapping and compare it with its pattern */
+static bool check_content(struct region *r, size_t idx, struct view_stats *st)
+{
+	const unsigned char *page = (unsigned char *)r->map + idx * ps;
+	uint64_t head;
+	size_t off;
+
+	pattern_fill(ref_page, idx);
+	if (!memcmp(page, ref_page, ps))
+		return true;
+
+	st->failed++;
+	if (st->diags++ >= MAX_PAGE_DIAGS)
+		return false;
+	for (off = 0; off < ps && page[off] == (unsigned char)ref_page[off];)
+		off++;
+	memcpy(&head, page, sizeof(head));
+	ksft_print_msg("%spage %zu: content differs at byte 0x%zx: 0x%02x, expected 0x%02x; first word 0x%016llx (pattern of page %llu)\n",
+		       diag_prefix, idx, off, off < ps ? page[off] : 0,
+		       off < ps ? (unsigned char)ref_page[off] : 0,
+		       (unsigned long long)head,
+		       (unsigned long long)(head ^ PATTERN_MAGIC));
+	return false;
+}
+
+static void observe_page(const struct region *r, size_t idx,
+			 struct page_view *v)
+{
+	char *addr = r->map + idx * ps;
+	off_t off = (off_t)(idx * ps);
+	bool resident;
+	int ret;
+
+	v->pme = 0;
+	v->pm_err = pagemap_read(pagemap_fd, addr, &v->pme);
+	ret = mincore_page(addr, &resident);
+	v->mincore = ret ? ret : resident;
+	v->seek = -1;
+	v->seek_err = 0;
+	if (r->fd >= 0) {
+		v->seek = lseek(r->fd, off, SEEK_DATA);
+		if (v->seek < 0)
+			v->seek_err = errno;
+	}
+}
+
+static void print_view(size_t idx, const char *what, const struct page_view *v)
+{
+	char pm[128], seek[48];
+
+	if (v->pm_err)
+		snprintf(pm, sizeof(pm), "read failed (%s)",
+			 errno_name(v->pm_err));
+	else
+		pagemap_describe(v->pme, pm, sizeof(pm));
+	if (v->seek >= 0)
+		snprintf(seek, sizeof(seek), "0x%llx",
+			 (unsigned long long)v->seek);
+	else if (v->seek_err)
+		snprintf(seek, sizeof(seek), "-1 (%s)",
+			 errno_name(v->seek_err));
+	else
+		snprintf(seek, sizeof(seek), "n/a");
+
+	ksft_print_msg("%spage %zu: %s: pagemap %s, mincore %s, SEEK_DATA from 0x%zx: %s\n",
+		       diag_prefix, idx, what, pm,
+		       v->mincore < 0 ? errno_name(v->mincore) :
+		       v->mincore ? "1" : "0", idx * ps, seek);
+}
+
+static void append(char *buf, size_t len, const char *what)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
+/*
+ * Check page @idx of @r by pagemap, mincore() and SEEK_DATA, without
+ * touching it: the invariant, plus whatever @req asks for.  Failures are
+ * printed, with everything the three interfaces said.
+ */
+static bool check_page(const struct region *r, size_t idx, unsigned int req,
+		       struct view_stats *st)
+{
+	bool populated, present, resident, data, visible;
+	struct page_view v;
+	char what[160] = "";
+
+	observe_page(r, idx, &v);
+	populated = !v.pm_err && pagemap_entry_is_populated(v.pme);
+	present = !v.pm_err && pagemap_entry_has(v.pme, PM_PRESENT);
+	resident = v.mincore == 1;
+	data = r->fd >= 0 && v.seek == (off_t)(idx * ps);
+
+	st->pages++;
+	st->present += present;
+	st->swap += !v.pm_err && pagemap_entry_has(v.pme, PM_SWAP);
+	st->none += !v.pm_err && pagemap_entry_is_none(v.pme);
+	st->resident += resident;
+	st->seek_data += data;
+
+	/* private memory has only pagemap; shmem has all three */
+	visible = populated || (r->fd >= 0 && (resident || data));
+	if (!visible)
+		append(what, sizeof(what), "found by no interface");
+	if ((req & REQ_PRESENT) && !present)
+		append(what, sizeof(what), "not PRESENT");
+	if ((req & REQ_PM_NONE) && (v.pm_err || !pagemap_entry_is_none(v.pme)))
+		append(what, sizeof(what), "pagemap entry not none");
+	if ((req & REQ_RESIDENT) && !resident)
+		append(what, sizeof(what), "not resident");
+	if ((req & REQ_SEEK_DATA) && !data)
+		append(what, sizeof(what), "missed by SEEK_DATA");
+	if (v.pm_err)
+		append(what, sizeof(what), "pagemap read failed");
+	if (v.mincore < 0)
+		append(what, sizeof(what), "mincore failed");
+	if (!what[0])
+		return true;
+
+	st->failed++;
+	if (st->diags++ < MAX_PAGE_DIAGS)
+		print_view(idx, what, &v);
+	return false;
+}
+
+static void print_stats(const char *when, const struct view_stats *st)
+{
+	if (st->diags > MAX_PAGE_DIAGS)
+		ksft_print_msg("%s(%u more page diagnostics not shown)\n",
+			       diag_prefix, st->diags - MAX_PAGE_DIAGS);
+	ksft_print_msg("%s%s: %zu pages: pagemap %zu present, %zu swap, %zu none; mincore %zu resident; SEEK_DATA %zu data; %zu failed\n",
+		       diag_prefix, when, st->pages, st->present, st->swap,
+		       st->none, st->resident, st->seek_data, st->failed);
+}
+
+/* Check every page; @req_even and @req_odd for even and odd pages */
+static bool check_region(const struct region *r, unsigned int req_even,
+			 unsigned int req_odd, const char *when)
+{
+	struct view_stats st = { 0 };
+	size_t i;
+
+	for (i = 0; i < r->npages; i++)
+		check_page(r, i, i % 2 ? req_odd : req_even, &st);
+	print_stats(when, &st);
+	return !st.failed;
+}
+
+/*
+ * Read every page back.  With @recheck, each page is checked by the three
+ * interfaces (with @req) right before it is read, while reading the others
+ * keeps moving pages in and out of swap.
+ */
+static bool check_region_content(struct region *r, bool recheck,
+				 unsigned int req, const char *when)
+{
+	struct view_stats st = { 0 }, cst = { 0 };
+	size_t i;
+
+	for (i = 0; i < r->npages; i++) {
+		if (recheck)
+			check_page(r, i, req, &st);
+		check_content(r, i, &cst);
+	}
+	if (recheck)
+		print_stats(when, &st);
+	if (cst.failed)
+		ksft_print_msg("%s%s: content of %zu of %zu pages wrong\n",
+			       diag_prefix, when, cst.failed, r->npages);
+	return !st.failed && !cst.failed;
+}
+
+static int open_map_files(const char *map, size_t len)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)map, (unsigned long)(map + len));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int map_files_skip(int err)
+{
+	return skip("opening /proc/self/map_files/<start>-<end> failed with %s: needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE",
+		    errno_name(err));
+}
+
+static void region_destroy(struct region *r)
+{
+	if (r->map != MAP_FAILED)
+		munmap(r->map, r->npages * ps);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->map = MAP_FAILED;
+	r->fd = -1;
+}
+
+/* Map @npages of @backing, THP off; returns a KSFT_* code */
+static int region_create(struct region *r, enum backing_type backing,
+			 size_t npages)
+{
+	size_t len = npages * ps;
+	int flags = MAP_SHARED;
+	int fd = -1, err;
+
+	r->backing = backing;
+	r->npages = npages;
+	r->map = MAP_FAILED;
+	r->fd = -1;
+
+	if (backing == BACKING_MEMFD) {
+		fd = memfd_create("shmem_visibility", MFD_CLOEXEC);
+		if (fd < 0)
+			return setup_failed("memfd_create", errno);
+		r->fd = fd;
+		if (ftruncate(fd, len)) {
+			err = errno;
+			region_destroy(r);
+			return setup_failed("ftruncate", err);
+		}
+	} else if (backing == BACKING_SHARED_ANON) {
+		flags |= MAP_ANONYMOUS;
+	} else {
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	}
+
+	r->map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (r->map == MAP_FAILED) {
+		err = errno;
+		region_destroy(r);
+		/* vm.overcommit_memory=2 refuses more than RAM plus swap */
+		if (err == ENOMEM)
+			return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
+				    len / 1024);
+		return setup_failed("mmap", err);
+	}
+	/* one page table entry per page, so that pages swap one by one */
+	err = thp_disable_range(r->map, len);
+	if (err)
+		ksft_print_msg("MADV_NOHUGEPAGE failed: %s\n", errno_name(err));
+
+	if (backing == BACKING_SHARED_ANON) {
+		fd = open_map_files(r->map, len);
+		if (fd < 0) {
+			region_destroy(r);
+			if (fd == -EPERM || fd == -EACCES)
+				return map_files_skip(-fd);
+			return setup_failed("open of /proc/self/map_files", -fd);
+		}
+		r->fd = fd;
+	}
+	return KSFT_PASS;
+}
+
+/* Page out all of @r, verified through smaps Swap:; a KSFT_* code */
+static int region_pageout(struct region *r, size_t first, size_t npages)
+{
+	unsigned long swap_kb = 0;
+	int ret;
+
+	ret = pageout_range(r->map + first * ps, npages * ps, PAGEOUT_RETRIES,
+			    &swap_kb);
+	if (ret == -EINVAL)
+		return skip("MADV_PAGEOUT not supported (EINVAL)");
+	if (ret == -EAGAIN)
+		return skip("page-out of pages %zu-%zu not verified: smaps Swap: %lu kB",
+			    first, first + npages - 1, swap_kb);
+	if (ret)
+		return setup_failed("MADV_PAGEOUT", -ret);
+	return KSFT_PASS;
+}
+
+static unsigned int shmem_req(const struct region *r, unsigned int req)
+{
+	return r->fd >= 0 ? req | REQ_SEEK_DATA : req;
+}
+
+/* Scenarios; each returns a KSFT_* code */
+
+static int scenario_all_resident(enum backing_type backing)
+{
+	unsigned int req;
+	struct region r;
+	bool ok = true;
+	int code;
+
+	code = region_create(&r, backing, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
+	region_fill(&r);
+	req = shmem_req(&r, REQ_PRESENT | REQ_RESIDENT);
+	ok &= check_region(&r, req, req, "resident");
+	ok &= check_region_content(&r, false, 0, "read back");
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int scenario_all_paged_out(enum backing_type backing)
+{
+	unsigned int req;
+	struct region r;
+	bool ok = true;
+	int code;
+
+	if (!swap_present())
+		return skip("no swap");
+	code = region_create(&r, backing, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
+	region_fill(&r);
+	code = region_pageout(&r, 0, r.npages);
+	if (code != KSFT_PASS) {
+		region_destroy(&r);
+		return code;
+	}
+	req = shmem_req(&r, 0);
+	ok &= check_region(&r, req, req, "paged out");
+	ok &= check_region_content(&r, false, 0, "read back");
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int scenario_half_paged_out(enum backing_type backing)
+{
+	struct region r;
+	bool ok = true;
+	size_t i;
+	int code;
+
+	if (!swap_present())
+		return skip("no swap");
+	code = region_create(&r, backing, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
+	region_fill(&r);
+	/* every odd page, so that resident and swapped pages alternate */
+	for (i = 1; i < r.npages; i += 2) {
+		code = region_pageout(&r, i, 1);
+		if (code != KSFT_PASS) {
+			region_destroy(&r);
+			return code;
+		}
+	}
+	ok &= check_region(&r, shmem_req(&r, REQ_PRESENT | REQ_RESIDENT),
+			   shmem_req(&r, 0), "odd pages paged out");
+	ok &= check_region_content(&r, false, 0, "read back");
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static bool read_full(int fd, void *buf, size_t len, ssize_t *got)
+{
+	size_t done = 0;
+	ssize_t ret;
+
+	while (done < len) {
+		ret = read(fd, (char *)buf + done, len - done);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
+	*got = done;
+	return done == len;
+}
+
+/*
+ * The forked child: wait until the parent has unmapped the region, then
+ * check every page by the three interfaces, read it back, and report
+ * through @res_fd.  Never returns.
+ */
+static __noreturn void fork_child(struct region *r, int go_fd, int res_fd)
+{
+	struct child_report rep = { .code = KSFT_FAIL };
+	struct view_stats st = { 0 };
+	ssize_t got;
+	char go;
+	size_t i;
+	int fd;
+
+	diag_prefix = "child: ";
+	alarm(CHILD_TIMEOUT);
+
+	/* /proc/self of the parent is not ours */
+	close(pagemap_fd);
+	pagemap_fd = pagemap_open();
+	if (pagemap_fd < 0) {
+		snprintf(rep.reason, sizeof(rep.reason),
+			 "opening pagemap failed: %s", errno_name(pagemap_fd));
+		goto out;
+	}
+	if (!read_full(go_fd, &go, 1, &got)) {
+		snprintf(rep.reason, sizeof(rep.reason),
+			 "parent did not signal after unmapping");
+		goto out;
+	}
+
+	if (r->backing == BACKING_SHARED_ANON) {
+		/* the parent's map_files fd was for its mapping, not ours */
+		close(r->fd);
+		r->fd = -1;
+		fd = open_map_files(r->map, r->npages * ps);
+		if (fd < 0) {
+			if (fd == -EPERM || fd == -EACCES) {
+				map_files_skip(-fd);
+				rep.code = KSFT_SKIP;
+				snprintf(rep.reason, sizeof(rep.reason), "%s",
+					 skip_reason);
+			} else {
+				snprintf(rep.reason, sizeof(rep.reason),
+					 "opening map_files failed: %s",
+					 errno_name(fd));
+			}
+			goto out;
+		}
+		r->fd = fd;
+	}
+
+	/* never touched here: no page table entries, but data for SEEK_DATA */
+	for (i = 0; i < r->npages; i++)
+		check_page(r, i, REQ_PM_NONE | REQ_SEEK_DATA, &st);
+	print_stats("inherited, never touched", &st);
+	if (!check_region_content(r, false, 0, "read back") || st.failed)
+		snprintf(rep.reason, sizeof(rep.reason), "see diagnostics");
+	else
+		rep.code = KSFT_PASS;
+out:
+	if (write(res_fd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+	_exit(0);
+}
+
+static int scenario_fork_after_swapout(enum backing_type backing)
+{
+	int go_pipe[2], res_pipe[2];
+	struct child_report rep;
+	struct region r;
+	int code, status;
+	ssize_t got;
+	pid_t pid;
+	bool full;
+
+	if (!swap_present())
+		return skip("no swap");
+	code = region_create(&r, backing, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
+	region_fill(&r);
+	code = region_pageout(&r, 0, r.npages);
+	if (code != KSFT_PASS)
+		goto out;
+
+	if (pipe2(go_pipe, O_CLOEXEC)) {
+		code = setup_failed("pipe", errno);
+		goto out;
+	}
+	if (pipe2(res_pipe, O_CLOEXEC)) {
+		code = setup_failed("pipe", errno);
+		close(go_pipe[0]);
+		close(go_pipe[1]);
+		goto out;
+	}
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(go_pipe[1]);
+		close(res_pipe[0]);
+		fork_child(&r, go_pipe[0], res_pipe[1]);
+	}
+	close(go_pipe[0]);
+	close(res_pipe[1]);
+	if (pid < 0) {
+		code = setup_failed("fork", errno);
+		close(go_pipe[1]);
+		close(res_pipe[0]);
+		goto out;
+	}
+
+	/* the child's mapping, never touched, is now the only one */
+	region_destroy(&r);
+	if (write(go_pipe[1], "g", 1) != 1)
+		ksft_print_msg("signalling the child failed: %s\n",
+			       errno_name(errno));
+	close(go_pipe[1]);
+
+	full = read_full(res_pipe[0], &rep, sizeof(rep), &got);
+	close(res_pipe[0]);
+	if (waitpid(pid, &status, 0) != pid) {
+		ksft_print_msg("waitpid failed: %s\n", errno_name(errno));
+		return KSFT_FAIL;
+	}
+	if (!full || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("child sent %zd of %zu report bytes; %s %d\n",
+			       got, sizeof(rep),
+			       WIFSIGNALED(status) ? "killed by signal" :
+			       "exit status",
+			       WIFSIGNALED(status) ? WTERMSIG(status) :
+			       WEXITSTATUS(status));
+		return KSFT_FAIL;
+	}
+	rep.reason[sizeof(rep.reason) - 1] = '\0';
+	if (rep.code == KSFT_SKIP)
+		return skip("%s", rep.reason);
+	if (rep.code != KSFT_PASS && rep.reason[0])
+		ksft_print_msg("child: %s\n", rep.reason);
+	return rep.code;
+out:
+	region_destroy(&r);
+	return code;
+}
+
+/*
+ * Write more memory than the machine has RAM, ~1.25 x MemTotal, but never
+ * more than MemTotal plus 80% of the free swap, then check every page.
+ */
+static int scenario_memory_pressure(enum backing_type backing)
+{
+	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
+	double t0, t1, t2;
+	struct region r;
+	bool ok = true;
+	int code, ret;
+
+	if (!swap_present())
+		return skip("no swap");
+	ret = proc_field_kb("/proc/meminfo", "MemTotal", &mem_total);
+	if (!ret)
+		ret = proc_field_kb("/proc/meminfo", "SwapFree", &swap_free);
+	if (ret)
+		return setup_failed("reading /proc/meminfo", -ret);
+	want_kb = mem_total / 4 * 5;
+	limit_kb = mem_total + swap_free / 5 * 4;
+	if (want_kb > limit_kb)
+		return skip("swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
+			    want_kb, mem_total, swap_free);
+
+	code = region_create(&r, backing, want_kb / (ps / 1024));
+	if (code != KSFT_PASS)
+		return code;
+	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
+		       r.npages * ps >> 20, mem_total, swap_free);
+	t0 = now_seconds();
+	region_fill(&r);
+	t1 = now_seconds();
+	smaps_vma_field_kb(r.map, "Swap", &swap_kb, NULL);
+	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
+		       swap_kb);
+
+	ok &= check_region(&r, shmem_req(&r, 0), shmem_req(&r, 0),
+			   "under pressure");
+	t2 = now_seconds();
+	ok &= check_region_content(&r, true, shmem_req(&r, 0),
+				   "checked again while reading back");
+	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
+		       now_seconds() - t2);
+	region_destroy(&r);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+struct scenario {
+	const char *name;
+	int (*fn)(enum backing_type backing);
+	enum backing_type backing;
+};
+
+static const struct scenario scenarios[] = {
+	{ "all_resident", scenario_all_resident, BACKING_MEMFD },
+	{ "all_paged_out", scenario_all_paged_out, BACKING_MEMFD },
+	{ "half_paged_out", scenario_half_paged_out, BACKING_MEMFD },
+	{ "fork_child_after_swapout", scenario_fork_after_swapout, BACKING_MEMFD },
+	{ "all_resident", scenario_all_resident, BACKING_SHARED_ANON },
+	{ "all_paged_out", scenario_all_paged_out, BACKING_SHARED_ANON },
+	{ "half_paged_out", scenario_half_paged_out, BACKING_SHARED_ANON },
+	{ "fork_child_after_swapout", scenario_fork_after_swapout,
+	  BACKING_SHARED_ANON },
+	{ "memory_pressure", scenario_memory_pressure, BACKING_MEMFD },
+	{ "memory_pressure", scenario_memory_pressure, BACKING_PRIVATE_ANON },
+};
+
+static void print_environment(void)
+{
+	unsigned long kb;
+	struct utsname uts;
+	char buf[128];
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu, euid %u\n", ps, (unsigned int)geteuid());
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	if (!proc_field_kb("/proc/meminfo", "MemTotal", &kb))
+		ksft_print_msg("MemTotal: %lu kB\n", kb);
+	if (!proc_field_kb("/proc/meminfo", "SwapTotal", &kb))
+		ksft_print_msg("SwapTotal: %lu kB, swap %s\n", kb,
+			       swap_present() ? "active" : "none");
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+}
+
+int main(void)
+{
+	char name[96];
+	double start;
+	size_t i;
+	int code;
+
+	ps = psize();
+	ksft_print_header();
+	ksft_set_plan(ARRAY_SIZE(scenarios));
+	print_environment();
+
+	ref_page = malloc(ps);
+	if (!ref_page)
+		ksft_exit_fail_msg("malloc of %zu bytes failed\n", ps);
+	pagemap_fd = pagemap_open();
+	if (pagemap_fd < 0)
+		ksft_exit_skip("opening /proc/self/pagemap failed: %s\n",
+			       errno_name(pagemap_fd));
+
+	for (i = 0; i < ARRAY_SIZE(scenarios); i++) {
+		const struct scenario *s = &scenarios[i];
+
+		snprintf(name, sizeof(name), "%s_%s",
+			 backing_names[s->backing], s->name);
+		skip_reason[0] = '\0';
+		start = now_seconds();
+		code = s->fn(s->backing);
+		ksft_print_msg("%s: %.3f s\n", name, now_seconds() - start);
+		ksft_test_result_code(code, name, "%s",
+				      code == KSFT_SKIP ? skip_reason : "");
+	}
+
+	close(pagemap_fd);
+	free(ref_page);
+	ksft_finished();
+}
