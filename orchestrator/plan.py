@@ -130,7 +130,9 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         built_images |= image.built_now
         identity = k.identity()
         identity["modules_loaded"] = ",".join(image.modules)
-        identity["version"] = expect.kernel_version(k.version_string, k.name)
+        identity["version"] = expect.kernel_version(
+            k.version_string, k.version_string.split(" ")[0]
+        )
         planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
     run_id, run_dir = make_run_dir(opts.results)
     accel, why = choose_accel(opts.accel, kernels[0].image, cache)

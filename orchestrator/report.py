@@ -43,6 +43,17 @@ class RunReport:
         results = [s.to_json() for p in self.programs for s in p.subtests]
         for r in results:
             r.pop("diagnostics", None)
+        kernels = []
+        for kernel in self.kernels:
+            mine = [r for r in results if r["kernel"] == kernel["name"]]
+            counts = Counter(r["status"] for r in mine)
+            kernels.append(
+                kernel
+                | {
+                    "counts": {st.value: counts.get(st.value, 0) for st in Status},
+                    "results": [{k: v for k, v in r.items() if k != "kernel"} for r in mine],
+                }
+            )
         return {
             "schema": SUMMARY_SCHEMA,
             "run_id": self.run_id,
@@ -51,7 +62,7 @@ class RunReport:
             "complete": self.complete,
             "exit_status": self.exit_status,
             "config": self.config,
-            "kernels": self.kernels,
+            "kernels": kernels,
             "counts": self.counts(),
             "infrastructure_errors": self.infrastructure_errors,
             "programs": [

@@ -92,6 +92,8 @@ def test_summary_and_tap_files(tmp_path: Path) -> None:
     write_reports(run_dir, sample_report())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["kernels"][0]["swap_kb"] == 524284
+    assert summary["kernels"][0]["counts"]["fail"] == 1
+    assert summary["kernels"][0]["results"][0]["subtest"] == "data_found"
     first = summary["results"][0]
     assert first == {
         "kernel": "debian-6.1.0-56-cloud-amd64", "program": "shmem_lseek",
