@@ -9,6 +9,19 @@
  * write populate of a MAP_PRIVATE memfd mapping replaces the file pages by
  * private anonymous copies without touching the file.
  *
+ * Then shared memory, MAP_SHARED|MAP_ANONYMOUS and a MAP_SHARED memfd: both
+ * populates fault every page in, a read populate of a memfd hole allocates
+ * a zero-filled page-cache page (SEEK_DATA finds it), a write populate
+ * marks the pages soft-dirty, and PROT_NONE fails with EINVAL.  A shmem
+ * page counts as populated when its pagemap entry is PRESENT: PM_SWAP is
+ * never set for swapped-out shmem, whose page table entry is cleared.
+ *
+ * Last, pages paged out to swap (private anonymous, and a MAP_SHARED memfd)
+ * are swapped back in by either populate: PRESENT again, smaps Swap: back
+ * to its value before the page-out, data intact.  The page-out is verified
+ * through smaps Swap:, with the process pinned to one CPU; without swap
+ * these subtests skip.
+ *
  * Transparent huge pages are disabled for every test range so that each
  * page is mapped by its own page table entry.
  */
@@ -21,22 +34,77 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kselftest.h"
 #include "vm_util.h"
 
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+
 /* pages in each test range */
 #define NR_PAGES	16
 #define MAX_PAGE_DIAGS	4
+#define PAGEOUT_RETRIES	100
+#define NAME_LEN	128
+#define REASON_LEN	256
+
+/* The shared memory the shmem populate subtests run on */
+enum shmem_kind {
+	SHMEM_SHARED_ANON,	/* MAP_SHARED | MAP_ANONYMOUS */
+	SHMEM_MEMFD,		/* memfd, MAP_SHARED */
+	NR_SHMEM_KINDS,
+};
+
+static const char * const shmem_kind_names[NR_SHMEM_KINDS] = {
+	[SHMEM_SHARED_ANON] = "shared_anon",
+	[SHMEM_MEMFD] = "memfd",
+};
 
 static size_t ps;
 static size_t range_len;
 static int pagemap_fd = -1;
+static char skip_reason[REASON_LEN];
 
 static void report(const char *name, bool ok)
 {
 	ksft_test_result_code(ok ? KSFT_PASS : KSFT_FAIL, name, NULL);
+}
+
+/* report() under a name built from @fmt */
+static __printf(2, 3) void report_named(bool ok, const char *fmt, ...)
+{
+	char name[NAME_LEN];
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(name, sizeof(name), fmt, args);
+	va_end(args);
+	report(name, ok);
+}
+
+static __printf(1, 2) int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+static int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+static const char *advice_name(int advice)
+{
+	return advice == MADV_POPULATE_READ ? "read" : "write";
 }
 
 static char *map_anon(int prot)
@@ -343,7 +411,7 @@ static void test_softdirty(void)
 }
 
 /* A memfd of @size bytes mapped over range_len bytes, or NULL */
-static char *map_memfd(int flags, off_t size, int *fdp)
+static char *map_memfd(int flags, int prot, off_t size, int *fdp)
 {
 	char *addr;
 	int fd;
@@ -358,7 +426,7 @@ static char *map_memfd(int flags, off_t size, int *fdp)
 		close(fd);
 		return NULL;
 	}
-	addr = mmap(NULL, range_len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	addr = mmap(NULL, range_len, prot, flags, fd, 0);
 	if (addr == MAP_FAILED) {
 		ksft_print_msg("mmap of the memfd: %s\n", errno_name(errno));
 		close(fd);
@@ -380,7 +448,7 @@ static void test_shmem_beyond_eof(void)
 	int fd;
 
 	/* i_size covers the first half of the mapping only */
-	addr = map_memfd(MAP_SHARED, range_len / 2, &fd);
+	addr = map_memfd(MAP_SHARED, PROT_READ | PROT_WRITE, range_len / 2, &fd);
 	if (!addr) {
 		report(names[0], false);
 		report(names[1], false);
@@ -411,7 +479,7 @@ static void test_private_memfd_populate_write(void)
 	size_t i;
 	int fd;
 
-	addr = map_memfd(MAP_PRIVATE, range_len, &fd);
+	addr = map_memfd(MAP_PRIVATE, PROT_READ | PROT_WRITE, range_len, &fd);
 	buf = malloc(range_len);
 	if (!addr || !buf) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
@@ -451,6 +519,380 @@ out:
 	}
 }
 
+/*
+ * Shared memory of @kind over range_len bytes with @prot, THP off; a memfd
+ * is sized to the whole range.  *@fdp gets the memfd or -1.  NULL on
+ * failure, after printing why.
+ */
+static char *map_shmem(enum shmem_kind kind, int prot, int *fdp)
+{
+	char *addr;
+
+	if (kind == SHMEM_MEMFD)
+		return map_memfd(MAP_SHARED, prot, range_len, fdp);
+
+	*fdp = -1;
+	addr = mmap(NULL, range_len, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED) {
+		ksft_print_msg("mmap of %zu bytes MAP_SHARED|MAP_ANONYMOUS: %s\n",
+			       range_len, errno_name(errno));
+		return NULL;
+	}
+	thp_disable_range(addr, range_len);
+	return addr;
+}
+
+static void unmap_shmem(char *addr, int fd)
+{
+	munmap(addr, range_len);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* No page of the range mapped: pagemap none, soft-dirty bit aside */
+static bool range_pagemap_none(char *addr, size_t len)
+{
+	return range_pagemap_is(addr, len, 0, ~PM_BIT(PM_SOFT_DIRTY));
+}
+
+/* An lseek() result: -1 with its errno, or the offset in hex */
+static const char *seek_str(off_t off, int err, char *buf, size_t len)
+{
+	if (off == -1)
+		snprintf(buf, len, "-1 (%s)", errno_name(err));
+	else
+		snprintf(buf, len, "0x%llx", (unsigned long long)off);
+	return buf;
+}
+
+/*
+ * lseek(@fd, @off, @whence) must return @want exactly, or fail with -@want
+ * when @want is negative.  Offsets are printed in hex.
+ */
+static bool seek_is(int fd, off_t off, int whence, off_t want)
+{
+	char got_buf[48], want_buf[48];
+	off_t got;
+	int err;
+
+	errno = 0;
+	got = lseek(fd, off, whence);
+	err = errno;
+	if (want >= 0 ? got == want : got == -1 && err == -want)
+		return true;
+	ksft_print_msg("%s from 0x%llx: got %s, expected %s\n",
+		       whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE",
+		       (unsigned long long)off,
+		       seek_str(got, err, got_buf, sizeof(got_buf)),
+		       seek_str(want < 0 ? -1 : want, (int)-want, want_buf,
+				sizeof(want_buf)));
+	return false;
+}
+
+/*
+ * MADV_POPULATE_READ or MADV_POPULATE_WRITE of fresh shared memory: the
+ * range starts unpopulated and ends up PRESENT and resident; on a memfd
+ * the holes become page-cache pages that SEEK_DATA reports as data.
+ */
+static void test_shmem_populate(enum shmem_kind kind, int advice)
+{
+	static const char * const checks[] = {
+		"range_unpopulated_before", "returns_0", "range_present",
+		"mincore_resident", "allocates_page_cache",
+	};
+	const char *prefix = shmem_kind_names[kind];
+	const char *adv = advice_name(advice);
+	size_t nr = kind == SHMEM_MEMFD ? ARRAY_SIZE(checks) :
+		    ARRAY_SIZE(checks) - 1;
+	bool hole_before = true;
+	char *addr;
+	size_t i;
+	int fd;
+
+	addr = map_shmem(kind, PROT_READ | PROT_WRITE, &fd);
+	if (!addr) {
+		for (i = 0; i < nr; i++)
+			report_named(false, "%s_populate_%s_%s", prefix, adv,
+				     checks[i]);
+		return;
+	}
+
+	report_named(range_pagemap_none(addr, range_len),
+		     "%s_populate_%s_%s", prefix, adv, checks[0]);
+	/* a hole before: nothing in the page cache yet */
+	if (fd >= 0)
+		hole_before = seek_is(fd, 0, SEEK_DATA, -ENXIO);
+	report_named(madvise_result_is(addr, range_len, advice, 0),
+		     "%s_populate_%s_%s", prefix, adv, checks[1]);
+	report_named(range_present(addr, range_len),
+		     "%s_populate_%s_%s", prefix, adv, checks[2]);
+	report_named(range_resident(addr, range_len),
+		     "%s_populate_%s_%s", prefix, adv, checks[3]);
+	if (fd >= 0) {
+		bool ok = hole_before;
+
+		/* every page is data now: data from 0, the hole at i_size */
+		ok &= seek_is(fd, 0, SEEK_DATA, 0);
+		ok &= seek_is(fd, 0, SEEK_HOLE, range_len);
+		ok &= seek_is(fd, range_len - ps, SEEK_DATA, range_len - ps);
+		report_named(ok, "%s_populate_%s_%s", prefix, adv, checks[4]);
+	}
+	unmap_shmem(addr, fd);
+}
+
+/* No populate on a PROT_NONE shared mapping: EINVAL */
+static void test_shmem_prot_none(enum shmem_kind kind)
+{
+	const char *prefix = shmem_kind_names[kind];
+	char *addr;
+	int fd;
+
+	addr = map_shmem(kind, PROT_NONE, &fd);
+	if (!addr) {
+		report_named(false, "%s_prot_none_populate_read_einval", prefix);
+		report_named(false, "%s_prot_none_populate_write_einval", prefix);
+		return;
+	}
+	report_named(madvise_result_is(addr, range_len, MADV_POPULATE_READ,
+				       EINVAL),
+		     "%s_prot_none_populate_read_einval", prefix);
+	report_named(madvise_result_is(addr, range_len, MADV_POPULATE_WRITE,
+				       EINVAL),
+		     "%s_prot_none_populate_write_einval", prefix);
+	unmap_shmem(addr, fd);
+}
+
+/*
+ * Soft-dirty on shared memory, each populate on a fresh mapping after
+ * clear_refs: a read populate maps the pages clean, a write populate
+ * dirties them.
+ */
+static void test_shmem_softdirty(enum shmem_kind kind)
+{
+	static const struct {
+		const char *name;
+		int advice;
+		bool dirty;
+	} cases[] = {
+		{ "softdirty_populate_read_leaves_range_clean",
+		  MADV_POPULATE_READ, false },
+		{ "softdirty_populate_write_dirties_range",
+		  MADV_POPULATE_WRITE, true },
+	};
+	const char *prefix = shmem_kind_names[kind];
+	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
+	uint64_t present = PM_BIT(PM_PRESENT);
+	char name[NAME_LEN];
+	bool ok;
+	size_t i;
+	char *addr;
+	int fd, ret;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(name, sizeof(name), "%s_%s", prefix, cases[i].name);
+		if (!softdirty_supported()) {
+			ksft_test_result_code(KSFT_SKIP, name,
+					      "soft-dirty tracking not supported");
+			continue;
+		}
+		addr = map_shmem(kind, PROT_READ | PROT_WRITE, &fd);
+		if (!addr) {
+			report(name, false);
+			continue;
+		}
+		ret = clear_softdirty();
+		if (ret) {
+			ksft_test_result_code(KSFT_SKIP, name,
+					      "writing /proc/self/clear_refs failed: %s",
+					      errno_name(ret));
+			unmap_shmem(addr, fd);
+			continue;
+		}
+		/* clean and unpopulated before */
+		ok = range_pagemap_is(addr, range_len, 0, ~0ULL);
+		ok &= madvise_result_is(addr, range_len, cases[i].advice, 0);
+		if (cases[i].dirty)
+			ok &= range_pagemap_is(addr, range_len, present | sd, 0);
+		else
+			ok &= range_pagemap_is(addr, range_len, present, sd);
+		report(name, ok);
+		unmap_shmem(addr, fd);
+	}
+}
+
+/* Byte that page @idx of a swap test range is filled with; never zero */
+static unsigned char page_fill(size_t idx)
+{
+	return (unsigned char)(0x31 + idx * 7);
+}
+
+static bool range_data_intact(char *addr)
+{
+	unsigned int diags = 0;
+	bool ok = true;
+	ssize_t off;
+	size_t i;
+
+	for (i = 0; i < NR_PAGES; i++) {
+		off = find_byte_mismatch(addr + i * ps, ps, page_fill(i));
+		if (off < 0)
+			continue;
+		ok = false;
+		if (diags++ < MAX_PAGE_DIAGS)
+			ksft_print_msg("page %zu byte 0x%zx is 0x%02x, expected 0x%02x\n",
+				       i, (size_t)off,
+				       (unsigned char)addr[i * ps + off],
+				       page_fill(i));
+	}
+	return ok;
+}
+
+/* The checks of each swapped-out populate, in reporting order */
+enum {
+	SWAPPED_RETURNS_0,
+	SWAPPED_RANGE_PRESENT,
+	SWAPPED_SMAPS_SWAP_ZERO,
+	SWAPPED_DATA_INTACT,
+	NR_SWAPPED_CHECKS,
+};
+
+static const char * const swapped_check_names[NR_SWAPPED_CHECKS] = {
+	[SWAPPED_RETURNS_0] = "returns_0",
+	[SWAPPED_RANGE_PRESENT] = "range_present",
+	[SWAPPED_SMAPS_SWAP_ZERO] = "smaps_swap_zero",
+	[SWAPPED_DATA_INTACT] = "data_intact",
+};
+
+/*
+ * Write a pattern to range_len bytes of private anonymous memory, or of a
+ * MAP_SHARED memfd with @memfd, page it all out, verified, and populate it
+ * again with @advice.  Fills @codes; returns KSFT_PASS, or the code every
+ * check gets when the setup skipped or failed.
+ */
+static int swapped_populate(bool memfd, int advice,
+			    int codes[NR_SWAPPED_CHECKS])
+{
+	unsigned long before_kb, swap_kb = 0, after_kb;
+	int code = KSFT_PASS;
+	char desc[128];
+	uint64_t entry;
+	char *addr;
+	int fd = -1;
+	size_t i;
+	int ret;
+
+	if (memfd) {
+		addr = map_memfd(MAP_SHARED, PROT_READ | PROT_WRITE,
+				 range_len, &fd);
+		if (!addr)
+			return KSFT_FAIL;
+	} else {
+		addr = map_anon(PROT_READ | PROT_WRITE);
+	}
+	for (i = 0; i < NR_PAGES; i++)
+		memset(addr + i * ps, page_fill(i), ps);
+
+	ret = smaps_vma_field_kb(addr, "Swap", &before_kb, NULL);
+	if (ret) {
+		code = ret == -ENOENT ? skip("no Swap: field in smaps") :
+		       setup_failed("reading smaps Swap:", -ret);
+		goto out;
+	}
+	ret = pageout_range(addr, range_len, PAGEOUT_RETRIES, &swap_kb);
+	if (ret == -EINVAL) {
+		code = skip("MADV_PAGEOUT not supported (EINVAL)");
+		goto out;
+	}
+	if (ret == -EAGAIN) {
+		code = skip("no swap: page-out not verified, smaps Swap: %lu kB, expected %lu kB",
+			    swap_kb, before_kb + range_len / 1024);
+		goto out;
+	}
+	if (ret) {
+		code = setup_failed("MADV_PAGEOUT", -ret);
+		goto out;
+	}
+	if (!pagemap_read(pagemap_fd, addr, &entry))
+		ksft_print_msg("paged out: smaps Swap: %lu kB (before %lu kB), page 0: pagemap %s\n",
+			       swap_kb, before_kb,
+			       pagemap_describe(entry, desc, sizeof(desc)));
+
+	codes[SWAPPED_RETURNS_0] =
+		madvise_result_is(addr, range_len, advice, 0) ?
+		KSFT_PASS : KSFT_FAIL;
+	/* shmem: PRESENT only; anon: the swap entries must be gone too */
+	codes[SWAPPED_RANGE_PRESENT] =
+		range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT),
+				 memfd ? 0 : PM_BIT(PM_SWAP)) ?
+		KSFT_PASS : KSFT_FAIL;
+	ret = smaps_vma_field_kb(addr, "Swap", &after_kb, NULL);
+	if (ret) {
+		ksft_print_msg("reading smaps Swap: after the populate: %s\n",
+			       errno_name(ret));
+		codes[SWAPPED_SMAPS_SWAP_ZERO] = KSFT_FAIL;
+	} else if (after_kb != before_kb) {
+		ksft_print_msg("smaps Swap: %lu kB after the populate, %lu kB before the page-out\n",
+			       after_kb, before_kb);
+		codes[SWAPPED_SMAPS_SWAP_ZERO] = KSFT_FAIL;
+	} else {
+		codes[SWAPPED_SMAPS_SWAP_ZERO] = KSFT_PASS;
+	}
+	codes[SWAPPED_DATA_INTACT] = range_data_intact(addr) ?
+				     KSFT_PASS : KSFT_FAIL;
+out:
+	munmap(addr, range_len);
+	if (fd >= 0)
+		close(fd);
+	return code;
+}
+
+static void test_swapped_populate(bool memfd, int advice)
+{
+	const char *prefix = memfd ? "memfd" : "private_anon";
+	int codes[NR_SWAPPED_CHECKS];
+	char name[NAME_LEN];
+	int code;
+	size_t i;
+
+	skip_reason[0] = '\0';
+	if (swap_present())
+		code = swapped_populate(memfd, advice, codes);
+	else
+		code = skip("no swap");
+	for (i = 0; i < NR_SWAPPED_CHECKS; i++) {
+		if (code != KSFT_PASS)
+			codes[i] = code;
+		snprintf(name, sizeof(name), "%s_swapped_populate_%s_%s",
+			 prefix, advice_name(advice), swapped_check_names[i]);
+		ksft_test_result_code(codes[i], name, "%s",
+				      codes[i] == KSFT_SKIP ? skip_reason : "");
+	}
+}
+
+static void print_environment(void)
+{
+	struct utsname uts;
+	char buf[128];
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", ps);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+	/* pages must sit in the LRU batch of the CPU MADV_PAGEOUT drains */
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+}
+
 /* Exit with a SKIP when the kernel predates MADV_POPULATE_(READ|WRITE) */
 static void sense_support(void)
 {
@@ -470,6 +912,8 @@ static void sense_support(void)
 
 int main(void)
 {
+	int kind;
+
 	ps = psize();
 	range_len = NR_PAGES * ps;
 
@@ -479,7 +923,14 @@ int main(void)
 	if (pagemap_fd < 0)
 		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
 			       errno_name(pagemap_fd));
-	ksft_set_plan(6 + 6 + 7 + 5 + 5 + 2 + 3);
+	/*
+	 * Private anonymous and memfd tests, then shared memory: populate
+	 * (4 checks, 5 on a memfd, for each populate), PROT_NONE (2) and
+	 * soft-dirty (2) per kind, and 4 checks per swapped-out populate.
+	 */
+	ksft_set_plan(6 + 6 + 7 + 5 + 5 + 2 + 3 +
+		      (4 + 5) * 2 + 2 * 2 + 2 * 2 + 4 * 4);
+	print_environment();
 	if (geteuid())
 		ksft_print_msg("not root: pagemap PFNs read as 0, PFN checks are skipped\n");
 
@@ -490,6 +941,19 @@ int main(void)
 	test_softdirty();
 	test_shmem_beyond_eof();
 	test_private_memfd_populate_write();
+
+	for (kind = 0; kind < NR_SHMEM_KINDS; kind++) {
+		test_shmem_populate(kind, MADV_POPULATE_READ);
+		test_shmem_populate(kind, MADV_POPULATE_WRITE);
+	}
+	for (kind = 0; kind < NR_SHMEM_KINDS; kind++)
+		test_shmem_prot_none(kind);
+	for (kind = 0; kind < NR_SHMEM_KINDS; kind++)
+		test_shmem_softdirty(kind);
+	test_swapped_populate(false, MADV_POPULATE_READ);
+	test_swapped_populate(false, MADV_POPULATE_WRITE);
+	test_swapped_populate(true, MADV_POPULATE_READ);
+	test_swapped_populate(true, MADV_POPULATE_WRITE);
 
 	close(pagemap_fd);
 	ksft_finished();

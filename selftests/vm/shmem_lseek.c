@@ -18,18 +18,30 @@
  * as root a private tmpfs is mounted in a private mount namespace if none
  * is found).  The swap subtests need an active swap area and skip without
  * one.
+ *
+ * The max_size subtests use the largest size ftruncate() accepts on a
+ * memfd, found by trying: shmem's s_maxbytes, MAX_LFS_FILESIZE, which is
+ * LLONG_MAX on 64-bit kernels.  Empty, such a file is one hole; with its
+ * last byte written, SEEK_DATA from 0 must return the start of the last
+ * page and SEEK_HOLE from there i_size.  Kernels without "mm: fix
+ * mapping_seek_hole_data() overflow on last page" (2026) overflow the end
+ * of that page, 0x8000000000000000, into a negative loff_t: SEEK_DATA
+ * fails with ENXIO and SEEK_HOLE returns 0x8000000000000000.  A sweep of
+ * sizes up to the start of that last page covers the rest of the range.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
@@ -53,6 +65,8 @@
 
 #define PAGEOUT_RETRIES		100
 #define MAX_SEEK_DIAGS		8
+/* the largest off_t; _FILE_OFFSET_BITS=64 makes off_t 64 bits */
+#define OFF_T_MAX		((off_t)LLONG_MAX)
 
 enum backend {
 	BACKEND_MEMFD,
@@ -107,10 +121,13 @@ static const char *whence_name(int whence)
 	       whence == SEEK_HOLE ? "SEEK_HOLE" : "SEEK_?";
 }
 
-/* Render an lseek() result or an expected result (negative errno) */
+/*
+ * Render an lseek() result: -1 with its errno, or the offset in hex, even
+ * a negative one that a broken kernel returned as a success.
+ */
 static const char *seek_str(off_t off, int err, char *buf, size_t len)
 {
-	if (off < 0)
+	if (off == -1)
 		snprintf(buf, len, "-1 (%s)", errno_name(err));
 	else
 		snprintf(buf, len, "0x%llx", (unsigned long long)off);
@@ -138,8 +155,8 @@ static bool check_seek(int fd, off_t off, int whence, off_t want)
 			       whence_name(whence), off < 0 ? "-0x" : "0x",
 			       (unsigned long long)(off < 0 ? -off : off),
 			       seek_str(got, err, got_buf, sizeof(got_buf)),
-			       seek_str(want, (int)-want, want_buf,
-					sizeof(want_buf)));
+			       seek_str(want < 0 ? -1 : want, (int)-want,
+					want_buf, sizeof(want_buf)));
 	return false;
 }
 
@@ -775,6 +792,345 @@ static int test_swapped_out_pages_are_data(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
+/*
+ * The largest file size ftruncate() accepts on a memfd, found once by
+ * probe_max_size(); 0 when it could not be found, with the reason in
+ * max_size_skip.  On a 64-bit kernel shmem's s_maxbytes is
+ * MAX_LFS_FILESIZE, LLONG_MAX: not a multiple of the page size, so the
+ * last page of such a file ends one byte past the largest loff_t.
+ */
+static off_t max_size;
+static char max_size_skip[160];
+
+/*
+ * Largest size ftruncate(@fd) accepts: OFF_T_MAX if it takes that, else
+ * a binary search between a size it accepts and one it refuses, from the
+ * top down.  Only EFBIG and EINVAL count as refusals; another error stops
+ * the search and is returned as a negative errno.
+ */
+static off_t find_max_size(int fd)
+{
+	off_t lo = 0, hi = OFF_T_MAX, mid;
+
+	if (!ftruncate(fd, hi))
+		return hi;
+	if (errno != EFBIG && errno != EINVAL)
+		return -errno;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (!ftruncate(fd, mid)) {
+			lo = mid;
+			continue;
+		}
+		if (errno != EFBIG && errno != EINVAL)
+			return -errno;
+		hi = mid;
+	}
+	return lo;
+}
+
+/* Start of the page holding the last byte of a file of @size bytes */
+static off_t last_page_start(off_t size)
+{
+	return (size - 1) & ~(off_t)(ps - 1);
+}
+
+static void probe_max_size(void)
+{
+	struct rlimit rl;
+	off_t found;
+	int fd;
+
+	/* a file size limit would make ftruncate() raise SIGXFSZ */
+	signal(SIGXFSZ, SIG_IGN);
+	if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur != RLIM_INFINITY) {
+			snprintf(max_size_skip, sizeof(max_size_skip),
+				 "RLIMIT_FSIZE limits file sizes to 0x%llx bytes",
+				 (unsigned long long)rl.rlim_cur);
+			return;
+		}
+	}
+
+	fd = memfd_create("shmem_lseek_max", MFD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(max_size_skip, sizeof(max_size_skip),
+			 "memfd_create failed: %s", errno_name(errno));
+		return;
+	}
+	found = find_max_size(fd);
+	close(fd);
+	if (found <= (off_t)ps) {
+		snprintf(max_size_skip, sizeof(max_size_skip),
+			 "could not find the largest size ftruncate accepts: %s",
+			 found < 0 ? errno_name((int)-found) : "too small");
+		return;
+	}
+	max_size = found;
+	ksft_print_msg("largest size ftruncate accepts on a memfd: 0x%llx%s, its last page starts at 0x%llx\n",
+		       (unsigned long long)max_size,
+		       max_size == OFF_T_MAX ? " (the largest off_t)" : "",
+		       (unsigned long long)last_page_start(max_size));
+}
+
+/* Size the file to max_size and, with @last_byte, write its last byte */
+static int setup_max_size(int fd, bool last_byte)
+{
+	char c = 0x6b, back = 0;
+	ssize_t ret;
+	int err;
+
+	if (!max_size)
+		return skip("%s", max_size_skip);
+	if (!set_size(fd, max_size, &err))
+		return setup_failed("ftruncate to the largest size", err);
+	if (!last_byte)
+		return KSFT_PASS;
+	ret = pwrite(fd, &c, 1, max_size - 1);
+	if (ret != 1)
+		return setup_failed("pwrite of the last byte", ret < 0 ? errno : EIO);
+	ret = pread(fd, &back, 1, max_size - 1);
+	if (ret != 1 || back != c) {
+		ksft_print_msg("pread of the last byte returned %zd, byte 0x%02x\n",
+			       ret, (unsigned char)back);
+		return KSFT_FAIL;
+	}
+	return KSFT_PASS;
+}
+
+/* ftruncate(@fd, @size) must fail with @want_err */
+static bool ftruncate_fails(int fd, off_t size, int want_err)
+{
+	int ret;
+
+	errno = 0;
+	ret = ftruncate(fd, size);
+	if (ret == -1 && errno == want_err)
+		return true;
+	ksft_print_msg("ftruncate to %s0x%llx: %s, expected %s\n",
+		       size < 0 ? "-" : "",
+		       (unsigned long long)(size < 0 ? -size : size),
+		       ret ? errno_name(errno) : "success",
+		       errno_name(want_err));
+	return false;
+}
+
+/*
+ * The largest size ftruncate accepts is stable: the file takes it, stays
+ * sparse, and refuses one byte more with EFBIG (a negative size with
+ * EINVAL).  On a 64-bit kernel it is MAX_LFS_FILESIZE, LLONG_MAX.
+ */
+static int test_max_size_ftruncate(int fd)
+{
+	struct stat st;
+	bool ok = true;
+	int code;
+
+	code = setup_max_size(fd, false);
+	if (code != KSFT_PASS)
+		return code;
+	if (fstat(fd, &st))
+		return setup_failed("fstat", errno);
+	if (st.st_size != max_size || st.st_blocks) {
+		ksft_print_msg("after ftruncate to 0x%llx: st_size 0x%llx, st_blocks %lld\n",
+			       (unsigned long long)max_size,
+			       (unsigned long long)st.st_size,
+			       (long long)st.st_blocks);
+		ok = false;
+	}
+	if (sizeof(long) == 8 && max_size != OFF_T_MAX) {
+		ksft_print_msg("largest size 0x%llx, expected MAX_LFS_FILESIZE 0x%llx\n",
+			       (unsigned long long)max_size,
+			       (unsigned long long)OFF_T_MAX);
+		ok = false;
+	}
+	/* one byte more, where off_t has room for it, and a negative size */
+	if (max_size < OFF_T_MAX)
+		ok &= ftruncate_fails(fd, max_size + 1, EFBIG);
+	ok &= ftruncate_fails(fd, -1, EINVAL);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* An empty file of the largest size has no data anywhere */
+static int test_max_size_empty_seek_data_enxio(int fd)
+{
+	bool ok = true;
+	int code;
+
+	code = setup_max_size(fd, false);
+	if (code != KSFT_PASS)
+		return code;
+	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, max_size / 2, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, last_page_start(max_size), SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, max_size - 1, SEEK_DATA, -ENXIO);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* ... and every offset below i_size is a hole */
+static int test_max_size_empty_seek_hole_at_offset(int fd)
+{
+	off_t offs[4];
+	bool ok = true;
+	size_t i;
+	int code;
+
+	code = setup_max_size(fd, false);
+	if (code != KSFT_PASS)
+		return code;
+	offs[0] = 0;
+	offs[1] = max_size / 2;
+	offs[2] = last_page_start(max_size);
+	offs[3] = max_size - 1;
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		ok &= check_seek(fd, offs[i], SEEK_HOLE, offs[i]);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* One byte written at max_size - 1: SEEK_DATA finds its page */
+static int test_max_size_last_byte_seek_data(int fd)
+{
+	off_t last;
+	bool ok = true;
+	int code;
+
+	code = setup_max_size(fd, true);
+	if (code != KSFT_PASS)
+		return code;
+	last = last_page_start(max_size);
+	ok &= check_seek(fd, 0, SEEK_DATA, last);
+	ok &= check_seek(fd, max_size / 2, SEEK_DATA, last);
+	ok &= check_seek(fd, last, SEEK_DATA, last);
+	ok &= check_seek(fd, max_size - 1, SEEK_DATA, max_size - 1);
+	/* the hole before it */
+	ok &= check_seek(fd, 0, SEEK_HOLE, 0);
+	ok &= check_seek(fd, last - 1, SEEK_HOLE, last - 1);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* ... and SEEK_HOLE from inside that page returns i_size */
+static int test_max_size_last_byte_seek_hole_isize(int fd)
+{
+	bool ok = true;
+	int code;
+
+	code = setup_max_size(fd, true);
+	if (code != KSFT_PASS)
+		return code;
+	ok &= check_seek(fd, last_page_start(max_size), SEEK_HOLE, max_size);
+	ok &= check_seek(fd, max_size - 1, SEEK_HOLE, max_size);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* ... while seeking from i_size itself fails */
+static int test_max_size_seek_at_isize_enxio(int fd)
+{
+	bool ok = true;
+	int code;
+
+	code = setup_max_size(fd, true);
+	if (code != KSFT_PASS)
+		return code;
+	ok &= check_seek(fd, max_size, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, max_size, SEEK_HOLE, -ENXIO);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/*
+ * Sizes from 0 up to the start of the last page a file of the largest size
+ * has (that page is the business of the max_size subtests): empty, the
+ * file is one hole; with its last byte written, the data is the last page.
+ * The same file is truncated to 0 and grown again for each size.
+ */
+static int test_sparse_size_sweep_last_byte(int fd)
+{
+	static const unsigned long long fixed[] = {
+		0, 1, 2, 4095, 4096, 4097, 8192, 65537, 1ULL << 20,
+		(1ULL << 31) - 1, 1ULL << 31, 1ULL << 32, (1ULL << 32) + 1,
+		1ULL << 40, (1ULL << 44) + 12345, 1ULL << 52, 1ULL << 62,
+	};
+	off_t sizes[ARRAY_SIZE(fixed) + 3];
+	size_t i, n = 0, fails = 0;
+	bool ok = true;
+	char c = 0x3c;
+	off_t size, last, top;
+	int err;
+
+	if (!max_size)
+		return skip("%s", max_size_skip);
+	top = last_page_start(max_size);
+	for (i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (fixed[i] < (unsigned long long)top)
+			sizes[n++] = (off_t)fixed[i];
+	sizes[n++] = top - ps + 1;
+	sizes[n++] = top - 1;
+	sizes[n++] = top;
+
+	for (i = 0; i < n; i++) {
+		bool size_ok = true;
+
+		size = sizes[i];
+		if (!set_size(fd, 0, &err) || !set_size(fd, size, &err))
+			return setup_failed("ftruncate", err);
+		if (!size) {
+			size_ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
+			size_ok &= check_seek(fd, 0, SEEK_HOLE, -ENXIO);
+			goto next;
+		}
+		last = last_page_start(size);
+		size_ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
+		size_ok &= check_seek(fd, 0, SEEK_HOLE, 0);
+		if (pwrite(fd, &c, 1, size - 1) != 1)
+			return setup_failed("pwrite of the last byte", errno);
+		size_ok &= check_seek(fd, 0, SEEK_DATA, last);
+		size_ok &= check_seek(fd, last, SEEK_HOLE, size);
+		size_ok &= check_seek(fd, size - 1, SEEK_HOLE, size);
+		size_ok &= check_seek(fd, size, SEEK_DATA, -ENXIO);
+		size_ok &= check_seek(fd, size, SEEK_HOLE, -ENXIO);
+next:
+		if (!size_ok && fails++ < MAX_SEEK_DIAGS)
+			ksft_print_msg("the checks above were for i_size 0x%llx\n",
+				       (unsigned long long)size);
+		ok &= size_ok;
+	}
+	ksft_print_msg("%zu sizes from 0x0 to 0x%llx, %zu failed\n", n,
+		       (unsigned long long)top, fails);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+/* Truncating a file with data to 0 leaves nothing to seek to */
+static int test_truncated_to_zero_enxio(int fd)
+{
+	struct stat st;
+	bool ok = true;
+	int err;
+
+	err = write_layout(fd, "DD");
+	if (err)
+		return setup_failed("pwrite", -err);
+	ok &= check_seek(fd, 0, SEEK_DATA, 0);
+	if (!set_size(fd, 0, &err))
+		return setup_failed("ftruncate to 0", err);
+	if (fstat(fd, &st))
+		return setup_failed("fstat", errno);
+	if (st.st_size || st.st_blocks) {
+		ksft_print_msg("after ftruncate to 0: st_size 0x%llx, st_blocks %lld\n",
+			       (unsigned long long)st.st_size,
+			       (long long)st.st_blocks);
+		ok = false;
+	}
+	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, 0, SEEK_HOLE, -ENXIO);
+	ok &= check_seek(fd, ps, SEEK_DATA, -ENXIO);
+	ok &= check_seek(fd, ps, SEEK_HOLE, -ENXIO);
+	/* grown again, the old pages are gone: holes */
+	if (!set_size(fd, 2 * ps, &err))
+		return setup_failed("ftruncate", err);
+	ok &= check_layout(fd, "HH", 2 * ps);
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
 struct subtest {
 	const char *name;
 	int (*fn)(int fd);
@@ -802,6 +1158,17 @@ static const struct subtest subtests[] = {
 	{ "seek_sets_file_position", test_seek_sets_file_position, ON_MEMFD },
 	{ "pageout_keeps_data", test_pageout_keeps_data, ON_BOTH },
 	{ "swapped_out_pages_are_data", test_swapped_out_pages_are_data, ON_BOTH },
+	{ "max_size_ftruncate", test_max_size_ftruncate, ON_MEMFD },
+	{ "max_size_empty_seek_data_enxio", test_max_size_empty_seek_data_enxio,
+	  ON_MEMFD },
+	{ "max_size_empty_seek_hole_at_offset", test_max_size_empty_seek_hole_at_offset,
+	  ON_MEMFD },
+	{ "max_size_last_byte_seek_data", test_max_size_last_byte_seek_data, ON_MEMFD },
+	{ "max_size_last_byte_seek_hole_isize", test_max_size_last_byte_seek_hole_isize,
+	  ON_MEMFD },
+	{ "max_size_seek_at_isize_enxio", test_max_size_seek_at_isize_enxio, ON_MEMFD },
+	{ "sparse_size_sweep_last_byte", test_sparse_size_sweep_last_byte, ON_MEMFD },
+	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH },
 };
 
 /* Can @dir hold O_TMPFILE files on a tmpfs? */
@@ -950,6 +1317,7 @@ int main(void)
 
 	probe_backends();
 	print_environment();
+	probe_max_size();
 
 	for (b = 0; b < NR_BACKENDS; b++) {
 		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
