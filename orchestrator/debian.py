@@ -63,10 +63,9 @@ def _run(cmd: list[str], cwd: Path | None = None, what: str = "") -> str:
     return out.stdout
 
 
-def _host_sources() -> list[tuple[str, list[str]]]:
+def _host_sources(etc: Path) -> list[tuple[str, list[str]]]:
     """(uri, suites) of every Debian entry in the host's apt sources (deb822 and one-line)."""
     entries: list[tuple[str, list[str]]] = []
-    etc = Path("/etc/apt")
     for path in sorted(etc.glob("sources.list.d/*.sources")):
         for stanza in path.read_text().split("\n\n"):
             fields = dict(
@@ -81,16 +80,16 @@ def _host_sources() -> list[tuple[str, list[str]]]:
         if not path.is_file():
             continue
         for line in path.read_text().splitlines():
-            line = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()  # type: ignore[assignment]
-            if len(line) >= 3 and line[0] == "deb":
-                entries.append((line[1], [line[2]]))
+            words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb":
+                entries.append((words[1], [words[2]]))
     return entries
 
 
-def host_mirrors() -> dict[str, str]:
+def host_mirrors(etc: Path = Path("/etc/apt")) -> dict[str, str]:
     """The archive and security mirror URIs the host uses for Debian."""
     mirrors: dict[str, str] = {}
-    for uri, suites in _host_sources():
+    for uri, suites in _host_sources(etc):
         for suite in suites:
             if suite.endswith("-security"):
                 mirrors.setdefault("security", uri.rstrip("/"))

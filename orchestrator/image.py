@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .build import TestBuild
-from .cache import atomic_write_bytes, hash_files, sha256_file
+from .cache import atomic_write_bytes, hash_files
 from .errors import InfraError
 from .kernel import Kernel
 
@@ -195,7 +195,3 @@ def build_initramfs(
             cpio.file(f"tests/{rel}", path.read_bytes(), 0o755 if executable else 0o644)
     atomic_write_bytes(target, cpio.finish())
     return GuestImage(target, names, built_now=True)
-
-
-def image_digest(image: GuestImage) -> str:
-    return sha256_file(image.initramfs)
