@@ -99,7 +99,7 @@ def build_tree(tree: Path, fragments: list[Path], cache: Path, log_dir: Path) ->
         raise InfraError(
             f"the config of {tree} cannot enable {', '.join(missing)} (unmet dependencies "
             "or options this tree does not have)",
-            f"enable their dependencies in {config} (make O={out} menuconfig), "
+            f"enable their dependencies in {config} (make -C {tree} O={out} menuconfig), "
             "or use a tree that has them",
         )
     start = time.monotonic()

@@ -37,6 +37,10 @@ def assert_infra(proc: subprocess.CompletedProcess[str], *words: str) -> None:
         (["--kernel", "/etc/hostname"], ["not an x86 bzImage", "fix:"]),
         (["--kernel", "/etc"], ["directory without a Makefile", "fix:"]),
         (["--kernel", "debian:5.10"], ["unknown kernel preset", "debian:6.1"]),
+        (
+            ["--kernel", str(ROOT / "tests/fixtures/fake-kernel-tree")],
+            ["cannot enable CONFIG_USERFAULTFD", "menuconfig"],
+        ),
         (["--results", "/proc/no/such/dir"], ["not writable", "--results"]),
         (["--modules", "/tmp"], ["--modules", "--kernel"]),
         (["--no-such-option"], ["unrecognized arguments"]),
