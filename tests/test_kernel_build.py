@@ -1,9 +1,11 @@
 """Slow: build a kernel from Debian's linux-source package with our fragments, boot it,
-and run the suite on it.  `tox -e tests -- --run-slow -k kernel_build -s` prints the times."""
+and run the suite on it.  `tox -e tests -- --run-slow -k kernel_build -s` prints the times
+(RESIDENCY_KERNEL_TREE=DIR uses a tree you already have)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +23,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.qemu]
 
 
 def linux_source_tree() -> Path:
-    """The newest linux-source-X.Y the host's apt knows, unpacked once into the cache."""
+    """$RESIDENCY_KERNEL_TREE, else the newest linux-source-X.Y the host's apt knows,
+    unpacked once into the cache."""
+    if os.environ.get("RESIDENCY_KERNEL_TREE"):
+        return Path(os.environ["RESIDENCY_KERNEL_TREE"])
     found = subprocess.run(
         ["apt-cache", "search", "--names-only", r"^linux-source-[0-9.]+$"],
         capture_output=True, text=True, check=True,
