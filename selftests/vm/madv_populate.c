@@ -34,22 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kselftest.h"
 #include "vm_util.h"
 
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC		0x0001U
-#endif
-
 /* pages in each test range */
 #define NR_PAGES	16
 #define MAX_PAGE_DIAGS	4
-#define PAGEOUT_RETRIES	100
 #define NAME_LEN	128
-#define REASON_LEN	256
 
 /* The shared memory the shmem populate subtests run on */
 enum shmem_kind {
@@ -66,7 +59,6 @@ static const char * const shmem_kind_names[NR_SHMEM_KINDS] = {
 static size_t ps;
 static size_t range_len;
 static int pagemap_fd = -1;
-static char skip_reason[REASON_LEN];
 
 static void report(const char *name, bool ok)
 {
@@ -83,23 +75,6 @@ static __printf(2, 3) void report_named(bool ok, const char *fmt, ...)
 	vsnprintf(name, sizeof(name), fmt, args);
 	va_end(args);
 	report(name, ok);
-}
-
-static __printf(1, 2) int skip(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
-	va_end(args);
-	return KSFT_SKIP;
-}
-
-static int setup_failed(const char *what, int err)
-{
-	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
-		       strerror(err));
-	return KSFT_FAIL;
 }
 
 static const char *advice_name(int advice)
@@ -416,9 +391,9 @@ static char *map_memfd(int flags, int prot, off_t size, int *fdp)
 	char *addr;
 	int fd;
 
-	fd = memfd_create("madv_populate", MFD_CLOEXEC);
+	fd = memfd_new("madv_populate");
 	if (fd < 0) {
-		ksft_print_msg("memfd_create: %s\n", errno_name(errno));
+		ksft_print_msg("memfd_create: %s\n", errno_name(fd));
 		return NULL;
 	}
 	if (ftruncate(fd, size)) {
@@ -555,40 +530,6 @@ static bool range_pagemap_none(char *addr, size_t len)
 	return range_pagemap_is(addr, len, 0, ~PM_BIT(PM_SOFT_DIRTY));
 }
 
-/* An lseek() result: -1 with its errno, or the offset in hex */
-static const char *seek_str(off_t off, int err, char *buf, size_t len)
-{
-	if (off == -1)
-		snprintf(buf, len, "-1 (%s)", errno_name(err));
-	else
-		snprintf(buf, len, "0x%llx", (unsigned long long)off);
-	return buf;
-}
-
-/*
- * lseek(@fd, @off, @whence) must return @want exactly, or fail with -@want
- * when @want is negative.  Offsets are printed in hex.
- */
-static bool seek_is(int fd, off_t off, int whence, off_t want)
-{
-	char got_buf[48], want_buf[48];
-	off_t got;
-	int err;
-
-	errno = 0;
-	got = lseek(fd, off, whence);
-	err = errno;
-	if (want >= 0 ? got == want : got == -1 && err == -want)
-		return true;
-	ksft_print_msg("%s from 0x%llx: got %s, expected %s\n",
-		       whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE",
-		       (unsigned long long)off,
-		       seek_str(got, err, got_buf, sizeof(got_buf)),
-		       seek_str(want < 0 ? -1 : want, (int)-want, want_buf,
-				sizeof(want_buf)));
-	return false;
-}
-
 /*
  * MADV_POPULATE_READ or MADV_POPULATE_WRITE of fresh shared memory: the
  * range starts unpopulated and ends up PRESENT and resident; on a memfd
@@ -621,7 +562,7 @@ static void test_shmem_populate(enum shmem_kind kind, int advice)
 		     "%s_populate_%s_%s", prefix, adv, checks[0]);
 	/* a hole before: nothing in the page cache yet */
 	if (fd >= 0)
-		hole_before = seek_is(fd, 0, SEEK_DATA, -ENXIO);
+		hole_before = seek_is(fd, 0, SEEK_DATA, -ENXIO, false);
 	report_named(madvise_result_is(addr, range_len, advice, 0),
 		     "%s_populate_%s_%s", prefix, adv, checks[1]);
 	report_named(range_present(addr, range_len),
@@ -632,9 +573,10 @@ static void test_shmem_populate(enum shmem_kind kind, int advice)
 		bool ok = hole_before;
 
 		/* every page is data now: data from 0, the hole at i_size */
-		ok &= seek_is(fd, 0, SEEK_DATA, 0);
-		ok &= seek_is(fd, 0, SEEK_HOLE, range_len);
-		ok &= seek_is(fd, range_len - ps, SEEK_DATA, range_len - ps);
+		ok &= seek_is(fd, 0, SEEK_DATA, 0, false);
+		ok &= seek_is(fd, 0, SEEK_HOLE, range_len, false);
+		ok &= seek_is(fd, range_len - ps, SEEK_DATA, range_len - ps,
+			      false);
 		report_named(ok, "%s_populate_%s_%s", prefix, adv, checks[4]);
 	}
 	unmap_shmem(addr, fd);
@@ -720,29 +662,19 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 	}
 }
 
-/* Byte that page @idx of a swap test range is filled with; never zero */
-static unsigned char page_fill(size_t idx)
-{
-	return (unsigned char)(0x31 + idx * 7);
-}
-
+/* Every page still holds what fill_pages() wrote */
 static bool range_data_intact(char *addr)
 {
 	unsigned int diags = 0;
 	bool ok = true;
-	ssize_t off;
 	size_t i;
 
 	for (i = 0; i < NR_PAGES; i++) {
-		off = find_byte_mismatch(addr + i * ps, ps, page_fill(i));
-		if (off < 0)
+		if (page_filled_with(addr + i * ps, i, page_byte(i),
+				     diags >= MAX_PAGE_DIAGS))
 			continue;
 		ok = false;
-		if (diags++ < MAX_PAGE_DIAGS)
-			ksft_print_msg("page %zu byte 0x%zx is 0x%02x, expected 0x%02x\n",
-				       i, (size_t)off,
-				       (unsigned char)addr[i * ps + off],
-				       page_fill(i));
+		diags++;
 	}
 	return ok;
 }
@@ -778,7 +710,6 @@ static int swapped_populate(bool memfd, int advice,
 	uint64_t entry;
 	char *addr;
 	int fd = -1;
-	size_t i;
 	int ret;
 
 	if (memfd) {
@@ -789,8 +720,7 @@ static int swapped_populate(bool memfd, int advice,
 	} else {
 		addr = map_anon(PROT_READ | PROT_WRITE);
 	}
-	for (i = 0; i < NR_PAGES; i++)
-		memset(addr + i * ps, page_fill(i), ps);
+	fill_pages(addr, NR_PAGES);
 
 	ret = smaps_vma_field_kb(addr, "Swap", &before_kb, NULL);
 	if (ret) {
@@ -869,30 +799,6 @@ static void test_swapped_populate(bool memfd, int advice)
 	}
 }
 
-static void print_environment(void)
-{
-	struct utsname uts;
-	char buf[128];
-	int cpu;
-
-	if (!uname(&uts))
-		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu\n", ps);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP enabled: %s\n", buf);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP shmem_enabled: %s\n", buf);
-	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
-	/* pages must sit in the LRU batch of the CPU MADV_PAGEOUT drains */
-	cpu = pin_to_current_cpu();
-	if (cpu < 0)
-		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
-	else
-		ksft_print_msg("pinned to CPU %d\n", cpu);
-}
-
 /* Exit with a SKIP when the kernel predates MADV_POPULATE_(READ|WRITE) */
 static void sense_support(void)
 {
@@ -930,7 +836,8 @@ int main(void)
 	 */
 	ksft_set_plan(6 + 6 + 7 + 5 + 5 + 2 + 3 +
 		      (4 + 5) * 2 + 2 * 2 + 2 * 2 + 4 * 4);
-	print_environment();
+	print_env_banner();
+	print_env_pin_cpu();
 	if (geteuid())
 		ksft_print_msg("not root: pagemap PFNs read as 0, PFN checks are skipped\n");
 

@@ -43,27 +43,11 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kselftest.h"
 #include "vm_util.h"
 
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC		0x01021994
-#endif
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE	0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE	0x02
-#endif
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC		0x0001U
-#endif
-
-#define PAGEOUT_RETRIES		100
 #define MAX_SEEK_DIAGS		8
 /* the largest off_t; _FILE_OFFSET_BITS=64 makes off_t 64 bits */
 #define OFF_T_MAX		((off_t)LLONG_MAX)
@@ -78,85 +62,25 @@ enum backend {
 #define ON_TMPFS	(1U << BACKEND_TMPFS)
 #define ON_BOTH		(ON_MEMFD | ON_TMPFS)
 
-static const char * const backend_names[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = "memfd",
-	[BACKEND_TMPFS] = "tmpfs",
+static struct backend_info backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd" },
+	[BACKEND_TMPFS] = { .name = "tmpfs" },
 };
-
-/* Why a backend cannot be tested; empty when it can */
-static char backend_skip[NR_BACKENDS][160];
 
 /* Directory of the tmpfs that holds our O_TMPFILE files */
 static char tmpfs_dir[PATH_MAX];
-
-/* Reason of the SKIP of the subtest that is running */
-static char skip_reason[256];
 
 /* Number of seek mismatches reported by the running subtest */
 static unsigned int seek_diags;
 
 static size_t ps;
 
-static __printf(1, 2) int skip(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
-	va_end(args);
-	return KSFT_SKIP;
-}
-
-/* Report a failed setup step and fail the subtest */
-static int setup_failed(const char *what, int err)
-{
-	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
-		       strerror(err));
-	return KSFT_FAIL;
-}
-
-static const char *whence_name(int whence)
-{
-	return whence == SEEK_DATA ? "SEEK_DATA" :
-	       whence == SEEK_HOLE ? "SEEK_HOLE" : "SEEK_?";
-}
-
-/*
- * Render an lseek() result: -1 with its errno, or the offset in hex, even
- * a negative one that a broken kernel returned as a success.
- */
-static const char *seek_str(off_t off, int err, char *buf, size_t len)
-{
-	if (off == -1)
-		snprintf(buf, len, "-1 (%s)", errno_name(err));
-	else
-		snprintf(buf, len, "0x%llx", (unsigned long long)off);
-	return buf;
-}
-
-/*
- * lseek(@fd, @off, @whence) must return @want, or fail with -@want when
- * @want is negative.  The value itself is compared, not just -1.
- */
+/* seek_is(), with at most MAX_SEEK_DIAGS mismatches printed per subtest */
 static bool check_seek(int fd, off_t off, int whence, off_t want)
 {
-	char got_buf[48], want_buf[48];
-	off_t got;
-	int err;
-
-	errno = 0;
-	got = lseek(fd, off, whence);
-	err = errno;
-	if (want >= 0 ? got == want : got == -1 && err == -want)
+	if (seek_is(fd, off, whence, want, seek_diags >= MAX_SEEK_DIAGS))
 		return true;
-
-	if (seek_diags++ < MAX_SEEK_DIAGS)
-		ksft_print_msg("%s from %s%llx: got %s, expected %s\n",
-			       whence_name(whence), off < 0 ? "-0x" : "0x",
-			       (unsigned long long)(off < 0 ? -off : off),
-			       seek_str(got, err, got_buf, sizeof(got_buf)),
-			       seek_str(want < 0 ? -1 : want, (int)-want,
-					want_buf, sizeof(want_buf)));
+	seek_diags++;
 	return false;
 }
 
@@ -229,46 +153,25 @@ static bool check_layout(int fd, const char *layout, off_t size)
 	return ok;
 }
 
-/* Byte that page @idx of a test file is filled with; never zero */
-static unsigned char page_byte(size_t idx)
-{
-	unsigned char c = (unsigned char)(0x5a + idx * 17);
-
-	return c ? c : 1;
-}
-
-static int write_page(int fd, size_t idx)
-{
-	char *buf = malloc(ps);
-	ssize_t ret;
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	memset(buf, page_byte(idx), ps);
-	ret = pwrite(fd, buf, ps, idx * ps);
-	if (ret < 0)
-		err = -errno;
-	else if ((size_t)ret != ps)
-		err = -EIO;
-	free(buf);
-	return err;
-}
-
-/* Write the pages of @layout marked 'D' */
-static int write_layout(int fd, const char *layout)
+/*
+ * Size the file to @size, unless 0, and write the pages of @layout marked
+ * 'D'.  Returns KSFT_PASS, or KSFT_FAIL after printing what failed.
+ */
+static int setup_layout(int fd, off_t size, const char *layout)
 {
 	size_t i;
 	int ret;
 
+	if (size && ftruncate(fd, size))
+		return setup_failed("ftruncate", errno);
 	for (i = 0; layout[i]; i++) {
 		if (layout[i] != 'D')
 			continue;
-		ret = write_page(fd, i);
+		ret = pwrite_page(fd, i);
 		if (ret)
-			return ret;
+			return setup_failed("pwrite", -ret);
 	}
-	return 0;
+	return KSFT_PASS;
 }
 
 /*
@@ -281,27 +184,17 @@ static bool check_page_content(int fd, size_t idx, int fill)
 	unsigned char *buf = malloc(ps);
 	bool ok = false;
 	ssize_t ret;
-	size_t i;
 
 	if (!buf) {
 		ksft_print_msg("malloc failed\n");
 		return false;
 	}
 	ret = pread(fd, buf, ps, idx * ps);
-	if (ret != (ssize_t)ps) {
+	if (ret == (ssize_t)ps)
+		ok = page_filled_with(buf, idx, want, false);
+	else
 		ksft_print_msg("pread of page %zu returned %zd (%s)\n", idx, ret,
 			       ret < 0 ? errno_name(errno) : "short");
-		goto out;
-	}
-	for (i = 0; i < ps; i++) {
-		if (buf[i] != want) {
-			ksft_print_msg("page %zu byte 0x%zx is 0x%02x, expected 0x%02x\n",
-				       idx, i, buf[i], want);
-			goto out;
-		}
-	}
-	ok = true;
-out:
 	free(buf);
 	return ok;
 }
@@ -353,13 +246,11 @@ static int test_empty_file_enxio(int fd)
 static int test_written_page_is_data(int fd)
 {
 	const char *layout = "HDHH";
-	int err;
+	int code;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	err = write_layout(fd, layout);
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 4 * ps, layout);
+	if (code != KSFT_PASS)
+		return code;
 	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -367,12 +258,11 @@ static int test_fallocated_unwritten_is_hole(int fd)
 {
 	struct stat st;
 	bool ok = true;
+	int code;
 
-	if (fallocate(fd, 0, 0, 4 * ps)) {
-		if (errno == EOPNOTSUPP)
-			return skip("fallocate not supported");
-		return setup_failed("fallocate", errno);
-	}
+	code = setup_fallocate(fd, 0, 0, 4 * ps);
+	if (code != KSFT_PASS)
+		return code;
 	if (fstat(fd, &st))
 		return setup_failed("fstat", errno);
 	if (st.st_size != (off_t)(4 * ps) || st.st_blocks * 512 < (off_t)(4 * ps)) {
@@ -388,16 +278,14 @@ static int test_fallocated_unwritten_is_hole(int fd)
 static int test_fallocate_then_write_one_page(int fd)
 {
 	const char *layout = "HHDH";
-	int err;
+	int code;
 
-	if (fallocate(fd, 0, 0, 4 * ps)) {
-		if (errno == EOPNOTSUPP)
-			return skip("fallocate not supported");
-		return setup_failed("fallocate", errno);
-	}
-	err = write_layout(fd, layout);
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_fallocate(fd, 0, 0, 4 * ps);
+	if (code != KSFT_PASS)
+		return code;
+	code = setup_layout(fd, 0, layout);
+	if (code != KSFT_PASS)
+		return code;
 	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -405,12 +293,11 @@ static int test_read_of_fallocated_page_stays_hole(int fd)
 {
 	bool ok = true;
 	size_t i;
+	int code;
 
-	if (fallocate(fd, 0, 0, 4 * ps)) {
-		if (errno == EOPNOTSUPP)
-			return skip("fallocate not supported");
-		return setup_failed("fallocate", errno);
-	}
+	code = setup_fallocate(fd, 0, 0, 4 * ps);
+	if (code != KSFT_PASS)
+		return code;
 	for (i = 0; i < 4; i++)
 		ok &= check_page_content(fd, i, 0);
 	ok &= check_layout(fd, "HHHH", 4 * ps);
@@ -421,16 +308,15 @@ static int test_punched_hole_is_hole(int fd)
 {
 	struct stat st;
 	bool ok = true;
-	int err;
+	int code;
 
-	err = write_layout(fd, "DDDD");
-	if (err)
-		return setup_failed("pwrite", -err);
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ps, 2 * ps)) {
-		if (errno == EOPNOTSUPP)
-			return skip("FALLOC_FL_PUNCH_HOLE not supported");
-		return setup_failed("fallocate(PUNCH_HOLE)", errno);
-	}
+	code = setup_layout(fd, 0, "DDDD");
+	if (code != KSFT_PASS)
+		return code;
+	code = setup_fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       ps, 2 * ps);
+	if (code != KSFT_PASS)
+		return code;
 	if (fstat(fd, &st))
 		return setup_failed("fstat", errno);
 	if (st.st_size != (off_t)(4 * ps)) {
@@ -517,13 +403,11 @@ static int test_read_of_hole_stays_hole(int fd)
 static int test_offset_inside_page(int fd)
 {
 	bool ok = true;
-	int err;
+	int code;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	err = write_layout(fd, "HDHH");
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 4 * ps, "HDHH");
+	if (code != KSFT_PASS)
+		return code;
 
 	/* inside the hole before the data: the data page's start */
 	ok &= check_seek(fd, 1, SEEK_DATA, ps);
@@ -544,13 +428,11 @@ static int test_sparse_data_in_last_page_only(int fd)
 {
 	const char *layout = "HHHHHHHD";
 	bool ok = true;
-	int err;
+	int code;
 
-	if (!set_size(fd, 8 * ps, &err))
-		return setup_failed("ftruncate", err);
-	err = write_layout(fd, layout);
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 8 * ps, layout);
+	if (code != KSFT_PASS)
+		return code;
 	ok &= check_seek(fd, 0, SEEK_DATA, 7 * ps);
 	ok &= check_seek(fd, 0, SEEK_HOLE, 0);
 	ok &= check_seek(fd, 7 * ps, SEEK_HOLE, 8 * ps);
@@ -587,11 +469,11 @@ static int test_seek_hole_in_data_returns_isize(int fd)
 static int test_seek_at_eof_enxio(int fd)
 {
 	bool ok = true;
-	int err;
+	int code;
 
-	err = write_layout(fd, "DD");
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 0, "DD");
+	if (code != KSFT_PASS)
+		return code;
 	ok &= check_seek(fd, 2 * ps, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 2 * ps, SEEK_HOLE, -ENXIO);
 	/* the last byte is still inside the file */
@@ -603,11 +485,11 @@ static int test_seek_at_eof_enxio(int fd)
 static int test_seek_past_eof_enxio(int fd)
 {
 	bool ok = true;
-	int err;
+	int code;
 
-	err = write_layout(fd, "DD");
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 0, "DD");
+	if (code != KSFT_PASS)
+		return code;
 	ok &= check_seek(fd, 2 * ps + 1, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 2 * ps + 1, SEEK_HOLE, -ENXIO);
 	ok &= check_seek(fd, 64 * ps, SEEK_DATA, -ENXIO);
@@ -620,11 +502,11 @@ static int test_seek_past_eof_enxio(int fd)
 static int test_negative_offset_enxio(int fd)
 {
 	bool ok = true;
-	int err;
+	int code;
 
-	err = write_layout(fd, "DD");
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 0, "DD");
+	if (code != KSFT_PASS)
+		return code;
 	ok &= check_seek(fd, -1, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, -1, SEEK_HOLE, -ENXIO);
 	ok &= check_seek(fd, -(off_t)ps, SEEK_DATA, -ENXIO);
@@ -635,13 +517,11 @@ static int test_negative_offset_enxio(int fd)
 static int test_alternating_extents(int fd)
 {
 	const char *layout = "DHDDHHDH";
-	int err;
+	int code;
 
-	if (!set_size(fd, 8 * ps, &err))
-		return setup_failed("ftruncate", err);
-	err = write_layout(fd, layout);
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 8 * ps, layout);
+	if (code != KSFT_PASS)
+		return code;
 	return check_layout(fd, layout, 8 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -649,13 +529,11 @@ static int test_seek_sets_file_position(int fd)
 {
 	bool ok = true;
 	off_t pos;
-	int err;
+	int code;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	err = write_layout(fd, "HHDH");
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 4 * ps, "HHDH");
+	if (code != KSFT_PASS)
+		return code;
 
 	ok &= check_seek(fd, 0, SEEK_DATA, 2 * ps);
 	pos = lseek(fd, 0, SEEK_CUR);
@@ -853,10 +731,10 @@ static void probe_max_size(void)
 		}
 	}
 
-	fd = memfd_create("shmem_lseek_max", MFD_CLOEXEC);
+	fd = memfd_new("shmem_lseek_max");
 	if (fd < 0) {
 		snprintf(max_size_skip, sizeof(max_size_skip),
-			 "memfd_create failed: %s", errno_name(errno));
+			 "memfd_create failed: %s", errno_name(fd));
 		return;
 	}
 	found = find_max_size(fd);
@@ -1104,11 +982,11 @@ static int test_truncated_to_zero_enxio(int fd)
 {
 	struct stat st;
 	bool ok = true;
-	int err;
+	int code, err;
 
-	err = write_layout(fd, "DD");
-	if (err)
-		return setup_failed("pwrite", -err);
+	code = setup_layout(fd, 0, "DD");
+	if (code != KSFT_PASS)
+		return code;
 	ok &= check_seek(fd, 0, SEEK_DATA, 0);
 	if (!set_size(fd, 0, &err))
 		return setup_failed("ftruncate to 0", err);
@@ -1131,12 +1009,7 @@ static int test_truncated_to_zero_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-struct subtest {
-	const char *name;
-	int (*fn)(int fd);
-	unsigned int backends;
-};
-
+/* Each subtest gets a fresh, empty file of its backend from run_on_new_file() */
 static const struct subtest subtests[] = {
 	{ "empty_file_enxio", test_empty_file_enxio, ON_BOTH },
 	{ "written_page_is_data", test_written_page_is_data, ON_BOTH },
@@ -1171,21 +1044,6 @@ static const struct subtest subtests[] = {
 	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH },
 };
 
-/* Can @dir hold O_TMPFILE files on a tmpfs? */
-static bool tmpfs_dir_usable(const char *dir)
-{
-	struct statfs sfs;
-	bool ok;
-	int fd;
-
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return false;
-	ok = !fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC;
-	close(fd);
-	return ok;
-}
-
 /*
  * As root, mount a tmpfs of our own in a private mount namespace, so that
  * it disappears with this process and nothing is left behind.
@@ -1217,137 +1075,66 @@ static bool mount_private_tmpfs(void)
 	return false;
 }
 
-static void find_tmpfs(void)
-{
-	char line[PATH_MAX + 256];
-	char dir[PATH_MAX], type[64];
-	FILE *fp;
-
-	if (tmpfs_dir_usable("/dev/shm")) {
-		snprintf(tmpfs_dir, sizeof(tmpfs_dir), "/dev/shm");
-		return;
-	}
-	fp = fopen("/proc/self/mounts", "re");
-	if (fp) {
-		while (fgets(line, sizeof(line), fp)) {
-			if (sscanf(line, "%*s %4095s %63s", dir, type) != 2 ||
-			    strcmp(type, "tmpfs"))
-				continue;
-			/* leave the kernel's own file systems alone */
-			if (!strncmp(dir, "/sys/", 5) || !strncmp(dir, "/proc/", 6) ||
-			    !tmpfs_dir_usable(dir))
-				continue;
-			snprintf(tmpfs_dir, sizeof(tmpfs_dir), "%s", dir);
-			break;
-		}
-		fclose(fp);
-	}
-	if (tmpfs_dir[0] || mount_private_tmpfs())
-		return;
-	snprintf(backend_skip[BACKEND_TMPFS], sizeof(backend_skip[0]),
-		 "no writable tmpfs supporting O_TMPFILE found%s",
-		 geteuid() ? " (run as root to mount one)" : "");
-}
-
+/*
+ * The memfd backend, and a directory for the tmpfs one: tmpfs_find_dir()'s
+ * or, failing that, a private tmpfs of our own.
+ */
 static void probe_backends(void)
 {
-	int fd;
-
-	fd = memfd_create("shmem_lseek_probe", MFD_CLOEXEC);
-	if (fd < 0)
-		snprintf(backend_skip[BACKEND_MEMFD], sizeof(backend_skip[0]),
-			 "memfd_create failed: %s", errno_name(errno));
-	else
-		close(fd);
-	find_tmpfs();
+	probe_shmem_backends(&backends[BACKEND_MEMFD], NULL, NULL, 0);
+	if (!tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)) ||
+	    mount_private_tmpfs())
+		return;
+	snprintf(backends[BACKEND_TMPFS].skip, sizeof(backends[0].skip),
+		 "no writable tmpfs supporting O_TMPFILE found%s",
+		 geteuid() ? " (run as root to mount one)" : "");
 }
 
 /* A fresh, empty file of @backend; returns the fd or a negative errno */
 static int new_file(enum backend backend)
 {
-	int fd;
+	return backend == BACKEND_MEMFD ? memfd_new("shmem_lseek") :
+	       tmpfile_new(tmpfs_dir);
+}
 
-	if (backend == BACKEND_MEMFD)
-		fd = memfd_create("shmem_lseek", MFD_CLOEXEC);
-	else
-		fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
+/* Run subtest @t on a fresh, empty file of backend @b */
+static int run_on_new_file(const struct subtest *t, int b)
+{
+	int code, fd;
+
+	fd = new_file(b);
+	if (fd < 0) {
+		ksft_print_msg("creating a %s file failed: %s\n",
+			       backends[b].name, errno_name(fd));
+		return KSFT_FAIL;
+	}
+	seek_diags = 0;
+	code = t->fn(fd);
+	close(fd);
+	return code;
 }
 
 static void print_environment(void)
 {
-	struct utsname uts;
-	char buf[128];
-	int cpu;
-
-	if (!uname(&uts))
-		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu\n", ps);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP enabled: %s\n", buf);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP shmem_enabled: %s\n", buf);
-	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
-	cpu = pin_to_current_cpu();
-	if (cpu < 0)
-		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
-	else
-		ksft_print_msg("pinned to CPU %d\n", cpu);
+	print_env_banner();
+	print_env_pin_cpu();
 	if (tmpfs_dir[0])
 		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
 }
 
 int main(void)
 {
-	unsigned int plan = 0;
-	char name[128];
-	size_t i;
-	int b;
-
 	ps = psize();
 	ksft_print_header();
-
-	for (i = 0; i < ARRAY_SIZE(subtests); i++)
-		for (b = 0; b < NR_BACKENDS; b++)
-			if (subtests[i].backends & (1U << b))
-				plan++;
-	ksft_set_plan(plan);
+	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
+				    NR_BACKENDS));
 
 	probe_backends();
 	print_environment();
 	probe_max_size();
 
-	for (b = 0; b < NR_BACKENDS; b++) {
-		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
-			const struct subtest *t = &subtests[i];
-			int code, fd;
-
-			if (!(t->backends & (1U << b)))
-				continue;
-			snprintf(name, sizeof(name), "%s_%s", backend_names[b],
-				 t->name);
-			if (backend_skip[b][0]) {
-				ksft_test_result_code(KSFT_SKIP, name, "%s",
-						      backend_skip[b]);
-				continue;
-			}
-			fd = new_file(b);
-			if (fd < 0) {
-				ksft_print_msg("creating a %s file failed: %s\n",
-					       backend_names[b], errno_name(fd));
-				ksft_test_result_code(KSFT_FAIL, name, NULL);
-				continue;
-			}
-			skip_reason[0] = '\0';
-			seek_diags = 0;
-			code = t->fn(fd);
-			close(fd);
-			ksft_test_result_code(code, name, "%s",
-					      code == KSFT_SKIP ? skip_reason : "");
-		}
-	}
+	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
+		     run_on_new_file);
 
 	ksft_finished();
 }

@@ -39,27 +39,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/kernel-page-flags.h>
 
 #include "kselftest.h"
 #include "vm_util.h"
 
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC		0x0001U
-#endif
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE	0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE	0x02
-#endif
-
 #define NR_PAGES		4
 /* the page the swap subtests work on */
 #define TEST_PAGE		1
-#define PAGEOUT_RETRIES		100
 /* memory.reclaim requests, each far more than the cgroup holds */
 #define RECLAIM_ROUNDS		50
 #define RECLAIM_REQUEST		"64M"
@@ -78,20 +66,14 @@ enum backend {
 #define ON_ANON		(1U << BACKEND_ANON)
 #define ON_FILES	(ON_MEMFD | ON_TMPFS)
 
-static const char * const backend_names[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = "memfd",
-	[BACKEND_TMPFS] = "tmpfs",
-	[BACKEND_ANON] = "anon",
+static struct backend_info backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd" },
+	[BACKEND_TMPFS] = { .name = "tmpfs" },
+	[BACKEND_ANON] = { .name = "anon" },
 };
-
-/* Why a backend cannot be tested; empty when it can */
-static char backend_skip[NR_BACKENDS][160];
 
 /* Directory of the tmpfs that holds our O_TMPFILE files */
 static char tmpfs_dir[PATH_MAX];
-
-/* Reason of the SKIP of the subtest that is running */
-static char skip_reason[256];
 
 static size_t ps;
 static bool swap_on;
@@ -110,82 +92,16 @@ struct region {
 	int fd;
 };
 
-static __printf(1, 2) int skip(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
-	va_end(args);
-	return KSFT_SKIP;
-}
-
-/* Report a failed setup step and fail the subtest */
-static int setup_failed(const char *what, int err)
-{
-	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
-		       strerror(err));
-	return KSFT_FAIL;
-}
-
-/* Byte that page @idx is filled with; never zero */
-static unsigned char page_byte(size_t idx)
-{
-	unsigned char c = (unsigned char)(0x3c + idx * 41);
-
-	return c ? c : 1;
-}
-
 static char *page_addr(const struct region *r, size_t idx)
 {
 	return r->addr + idx * ps;
 }
 
-static int write_file(const char *path, const char *text)
-{
-	ssize_t len = strlen(text), ret;
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, text, len);
-	if (ret < 0)
-		err = -errno;
-	else if (ret != len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
 /* A fresh, empty file of @backend; returns the fd or a negative errno */
-static int new_file(enum backend backend)
+static int new_file(int backend)
 {
-	int fd;
-
-	if (backend == BACKEND_MEMFD)
-		fd = memfd_create("shmem_mincore", MFD_CLOEXEC);
-	else
-		fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
-}
-
-static int pwrite_page(int fd, size_t idx)
-{
-	char *buf = malloc(ps);
-	ssize_t ret;
-	int err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	memset(buf, page_byte(idx), ps);
-	ret = pwrite(fd, buf, ps, idx * ps);
-	if (ret < 0)
-		err = -errno;
-	else if ((size_t)ret != ps)
-		err = -EIO;
-	free(buf);
-	return err;
+	return backend == BACKEND_MEMFD ? memfd_new("shmem_mincore") :
+	       tmpfile_new(tmpfs_dir);
 }
 
 /*
@@ -256,6 +172,38 @@ static bool check_untouched(const char *addr)
 	return true;
 }
 
+/*
+ * A fresh file of @backend, NR_PAGES long and set up by @prepare, and a
+ * fresh mapping of it with @prot.  Returns KSFT_PASS with the file in *@fdp
+ * and the mapping in *@addrp, or the code the subtest ends with.
+ */
+static int map_prepared_file(int backend, int (*prepare)(int fd), int prot,
+			     int *fdp, char **addrp)
+{
+	int fd, ret;
+
+	fd = new_file(backend);
+	if (fd < 0)
+		return setup_failed("creating the file", -fd);
+	if (ftruncate(fd, NR_PAGES * ps)) {
+		ret = setup_failed("ftruncate", errno);
+		goto fail;
+	}
+	ret = prepare(fd);
+	if (ret)
+		goto fail;
+	*addrp = map_pages(fd, prot);
+	if (!*addrp) {
+		ret = setup_failed("mmap", errno);
+		goto fail;
+	}
+	*fdp = fd;
+	return KSFT_PASS;
+fail:
+	close(fd);
+	return ret;
+}
+
 /* Page-cache subtests: a file set up by @prepare, then a fresh mapping */
 
 static int file_residency(enum backend backend,
@@ -265,26 +213,10 @@ static int file_residency(enum backend backend,
 	char *addr;
 	int fd, ret;
 
-	fd = new_file(backend);
-	if (fd < 0)
-		return setup_failed("creating the file", -fd);
-	if (ftruncate(fd, NR_PAGES * ps)) {
-		ret = errno;
-		close(fd);
-		return setup_failed("ftruncate", ret);
-	}
-	ret = prepare(fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
 	/* read-only and never touched: no pte, mincore asks the page cache */
-	addr = map_pages(fd, PROT_READ);
-	if (!addr) {
-		ret = errno;
-		close(fd);
-		return setup_failed("mmap", ret);
-	}
+	ret = map_prepared_file(backend, prepare, PROT_READ, &fd, &addr);
+	if (ret)
+		return ret;
 	ok &= check_residency("fresh, untouched mapping", addr, want);
 	ok &= check_untouched(addr);
 	munmap(addr, NR_PAGES * ps);
@@ -310,11 +242,7 @@ static int prepare_nothing(int fd)
 
 static int prepare_fallocated(int fd)
 {
-	if (!fallocate(fd, 0, 0, NR_PAGES * ps))
-		return KSFT_PASS;
-	if (errno == EOPNOTSUPP)
-		return skip("fallocate not supported");
-	return setup_failed("fallocate", errno);
+	return setup_fallocate(fd, 0, 0, NR_PAGES * ps);
 }
 
 static int prepare_punched(int fd)
@@ -327,32 +255,28 @@ static int prepare_punched(int fd)
 		if (ret)
 			return setup_failed("pwrite", -ret);
 	}
-	if (!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ps,
-		       2 * ps))
-		return KSFT_PASS;
-	if (errno == EOPNOTSUPP)
-		return skip("FALLOC_FL_PUNCH_HOLE not supported");
-	return setup_failed("fallocate(PUNCH_HOLE)", errno);
+	return setup_fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       ps, 2 * ps);
 }
 
 /* write(2) puts pages 0 and 2 into the page cache; nothing maps them */
-static int test_written_unmapped_resident(enum backend backend)
+static int test_written_unmapped_resident(int backend)
 {
 	return file_residency(backend, prepare_written, "1010");
 }
 
-static int test_hole_not_resident(enum backend backend)
+static int test_hole_not_resident(int backend)
 {
 	return file_residency(backend, prepare_nothing, "0000");
 }
 
 /* fallocate() allocates pages but does not make them uptodate */
-static int test_fallocated_unwritten_not_resident(enum backend backend)
+static int test_fallocated_unwritten_not_resident(int backend)
 {
 	return file_residency(backend, prepare_fallocated, "0000");
 }
 
-static int test_punched_hole_not_resident(enum backend backend)
+static int test_punched_hole_not_resident(int backend)
 {
 	return file_residency(backend, prepare_punched, "1001");
 }
@@ -761,15 +685,8 @@ static bool still_swapped(const struct swapped *s)
 
 static bool page_intact(const struct swapped *s)
 {
-	const char *page = page_addr(&s->r, TEST_PAGE);
-	ssize_t off = find_byte_mismatch(page, ps, page_byte(TEST_PAGE));
-
-	if (off < 0)
-		return true;
-	ksft_print_msg("page at offset 0x%zx: byte 0x%zx is 0x%02x, expected 0x%02x\n",
-		       TEST_PAGE * ps, (size_t)off, (unsigned char)page[off],
-		       page_byte(TEST_PAGE));
-	return false;
+	return page_filled_with(page_addr(&s->r, TEST_PAGE), TEST_PAGE,
+				page_byte(TEST_PAGE), false);
 }
 
 /*
@@ -777,7 +694,7 @@ static bool page_intact(const struct swapped *s)
  * reports the page resident.  Checked only while /proc/kpageflags shows
  * the folio in the swap cache both before and after the mincore() call.
  */
-static int test_swapcache_page_resident(enum backend backend)
+static int test_swapcache_page_resident(int backend)
 {
 	uint64_t before = 0, after = 0;
 	bool cached_before = false, cached_after = false;
@@ -826,7 +743,7 @@ static int test_swapcache_page_resident(enum backend backend)
 	return resident ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_reclaimed_page_not_resident(enum backend backend)
+static int test_reclaimed_page_not_resident(int backend)
 {
 	struct swapped s;
 	uint64_t flags = 0;
@@ -860,7 +777,7 @@ static int test_reclaimed_page_not_resident(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_swapin_resident_data_intact(enum backend backend)
+static int test_swapin_resident_data_intact(int backend)
 {
 	unsigned long swap_kb = 0;
 	struct swapped s;
@@ -899,7 +816,7 @@ static int test_swapin_resident_data_intact(enum backend backend)
  * A guard marker is no page: mincore() of a guard page in a shmem mapping
  * reports whether the page cache holds the page.
  */
-static int test_guard_page_reports_page_cache(enum backend backend)
+static int test_guard_page_reports_page_cache(int backend)
 {
 	uint64_t marker = PM_BIT(PM_SWAP);
 	char desc[160];
@@ -909,26 +826,11 @@ static int test_guard_page_reports_page_cache(enum backend backend)
 	size_t i;
 	int fd, ret;
 
-	fd = new_file(backend);
-	if (fd < 0)
-		return setup_failed("creating the file", -fd);
-	if (ftruncate(fd, NR_PAGES * ps)) {
-		ret = errno;
-		close(fd);
-		return setup_failed("ftruncate", ret);
-	}
 	/* pages 0 and 2 cached, 1 and 3 holes */
-	ret = prepare_written(fd);
-	if (ret) {
-		close(fd);
+	ret = map_prepared_file(backend, prepare_written, PROT_READ | PROT_WRITE,
+				&fd, &addr);
+	if (ret)
 		return ret;
-	}
-	addr = map_pages(fd, PROT_READ | PROT_WRITE);
-	if (!addr) {
-		ret = errno;
-		close(fd);
-		return setup_failed("mmap", ret);
-	}
 	if (madvise(addr, NR_PAGES * ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
 		munmap(addr, NR_PAGES * ps);
@@ -958,7 +860,7 @@ static int test_guard_page_reports_page_cache(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_untouched_not_resident(enum backend backend)
+static int test_anon_untouched_not_resident(int backend)
 {
 	char *addr;
 	bool ok;
@@ -972,7 +874,7 @@ static int test_anon_untouched_not_resident(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_touched_resident(enum backend backend)
+static int test_anon_touched_resident(int backend)
 {
 	char *addr;
 	bool ok;
@@ -987,12 +889,6 @@ static int test_anon_touched_resident(enum backend backend)
 	munmap(addr, NR_PAGES * ps);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
-
-struct subtest {
-	const char *name;
-	int (*fn)(enum backend backend);
-	unsigned int backends;
-};
 
 static const struct subtest subtests[] = {
 	{ "written_unmapped_resident", test_written_unmapped_resident, ON_FILES },
@@ -1010,95 +906,37 @@ static const struct subtest subtests[] = {
 	{ "guard_page_reports_page_cache", test_guard_page_reports_page_cache, ON_MEMFD },
 };
 
-static void probe_backends(void)
-{
-	int fd;
-
-	fd = memfd_create("shmem_mincore_probe", MFD_CLOEXEC);
-	if (fd < 0)
-		snprintf(backend_skip[BACKEND_MEMFD], sizeof(backend_skip[0]),
-			 "memfd_create failed: %s", errno_name(errno));
-	else
-		close(fd);
-	if (tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)))
-		snprintf(backend_skip[BACKEND_TMPFS], sizeof(backend_skip[0]),
-			 "no writable tmpfs supporting O_TMPFILE found");
-}
-
 static void print_environment(void)
 {
-	struct utsname uts;
-	char buf[128];
-	int cpu;
-
-	if (!uname(&uts))
-		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu\n", ps);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP enabled: %s\n", buf);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP shmem_enabled: %s\n", buf);
-	ksft_print_msg("swap: %s\n", swap_on ? "active" : "none");
+	print_env_banner();
 	if (cg_skip[0])
 		ksft_print_msg("no swap cache eviction: %s\n", cg_skip);
 	else
 		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
 			       cg_home);
-	cpu = pin_to_current_cpu();
-	if (cpu < 0)
-		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
-	else
-		ksft_print_msg("pinned to CPU %d\n", cpu);
+	print_env_pin_cpu();
 	if (tmpfs_dir[0])
 		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
 }
 
 int main(void)
 {
-	unsigned int plan = 0;
-	char name[128];
-	size_t i;
-	int b;
-
 	ps = psize();
 	ksft_print_header();
-
-	for (i = 0; i < ARRAY_SIZE(subtests); i++)
-		for (b = 0; b < NR_BACKENDS; b++)
-			if (subtests[i].backends & (1U << b))
-				plan++;
-	ksft_set_plan(plan);
+	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
+				    NR_BACKENDS));
 
 	swap_on = swap_present();
-	probe_backends();
+	probe_shmem_backends(&backends[BACKEND_MEMFD], &backends[BACKEND_TMPFS],
+			     tmpfs_dir, sizeof(tmpfs_dir));
 	if (swap_on)
 		probe_cgroup();
 	else
 		cg_unavailable("no swap");
 	print_environment();
 
-	for (b = 0; b < NR_BACKENDS; b++) {
-		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
-			const struct subtest *t = &subtests[i];
-			int code;
-
-			if (!(t->backends & (1U << b)))
-				continue;
-			snprintf(name, sizeof(name), "%s_%s", backend_names[b],
-				 t->name);
-			if (backend_skip[b][0]) {
-				ksft_test_result_code(KSFT_SKIP, name, "%s",
-						      backend_skip[b]);
-				continue;
-			}
-			skip_reason[0] = '\0';
-			code = t->fn(b);
-			ksft_test_result_code(code, name, "%s",
-					      code == KSFT_SKIP ? skip_reason : "");
-		}
-	}
+	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
+		     NULL);
 
 	cleanup_cgroup();
 	ksft_finished();

@@ -49,7 +49,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
@@ -57,9 +56,6 @@
 #include "kselftest.h"
 #include "vm_util.h"
 
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC			0x0001U
-#endif
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY		1
 #endif
@@ -73,7 +69,6 @@
 #define NR_PAGES		4
 /* the page the subtests work on; its neighbours stay holes */
 #define TEST_PAGE		1
-#define PAGEOUT_RETRIES		100
 /* MADV_PAGEOUT attempts on a page that must stay resident */
 #define SHARED_PAGEOUT_TRIES	5
 
@@ -91,21 +86,15 @@ enum backend {
 #define ON_ANON		(1U << BACKEND_ANON)
 #define ON_SHMEM	(ON_SHARED_ANON | ON_MEMFD | ON_TMPFS)
 
-static const char * const backend_names[NR_BACKENDS] = {
-	[BACKEND_SHARED_ANON] = "shared_anon",
-	[BACKEND_MEMFD] = "memfd",
-	[BACKEND_TMPFS] = "tmpfs",
-	[BACKEND_ANON] = "anon",
+static struct backend_info backends[NR_BACKENDS] = {
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon" },
+	[BACKEND_MEMFD] = { .name = "memfd" },
+	[BACKEND_TMPFS] = { .name = "tmpfs" },
+	[BACKEND_ANON] = { .name = "anon" },
 };
-
-/* Why a backend cannot be tested; empty when it can */
-static char backend_skip[NR_BACKENDS][160];
 
 /* Directory of the tmpfs that holds our O_TMPFILE files */
 static char tmpfs_dir[PATH_MAX];
-
-/* Reason of the SKIP of the subtest that is running */
-static char skip_reason[256];
 
 /* Why userfaultfd write protection cannot be tested; empty when it can */
 static char uffd_skip[160];
@@ -122,32 +111,6 @@ struct region {
 	size_t len;
 	int fd;
 };
-
-static __printf(1, 2) int skip(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
-	va_end(args);
-	return KSFT_SKIP;
-}
-
-/* Report a failed setup step and fail the subtest */
-static int setup_failed(const char *what, int err)
-{
-	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
-		       strerror(err));
-	return KSFT_FAIL;
-}
-
-/* Byte that page @idx of a test mapping is filled with; never zero */
-static unsigned char page_byte(size_t idx)
-{
-	unsigned char c = (unsigned char)(0xa5 + idx * 29);
-
-	return c ? c : 1;
-}
 
 static char *page_addr(const struct region *r, size_t idx)
 {
@@ -215,43 +178,7 @@ static char read_page(const struct region *r, size_t idx)
 
 static bool page_intact(const struct region *r, size_t idx)
 {
-	ssize_t off = find_byte_mismatch(page_addr(r, idx), ps, page_byte(idx));
-
-	if (off < 0)
-		return true;
-	ksft_print_msg("page at offset 0x%zx: byte 0x%zx is 0x%02x, expected 0x%02x\n",
-		       idx * ps, (size_t)off,
-		       (unsigned char)page_addr(r, idx)[off], page_byte(idx));
-	return false;
-}
-
-static const struct {
-	int bit;
-	const char *name;
-} flag_names[] = {
-	{ PM_PRESENT, "PRESENT" },
-	{ PM_SWAP, "SWAP" },
-	{ PM_FILE, "FILE" },
-	{ PM_MMAP_EXCLUSIVE, "EXCLUSIVE" },
-	{ PM_UFFD_WP, "UFFD_WP" },
-	{ PM_GUARD_REGION, "GUARD" },
-	{ PM_SOFT_DIRTY, "SOFT_DIRTY" },
-};
-
-/* "PRESENT|FILE" for a mask of pagemap bits, "-" for none */
-static const char *flags_str(uint64_t mask, char *buf, size_t len)
-{
-	size_t used = 0;
-	size_t i;
-
-	buf[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(flag_names) && used < len; i++)
-		if (mask & PM_BIT(flag_names[i].bit))
-			used += snprintf(buf + used, len - used, "%s%s",
-					 used ? "|" : "", flag_names[i].name);
-	if (!used)
-		snprintf(buf, len, "-");
-	return buf;
+	return page_filled_with(page_addr(r, idx), idx, page_byte(idx), false);
 }
 
 static bool read_entry(const struct region *r, size_t idx, uint64_t *entry)
@@ -273,8 +200,9 @@ static bool entry_is(const char *when, size_t idx, uint64_t entry,
 		return true;
 	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected %s set, %s clear\n",
 		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)),
-		       flags_str(set, want_set, sizeof(want_set)),
-		       flags_str(clear, want_clear, sizeof(want_clear)));
+		       pagemap_flags_str(set, "-", want_set, sizeof(want_set)),
+		       pagemap_flags_str(clear, "-", want_clear,
+					 sizeof(want_clear)));
 	return false;
 }
 
@@ -365,7 +293,7 @@ static int setup_paged_out(enum backend backend, struct region *r)
 
 /* Subtests.  Each one returns a KSFT_* code. */
 
-static int test_written_page_present_file_exclusive(enum backend backend)
+static int test_written_page_present_file_exclusive(int backend)
 {
 	struct region r;
 	bool ok;
@@ -385,7 +313,7 @@ static int test_written_page_present_file_exclusive(enum backend backend)
  * The documented behaviour: the pte of a swapped-out shmem page is cleared,
  * so the entry reads neither PRESENT nor SWAP.
  */
-static int test_pageout_reads_none(enum backend backend)
+static int test_pageout_reads_none(int backend)
 {
 	struct region r;
 	bool ok;
@@ -401,7 +329,7 @@ static int test_pageout_reads_none(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_dontneed_reads_none(enum backend backend)
+static int test_dontneed_reads_none(int backend)
 {
 	struct region r;
 	bool ok;
@@ -420,7 +348,7 @@ static int test_dontneed_reads_none(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fault_back_present_data_intact(enum backend backend)
+static int test_fault_back_present_data_intact(int backend)
 {
 	unsigned long before, after;
 	struct region r;
@@ -451,7 +379,7 @@ static int test_fault_back_present_data_intact(enum backend backend)
  * not get it back from a read fault.  A private anonymous page keeps it in
  * its swap pte and gets it back at swap-in.
  */
-static int test_softdirty_across_pageout(enum backend backend)
+static int test_softdirty_across_pageout(int backend)
 {
 	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
 	bool shmem = backend != BACKEND_ANON;
@@ -501,7 +429,7 @@ static int test_softdirty_across_pageout(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_pageout_reads_swap(enum backend backend)
+static int test_anon_pageout_reads_swap(int backend)
 {
 	struct region r;
 	bool ok;
@@ -517,7 +445,7 @@ static int test_anon_pageout_reads_swap(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_fault_back_data_intact(enum backend backend)
+static int test_anon_fault_back_data_intact(int backend)
 {
 	struct region r;
 	bool ok = true;
@@ -638,7 +566,7 @@ static bool finish_reporter(pid_t pid, int report_fd, int go_fd)
 }
 
 /* fork() does not copy the ptes of a shared mapping without anon_vma */
-static int test_fork_child_untouched_reads_none(enum backend backend)
+static int test_fork_child_untouched_reads_none(int backend)
 {
 	int report_fd, go_fd;
 	struct region r;
@@ -668,7 +596,7 @@ static int test_fork_child_untouched_reads_none(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_shared_page_not_exclusive(enum backend backend)
+static int test_shared_page_not_exclusive(int backend)
 {
 	uint64_t present_file = PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE);
 	uint64_t excl = PM_BIT(PM_MMAP_EXCLUSIVE);
@@ -702,7 +630,7 @@ static int test_shared_page_not_exclusive(enum backend backend)
 }
 
 /* MADV_PAGEOUT skips a page that another process maps too */
-static int test_shared_page_not_paged_out(enum backend backend)
+static int test_shared_page_not_paged_out(int backend)
 {
 	unsigned long swap_kb;
 	int report_fd, go_fd;
@@ -889,7 +817,7 @@ static int setup_wp_holes(enum backend backend, struct region *r, int *fdp)
 	return ret;
 }
 
-static int test_uffd_wp_hole_reads_swap_uffd_wp(enum backend backend)
+static int test_uffd_wp_hole_reads_swap_uffd_wp(int backend)
 {
 	unsigned long swap_kb;
 	struct region r;
@@ -921,7 +849,7 @@ static int test_uffd_wp_hole_reads_swap_uffd_wp(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_wp_paged_out_reads_swap_uffd_wp(enum backend backend)
+static int test_uffd_wp_paged_out_reads_swap_uffd_wp(int backend)
 {
 	unsigned long swap_kb;
 	struct region r;
@@ -956,7 +884,7 @@ static int test_uffd_wp_paged_out_reads_swap_uffd_wp(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_unregister_clears_marker(enum backend backend)
+static int test_uffd_unregister_clears_marker(int backend)
 {
 	struct uffdio_range range;
 	struct region r;
@@ -981,7 +909,7 @@ static int test_uffd_unregister_clears_marker(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_close_clears_marker(enum backend backend)
+static int test_uffd_close_clears_marker(int backend)
 {
 	struct region r;
 	bool ok;
@@ -1001,7 +929,7 @@ static int test_uffd_close_clears_marker(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_fork_copies_no_marker(enum backend backend)
+static int test_uffd_fork_copies_no_marker(int backend)
 {
 	int report_fd, go_fd;
 	struct region r;
@@ -1038,7 +966,7 @@ static int test_uffd_fork_copies_no_marker(enum backend backend)
  * Private anonymous memory gets a marker on an unpopulated pte only with
  * UFFD_FEATURE_WP_UNPOPULATED.
  */
-static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(enum backend backend)
+static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(int backend)
 {
 	struct region r;
 	bool ok;
@@ -1066,7 +994,7 @@ static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(enum backend backend
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_guard_reads_guard_and_swap(enum backend backend)
+static int test_guard_reads_guard_and_swap(int backend)
 {
 	uint64_t entry;
 	struct region r;
@@ -1101,12 +1029,6 @@ static int test_guard_reads_guard_and_swap(enum backend backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-struct subtest {
-	const char *name;
-	int (*fn)(enum backend backend);
-	unsigned int backends;
-};
-
 static const struct subtest subtests[] = {
 	{ "written_page_present_file_exclusive", test_written_page_present_file_exclusive,
 	  ON_SHMEM },
@@ -1131,37 +1053,9 @@ static const struct subtest subtests[] = {
 	{ "guard_reads_guard_and_swap", test_guard_reads_guard_and_swap, ON_MEMFD },
 };
 
-static void probe_backends(void)
-{
-	int fd;
-
-	fd = memfd_create("shmem_pagemap_probe", MFD_CLOEXEC);
-	if (fd < 0)
-		snprintf(backend_skip[BACKEND_MEMFD], sizeof(backend_skip[0]),
-			 "memfd_create failed: %s", errno_name(errno));
-	else
-		close(fd);
-	if (tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)))
-		snprintf(backend_skip[BACKEND_TMPFS], sizeof(backend_skip[0]),
-			 "no writable tmpfs supporting O_TMPFILE found");
-}
-
 static void print_environment(void)
 {
-	struct utsname uts;
-	char buf[128];
-	int cpu;
-
-	if (!uname(&uts))
-		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu\n", ps);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP enabled: %s\n", buf);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP shmem_enabled: %s\n", buf);
-	ksft_print_msg("swap: %s\n", swap_on ? "active" : "none");
+	print_env_banner();
 	ksft_print_msg("soft-dirty: %s\n",
 		       softdirty_supported() ? "supported" : "not supported");
 	if (uffd_skip[0])
@@ -1169,61 +1063,31 @@ static void print_environment(void)
 	else
 		ksft_print_msg("userfaultfd features 0x%llx\n",
 			       (unsigned long long)uffd_features);
-	cpu = pin_to_current_cpu();
-	if (cpu < 0)
-		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
-	else
-		ksft_print_msg("pinned to CPU %d\n", cpu);
+	print_env_pin_cpu();
 	if (tmpfs_dir[0])
 		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
 }
 
 int main(void)
 {
-	unsigned int plan = 0;
-	char name[128];
-	size_t i;
-	int b;
-
 	ps = psize();
 	ksft_print_header();
-
-	for (i = 0; i < ARRAY_SIZE(subtests); i++)
-		for (b = 0; b < NR_BACKENDS; b++)
-			if (subtests[i].backends & (1U << b))
-				plan++;
 
 	pagemap_fd = pagemap_open();
 	if (pagemap_fd < 0)
 		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
 			       errno_name(pagemap_fd));
-	ksft_set_plan(plan);
+	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
+				    NR_BACKENDS));
 
 	swap_on = swap_present();
-	probe_backends();
+	probe_shmem_backends(&backends[BACKEND_MEMFD], &backends[BACKEND_TMPFS],
+			     tmpfs_dir, sizeof(tmpfs_dir));
 	probe_uffd();
 	print_environment();
 
-	for (b = 0; b < NR_BACKENDS; b++) {
-		for (i = 0; i < ARRAY_SIZE(subtests); i++) {
-			const struct subtest *t = &subtests[i];
-			int code;
-
-			if (!(t->backends & (1U << b)))
-				continue;
-			snprintf(name, sizeof(name), "%s_%s", backend_names[b],
-				 t->name);
-			if (backend_skip[b][0]) {
-				ksft_test_result_code(KSFT_SKIP, name, "%s",
-						      backend_skip[b]);
-				continue;
-			}
-			skip_reason[0] = '\0';
-			code = t->fn(b);
-			ksft_test_result_code(code, name, "%s",
-					      code == KSFT_SKIP ? skip_reason : "");
-		}
-	}
+	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
+		     NULL);
 
 	close(pagemap_fd);
 	ksft_finished();

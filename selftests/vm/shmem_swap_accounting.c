@@ -28,17 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kselftest.h"
 #include "vm_util.h"
 
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC		0x0001U
-#endif
-
-#define PAGEOUT_RETRIES		100
 /* pages of the memfd, shared anon and private anon mappings */
 #define NR_PAGES		64
 #define REMAP_FILE_SIZE		(6UL << 20)
@@ -46,7 +40,6 @@
 /* the unaligned partial range: pages 3 to 700 of the file */
 #define PARTIAL_FIRST		3
 #define PARTIAL_LAST		700
-#define REASON_LEN		256
 
 /* smaps values of one VMA */
 struct vma_swap {
@@ -69,24 +62,6 @@ struct group {
 };
 
 static size_t ps;
-static char skip_reason[REASON_LEN];
-
-static __printf(1, 2) int skip(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
-	va_end(args);
-	return KSFT_SKIP;
-}
-
-static int setup_failed(const char *what, int err)
-{
-	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
-		       strerror(err));
-	return KSFT_FAIL;
-}
 
 static unsigned long pages_kb(size_t npages)
 {
@@ -148,7 +123,6 @@ static char *map_written(int flags, int fd, size_t npages)
 {
 	size_t len = npages * ps;
 	char *map;
-	size_t i;
 
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (map == MAP_FAILED) {
@@ -156,8 +130,7 @@ static char *map_written(int flags, int fd, size_t npages)
 		return map;
 	}
 	thp_disable_range(map, len);
-	for (i = 0; i < npages; i++)
-		memset(map + i * ps, (int)(i % 251) + 1, ps);
+	fill_pages(map, npages);
 	return map;
 }
 
@@ -166,9 +139,9 @@ static int new_memfd(size_t len)
 {
 	int fd, err;
 
-	fd = memfd_create("shmem_swap_accounting", MFD_CLOEXEC);
+	fd = memfd_new("shmem_swap_accounting");
 	if (fd < 0) {
-		setup_failed("memfd_create", errno);
+		setup_failed("memfd_create", -fd);
 		return -1;
 	}
 	if (ftruncate(fd, len)) {
@@ -375,13 +348,12 @@ out:
 }
 
 /*
- * Peter Xu's reproducer: a 6 MiB memfd, every page touched and paged out,
- * unmapped, then mapped again in part.
+ * The start of Peter Xu's reproducer: a 6 MiB memfd, every page touched
+ * and paged out, then unmapped.  Returns KSFT_PASS with the memfd in *@fdp,
+ * or the code every subtest of the group gets.
  */
-static int group_remap(int codes[MAX_GROUP])
+static int paged_out_memfd(int *fdp)
 {
-	size_t npages = REMAP_FILE_SIZE / ps;
-	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
 	int code;
 	char *map;
 	int fd;
@@ -389,7 +361,7 @@ static int group_remap(int codes[MAX_GROUP])
 	fd = new_memfd(REMAP_FILE_SIZE);
 	if (fd < 0)
 		return KSFT_FAIL;
-	map = map_written(MAP_SHARED, fd, npages);
+	map = map_written(MAP_SHARED, fd, REMAP_FILE_SIZE / ps);
 	if (map == MAP_FAILED) {
 		close(fd);
 		return KSFT_FAIL;
@@ -400,6 +372,20 @@ static int group_remap(int codes[MAX_GROUP])
 		close(fd);
 		return code;
 	}
+	*fdp = fd;
+	return KSFT_PASS;
+}
+
+/* ... then mapped again in part */
+static int group_remap(int codes[MAX_GROUP])
+{
+	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
+	int code;
+	int fd;
+
+	code = paged_out_memfd(&fd);
+	if (code != KSFT_PASS)
+		return code;
 
 	codes[0] = check_remap(fd, 0, REMAP_HEAD_SIZE / ps,
 			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
@@ -416,27 +402,17 @@ static int group_remap(int codes[MAX_GROUP])
 static int group_shared_remap(int codes[MAX_GROUP])
 {
 	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
-	size_t npages = REMAP_FILE_SIZE / ps;
 	int code;
-	char *map;
 	int fd;
 
-	fd = new_memfd(REMAP_FILE_SIZE);
-	if (fd < 0)
-		return KSFT_FAIL;
-	map = map_written(MAP_SHARED, fd, npages);
-	if (map == MAP_FAILED) {
-		close(fd);
-		return KSFT_FAIL;
-	}
-	code = pageout(map, REMAP_FILE_SIZE);
-	munmap(map, REMAP_FILE_SIZE);
-	if (code == KSFT_PASS)
-		codes[0] = check_remap(fd, PARTIAL_FIRST, partial,
-				       PROT_READ | PROT_WRITE, MAP_SHARED,
-				       "shared mapping", NULL);
+	code = paged_out_memfd(&fd);
+	if (code != KSFT_PASS)
+		return code;
+	codes[0] = check_remap(fd, PARTIAL_FIRST, partial,
+			       PROT_READ | PROT_WRITE, MAP_SHARED,
+			       "shared mapping", NULL);
 	close(fd);
-	return code;
+	return KSFT_PASS;
 }
 
 static const struct group groups[] = {
@@ -453,29 +429,6 @@ static const struct group groups[] = {
 	{ { "shared_remap_pages_3_to_700_swap_exact" }, group_shared_remap },
 };
 
-static void print_environment(void)
-{
-	struct utsname uts;
-	char buf[128];
-	int cpu;
-
-	if (!uname(&uts))
-		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu\n", ps);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP enabled: %s\n", buf);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP shmem_enabled: %s\n", buf);
-	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
-	cpu = pin_to_current_cpu();
-	if (cpu < 0)
-		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
-	else
-		ksft_print_msg("pinned to CPU %d\n", cpu);
-}
-
 int main(void)
 {
 	unsigned int plan = 0;
@@ -489,7 +442,8 @@ int main(void)
 		for (j = 0; j < MAX_GROUP && groups[i].names[j]; j++)
 			plan++;
 	ksft_set_plan(plan);
-	print_environment();
+	print_env_banner();
+	print_env_pin_cpu();
 
 	for (i = 0; i < ARRAY_SIZE(groups); i++) {
 		skip_reason[0] = '\0';

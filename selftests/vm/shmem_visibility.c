@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,19 +42,13 @@
 #include "kselftest.h"
 #include "vm_util.h"
 
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC		0x0001U
-#endif
-
 /* pages of the small scenarios */
 #define NR_PAGES		128
-#define PAGEOUT_RETRIES		100
 #define MAX_PAGE_DIAGS		8
 /* the first word of page i holds PATTERN_MAGIC ^ i, the last ~i */
 #define PATTERN_MAGIC		0x5649534942494c45ULL
 /* the forked child gives up after this many seconds */
 #define CHILD_TIMEOUT		120
-#define REASON_LEN		256
 
 /* what a page must look like, beyond the invariant */
 #define REQ_PRESENT		(1U << 0)	/* pagemap PRESENT */
@@ -106,35 +99,15 @@ struct view_stats {
 /* What the forked child of the fork scenario reports through a pipe */
 struct child_report {
 	int code;
-	char reason[REASON_LEN];
+	char reason[SKIP_REASON_LEN];
 };
 
 static size_t ps;
 static int pagemap_fd = -1;
 static char *ref_page;
 
-/* Reason of the SKIP of the subtest that is running */
-static char skip_reason[REASON_LEN];
 /* Put in front of page diagnostics; "child: " in the forked child */
 static const char *diag_prefix = "";
-
-static __printf(1, 2) int skip(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
-	va_end(args);
-	return KSFT_SKIP;
-}
-
-/* Report a failed setup step and fail the subtest */
-static int setup_failed(const char *what, int err)
-{
-	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
-		       strerror(err));
-	return KSFT_FAIL;
-}
 
 static double now_seconds(void)
 {
@@ -228,14 +201,10 @@ static void print_view(size_t idx, const char *what, const struct page_view *v)
 			 errno_name(v->pm_err));
 	else
 		pagemap_describe(v->pme, pm, sizeof(pm));
-	if (v->seek >= 0)
-		snprintf(seek, sizeof(seek), "0x%llx",
-			 (unsigned long long)v->seek);
-	else if (v->seek_err)
-		snprintf(seek, sizeof(seek), "-1 (%s)",
-			 errno_name(v->seek_err));
-	else
+	if (v->seek < 0 && !v->seek_err)
 		snprintf(seek, sizeof(seek), "n/a");
+	else
+		seek_str(v->seek, v->seek_err, seek, sizeof(seek));
 
 	ksft_print_msg("%spage %zu: %s: pagemap %s, mincore %s, SEEK_DATA from 0x%zx: %s\n",
 		       diag_prefix, idx, what, pm,
@@ -388,9 +357,9 @@ static int region_create(struct region *r, enum backing_type backing,
 	r->fd = -1;
 
 	if (backing == BACKING_MEMFD) {
-		fd = memfd_create("shmem_visibility", MFD_CLOEXEC);
+		fd = memfd_new("shmem_visibility");
 		if (fd < 0)
-			return setup_failed("memfd_create", errno);
+			return setup_failed("memfd_create", -fd);
 		r->fd = fd;
 		if (ftruncate(fd, len)) {
 			err = errno;
@@ -761,29 +730,14 @@ static const struct scenario scenarios[] = {
 static void print_environment(void)
 {
 	unsigned long kb;
-	struct utsname uts;
-	char buf[128];
-	int cpu;
 
-	if (!uname(&uts))
-		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu, euid %u\n", ps, (unsigned int)geteuid());
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP enabled: %s\n", buf);
-	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     buf, sizeof(buf)))
-		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	print_env_banner();
+	ksft_print_msg("euid %u\n", (unsigned int)geteuid());
 	if (!proc_field_kb("/proc/meminfo", "MemTotal", &kb))
 		ksft_print_msg("MemTotal: %lu kB\n", kb);
 	if (!proc_field_kb("/proc/meminfo", "SwapTotal", &kb))
-		ksft_print_msg("SwapTotal: %lu kB, swap %s\n", kb,
-			       swap_present() ? "active" : "none");
-	cpu = pin_to_current_cpu();
-	if (cpu < 0)
-		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
-	else
-		ksft_print_msg("pinned to CPU %d\n", cpu);
+		ksft_print_msg("SwapTotal: %lu kB\n", kb);
+	print_env_pin_cpu();
 }
 
 int main(void)

@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "vm_util.h"
@@ -76,6 +78,43 @@ const char *errno_name(int err)
 	return unknown;
 }
 
+const char *seek_str(off_t off, int err, char *buf, size_t len)
+{
+	if (off == -1)
+		snprintf(buf, len, "-1 (%s)", errno_name(err));
+	else
+		snprintf(buf, len, "0x%llx", (unsigned long long)off);
+	return buf;
+}
+
+static const char *whence_name(int whence)
+{
+	return whence == SEEK_DATA ? "SEEK_DATA" :
+	       whence == SEEK_HOLE ? "SEEK_HOLE" : "SEEK_?";
+}
+
+bool seek_is(int fd, off_t off, int whence, off_t want, bool quiet)
+{
+	char got_buf[48], want_buf[48];
+	off_t got;
+	int err;
+
+	errno = 0;
+	got = lseek(fd, off, whence);
+	err = errno;
+	if (want >= 0 ? got == want : got == -1 && err == -want)
+		return true;
+
+	if (!quiet)
+		ksft_print_msg("%s from %s%llx: got %s, expected %s\n",
+			       whence_name(whence), off < 0 ? "-0x" : "0x",
+			       (unsigned long long)(off < 0 ? -off : off),
+			       seek_str(got, err, got_buf, sizeof(got_buf)),
+			       seek_str(want < 0 ? -1 : want, (int)-want,
+					want_buf, sizeof(want_buf)));
+	return false;
+}
+
 int pagemap_open(void)
 {
 	int fd = open(PAGEMAP_PATH, O_RDONLY | O_CLOEXEC);
@@ -120,29 +159,38 @@ static const struct {
 	{ PM_SOFT_DIRTY, "SOFT_DIRTY" },
 };
 
+const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
+			      size_t len)
+{
+	size_t used = 0;
+	size_t i;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(pagemap_flag_names) && used < len; i++)
+		if (pagemap_entry_has(mask, pagemap_flag_names[i].bit))
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "|" : "",
+					 pagemap_flag_names[i].name);
+	if (!used)
+		snprintf(buf, len, "%s", none);
+	return buf;
+}
+
 const char *pagemap_describe(uint64_t entry, char *buf, size_t len)
 {
 	size_t used;
-	bool any = false;
-	size_t i;
 
 	if (!len)
 		return buf;
 
 	used = snprintf(buf, len, "0x%016llx ", (unsigned long long)entry);
-	for (i = 0; i < ARRAY_SIZE(pagemap_flag_names); i++) {
-		if (!pagemap_entry_has(entry, pagemap_flag_names[i].bit))
-			continue;
-		if (used < len)
-			used += snprintf(buf + used, len - used, "%s%s",
-					 any ? "|" : "",
-					 pagemap_flag_names[i].name);
-		any = true;
-	}
-	if (!any && used < len)
-		used += snprintf(buf + used, len - used, "none");
-
 	if (used >= len)
+		return buf;
+	pagemap_flags_str(entry, "none", buf + used, len - used);
+	used += strlen(buf + used);
+	if (used >= len - 1)
 		return buf;
 	if (pagemap_entry_has(entry, PM_PRESENT)) {
 		snprintf(buf + used, len - used, " pfn=0x%llx",
@@ -334,14 +382,44 @@ int read_first_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
-/* Can @dir hold O_TMPFILE files, and is it on a tmpfs? */
-static bool tmpfs_dir_usable(const char *dir)
+int write_file(const char *path, const char *text)
+{
+	ssize_t len = strlen(text), ret;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, text, len);
+	if (ret < 0)
+		err = -errno;
+	else if (ret != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+int memfd_new(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int tmpfile_new(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+bool tmpfs_dir_usable(const char *dir)
 {
 	struct statfs sfs;
 	bool ok;
 	int fd;
 
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	fd = tmpfile_new(dir);
 	if (fd < 0)
 		return false;
 	ok = !fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC;
@@ -379,6 +457,24 @@ int tmpfs_find_dir(char *buf, size_t len)
 	return ret;
 }
 
+void probe_shmem_backends(struct backend_info *memfd,
+			  struct backend_info *tmpfs, char *dir, size_t len)
+{
+	int fd;
+
+	if (memfd) {
+		fd = memfd_new("vm_util_probe");
+		if (fd < 0)
+			snprintf(memfd->skip, sizeof(memfd->skip),
+				 "memfd_create failed: %s", errno_name(fd));
+		else
+			close(fd);
+	}
+	if (tmpfs && tmpfs_find_dir(dir, len))
+		snprintf(tmpfs->skip, sizeof(tmpfs->skip),
+			 "no writable tmpfs supporting O_TMPFILE found");
+}
+
 ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want)
 {
 	const unsigned char *p = buf;
@@ -388,6 +484,53 @@ ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want)
 		if (p[i] != want)
 			return (ssize_t)i;
 	return -1;
+}
+
+unsigned char page_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(0x5a + idx * 17);
+
+	return c ? c : 1;
+}
+
+void fill_pages(char *addr, size_t npages)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		memset(addr + i * psize(), page_byte(i), psize());
+}
+
+int pwrite_page(int fd, size_t idx)
+{
+	char *buf = malloc(psize());
+	ssize_t ret;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, page_byte(idx), psize());
+	ret = pwrite(fd, buf, psize(), idx * psize());
+	if (ret < 0)
+		err = -errno;
+	else if ((size_t)ret != psize())
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+bool page_filled_with(const void *page, size_t idx, unsigned char want,
+		      bool quiet)
+{
+	ssize_t off = find_byte_mismatch(page, psize(), want);
+
+	if (off < 0)
+		return true;
+	if (!quiet)
+		ksft_print_msg("page %zu byte 0x%zx is 0x%02x, expected 0x%02x\n",
+			       idx, (size_t)off,
+			       ((const unsigned char *)page)[off], want);
+	return false;
 }
 
 const char *guard_einval_reason(void)
@@ -408,22 +551,7 @@ const char *guard_einval_reason(void)
 
 int clear_softdirty(void)
 {
-	static const char ctrl[] = "4";
-	ssize_t ret;
-	int fd;
-
-	fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, ctrl, strlen(ctrl));
-	if (ret < 0)
-		ret = -errno;
-	else if (ret != (ssize_t)strlen(ctrl))
-		ret = -EIO;
-	else
-		ret = 0;
-	close(fd);
-	return (int)ret;
+	return write_file("/proc/self/clear_refs", "4");
 }
 
 bool softdirty_supported(void)
@@ -508,4 +636,77 @@ int smaps_sum_field_kb(const char *field, unsigned long *kb)
 		return -ENOENT;
 	*kb = sum;
 	return 0;
+}
+
+char skip_reason[SKIP_REASON_LEN];
+
+int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+int setup_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	bool punch = mode & FALLOC_FL_PUNCH_HOLE;
+
+	if (!fallocate(fd, mode, off, len))
+		return KSFT_PASS;
+	if (errno == EOPNOTSUPP)
+		return skip("%s not supported",
+			    punch ? "FALLOC_FL_PUNCH_HOLE" : "fallocate");
+	return setup_failed(punch ? "fallocate(PUNCH_HOLE)" : "fallocate",
+			    errno);
+}
+
+void print_env_banner(void)
+{
+	struct utsname uts;
+	char buf[128];
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", psize());
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+}
+
+void print_env_pin_cpu(void)
+{
+	/* pages must sit in the LRU batch of the CPU MADV_PAGEOUT drains */
+	int cpu = pin_to_current_cpu();
+
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+}
+
+unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
+			   size_t nr_backends)
+{
+	unsigned int plan = 0;
+	size_t i, b;
+
+	for (i = 0; i < nr_tests; i++)
+		for (b = 0; b < nr_backends; b++)
+			if (tests[i].backends & (1U << b))
+				plan++;
+	return plan;
 }

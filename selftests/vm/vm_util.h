@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the page-residency selftests: pagemap and mincore
- * readers, smaps parsing, MADV_PAGEOUT with verification, and small pieces
- * of environment setup.  Every helper reports failure through its return
- * value (0 or a negative errno unless stated otherwise) and never exits, so
- * a test can turn a missing feature into a SKIP with a reason.
+ * readers, smaps parsing, MADV_PAGEOUT with verification, small pieces of
+ * environment setup, test page patterns, and the reporting the tests have
+ * in common (SKIP reasons, setup failures, the environment banner and the
+ * table-driven subtest runner).  Every helper reports failure through its
+ * return value (0 or a negative errno unless stated otherwise) and never
+ * exits, so a test can turn a missing feature into a SKIP with a reason.
  */
 #ifndef __VM_UTIL_H
 #define __VM_UTIL_H
@@ -12,7 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+#include "kselftest.h"
 
 /* Bits of a /proc/pid/pagemap entry (Documentation/admin-guide/mm/pagemap.rst) */
 #define PM_SOFT_DIRTY		55
@@ -69,12 +74,37 @@ static inline bool pagemap_entry_is_none(uint64_t entry)
 #ifndef MADV_GUARD_REMOVE
 #define MADV_GUARD_REMOVE	103
 #endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE	0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE	0x02
+#endif
+
+/* MADV_PAGEOUT attempts the tests allow pageout_range() */
+#define PAGEOUT_RETRIES		100
 
 /* Page size, read once */
 size_t psize(void);
 
 /* Name of an errno value ("ENXIO"), or "E<number>" for unknown values */
 const char *errno_name(int err);
+
+/*
+ * An lseek() result for diagnostics: "-1 (ENXIO)" when @off is -1 (@err
+ * being its errno), else the offset in hex.  Returns @buf.
+ */
+const char *seek_str(off_t off, int err, char *buf, size_t len);
+
+/*
+ * lseek(@fd, @off, @whence) must return @want, or fail with -@want when
+ * @want is negative: the value itself is compared, not just -1.  Unless
+ * @quiet, a mismatch is printed with both values.
+ */
+bool seek_is(int fd, off_t off, int whence, off_t want, bool quiet);
 
 /*
  * Open /proc/self/pagemap read-only.  Returns the fd or a negative errno.
@@ -93,6 +123,13 @@ int pagemap_read(int fd, const void *addr, uint64_t *entry);
  * "0x4000000000000040 SWAP swp_type=0 swp_offset=0x2".  Returns @buf.
  */
 const char *pagemap_describe(uint64_t entry, char *buf, size_t len);
+
+/*
+ * Names of the pagemap flags set in @mask, e.g. "PRESENT|FILE", or @none
+ * when there is none.  Returns @buf.
+ */
+const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
+			      size_t len);
 
 /*
  * mincore() of @len bytes from page-aligned @addr.  @vec must hold one byte
@@ -148,6 +185,21 @@ int pin_to_current_cpu(void);
 int read_first_line(const char *path, char *buf, size_t len);
 
 /*
+ * Write @text to a small file such as a sysfs, procfs or cgroup knob.
+ * Returns 0 or a negative errno.
+ */
+int write_file(const char *path, const char *text);
+
+/* A new memfd called @name; returns the fd or a negative errno */
+int memfd_new(const char *name);
+
+/* A new O_TMPFILE file in @dir; returns the fd or a negative errno */
+int tmpfile_new(const char *dir);
+
+/* Can @dir hold O_TMPFILE files, and is it on a tmpfs? */
+bool tmpfs_dir_usable(const char *dir);
+
+/*
  * Find a directory on a tmpfs mount in which O_TMPFILE files can be
  * created: /dev/shm if it qualifies, else the first such tmpfs mount in
  * /proc/self/mounts.  The path goes to @buf.  Returns 0 or -ENOENT.
@@ -159,6 +211,22 @@ int tmpfs_find_dir(char *buf, size_t len);
  * or -1 when every byte matches.
  */
 ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want);
+
+/* Byte that page @idx of a test file or mapping is filled with; never 0 */
+unsigned char page_byte(size_t idx);
+
+/* Fill each of the @npages pages from @addr with page_byte() of its index */
+void fill_pages(char *addr, size_t npages);
+
+/* pwrite() page @idx of @fd, filled with page_byte(@idx); 0 or -errno */
+int pwrite_page(int fd, size_t idx);
+
+/*
+ * Is every byte of @page, page @idx of its file or mapping, @want?  Unless
+ * @quiet, the first byte that differs is printed.
+ */
+bool page_filled_with(const void *page, size_t idx, unsigned char want,
+		      bool quiet);
 
 /*
  * Why MADV_GUARD_INSTALL failed with EINVAL on a shmem mapping, for a SKIP
@@ -186,5 +254,107 @@ int proc_field_kb(const char *path, const char *field, unsigned long *kb);
  * 0, -ENOENT if no VMA has the field, or another negative errno.
  */
 int smaps_sum_field_kb(const char *field, unsigned long *kb);
+
+/*
+ * Subtests and their reporting.  The helpers below that only print, through
+ * ksft_print_msg(), live in vm_util.c; the kselftest.h counters are private
+ * to each program, so whatever reports a result is inline here.
+ */
+
+/* Reason of the SKIP of the subtest that is running, set by skip() */
+#define SKIP_REASON_LEN		256
+extern char skip_reason[SKIP_REASON_LEN];
+
+/* Record why the running subtest skips in skip_reason; returns KSFT_SKIP */
+__printf(1, 2) int skip(const char *fmt, ...);
+
+/*
+ * Print "setup: @what failed: EFOO (text)" for the positive errno @err;
+ * returns KSFT_FAIL, for the subtest to end with.
+ */
+int setup_failed(const char *what, int err);
+
+/*
+ * The first lines of every program's output, as "# " diagnostics: kernel
+ * release and machine, page size, the THP settings and whether swap is
+ * active.
+ */
+void print_env_banner(void);
+
+/* pin_to_current_cpu(), and a diagnostic saying which CPU or why not */
+void print_env_pin_cpu(void);
+
+/*
+ * fallocate() as a setup step: KSFT_PASS when done, a SKIP when the file
+ * system does not support @mode, else a setup failure.
+ */
+int setup_fallocate(int fd, int mode, off_t off, off_t len);
+
+/* A kind of memory the subtests of a program run on */
+struct backend_info {
+	const char *name;	/* put in front of the subtest names */
+	char skip[160];		/* why it cannot be tested; empty when it can */
+};
+
+/*
+ * The memfd and tmpfs backends of a program: a reason in @memfd->skip when
+ * no memfd can be created, and in @tmpfs->skip when tmpfs_find_dir() finds
+ * no directory for @dir (of @len bytes).  Either may be NULL.
+ */
+void probe_shmem_backends(struct backend_info *memfd,
+			  struct backend_info *tmpfs, char *dir, size_t len);
+
+/*
+ * A subtest of a table run by run_subtests(): it runs on each backend b
+ * whose bit (1U << b) is set in @backends and is reported as
+ * "<backend name>_<name>".  @fn returns a KSFT_* code, with skip() for a
+ * SKIP; it gets the backend, or what the program's run hook passes.
+ */
+struct subtest {
+	const char *name;
+	int (*fn)(int arg);
+	unsigned int backends;
+};
+
+/* How many results run_subtests() reports: the plan */
+unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
+			   size_t nr_backends);
+
+/*
+ * Run the subtests backend by backend, each backend in table order, and
+ * report each: a SKIP with the backend's reason when it cannot be tested,
+ * else the code the subtest returns (and skip_reason for a SKIP).  @run, if
+ * not NULL, runs subtest @t on backend @b in place of @t->fn(@b), for
+ * instance to hand it a fresh file.
+ */
+static inline void run_subtests(const struct subtest *tests, size_t nr_tests,
+				const struct backend_info *backends,
+				size_t nr_backends,
+				int (*run)(const struct subtest *t, int b))
+{
+	char name[128];
+	size_t i, b;
+	int code;
+
+	for (b = 0; b < nr_backends; b++) {
+		for (i = 0; i < nr_tests; i++) {
+			const struct subtest *t = &tests[i];
+
+			if (!(t->backends & (1U << b)))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s", backends[b].name,
+				 t->name);
+			if (backends[b].skip[0]) {
+				ksft_test_result_code(KSFT_SKIP, name, "%s",
+						      backends[b].skip);
+				continue;
+			}
+			skip_reason[0] = '\0';
+			code = run ? run(t, b) : t->fn(b);
+			ksft_test_result_code(code, name, "%s",
+					      code == KSFT_SKIP ? skip_reason : "");
+		}
+	}
+}
 
 #endif /* __VM_UTIL_H */
