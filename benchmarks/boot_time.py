@@ -22,7 +22,7 @@ from orchestrator.boot import QemuGuest, VmConfig, choose_accel, qemu_command
 from orchestrator.build import build_selftests
 from orchestrator.cache import default_cache_dir
 from orchestrator.image import CpioWriter, build_initramfs, find_busybox
-from orchestrator.kernel import default_kernel
+from orchestrator.kernel import resolve_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +44,8 @@ def main() -> None:
     args = parser.parse_args()
 
     cache = default_cache_dir()
-    kernel = default_kernel(cache)
-    tests = build_selftests(ROOT, cache)
+    kernel = resolve_kernel(None, None, cache, ROOT / "qemu-images" / "kernel-presets.toml")
+    tests = build_selftests(ROOT / "selftests" / "vm", cache)
     image = build_initramfs(kernel, tests, ROOT / "qemu-images" / "init", cache, swap=True)
     accel, why = choose_accel(args.accel, kernel.image, cache)
     cfg = VmConfig(accel="kvm" if accel == "kvm" else "tcg")
@@ -75,8 +75,7 @@ def main() -> None:
                 guest.shutdown()
                 times[kind].append(time.monotonic() - start)
             print(
-                f"round {round_ + 1}: "
-                + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+                f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
             )
     base = statistics.median(times["bare"])
     for kind, values in times.items():
