@@ -136,6 +136,11 @@ def junit_xml(report: RunReport) -> str:
             element = ET.Element("flakyFailure", {"type": "flaky", "message": sub.reason})
             element.text = "\n".join(sub.diagnostics)
             case.insert(0, element)
+    # Subtests have no time of their own; a program's suite carries how long it ran.
+    seconds = {f"{p.kernel}.{p.program}": p.seconds for p in report.programs}
+    for suite in root.iter("testsuite"):
+        suite.set("time", str(seconds.get(suite.get("name", ""), 0.0)))
+    root.set("time", str(sum(seconds.values())))
     for element in root.iter():
         # Jenkins' junit-10 schema allows at most three decimals in a time.
         if "time" in element.attrib:

@@ -82,6 +82,7 @@ def test_junit_maps_each_status() -> None:
     out = cases["data_found"].find("system-out")
     assert out is not None and "ok 1 data_found" in (out.text or "")
     assert suites[0].get("failures") == "1" and suites[0].get("errors") == "2"
+    assert suites[0].get("time") == "12.346", "the program's run time, three decimals"
     infra = suites[1].find("testcase/error")
     assert infra is not None and infra.get("type") == "infrastructure"
 
