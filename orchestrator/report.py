@@ -178,7 +178,7 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
         swap = kernel.get("swap_kb")
         mem = kernel.get("mem_kb")
         guest = (
-            f"RAM {int(mem) // 1024} MiB, swap {int(swap) // 1024} MiB, {kernel.get('accel')}"
+            f"RAM {round(int(mem) / 1024)} MiB, swap {round(int(swap) / 1024)} MiB, {kernel.get('accel')}"
             if swap is not None and mem is not None
             else "did not boot"
         )
