@@ -177,11 +177,10 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
         shown = ", ".join(f"{n} {st}" for st, n in sorted(counts.items())) or "no results"
         swap = kernel.get("swap_kb")
         mem = kernel.get("mem_kb")
-        guest = (
-            f"RAM {round(int(mem) / 1024)} MiB, swap {round(int(swap) / 1024)} MiB, {kernel.get('accel')}"
-            if swap is not None and mem is not None
-            else "did not boot"
-        )
+        guest = "did not boot"
+        if swap is not None and mem is not None:
+            mib = [round(int(kb) / 1024) for kb in (mem, swap)]
+            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.get('accel')}"
         lines.append(f"{name} [{kernel.get('uname_r', '?')}; {guest}]: {shown}")
         for p in by_kernel.get(name, []):
             for s in p.subtests:
