@@ -212,6 +212,11 @@ def collect_report(plan: Plan, pytest_status: int) -> RunReport:
     programs.sort(key=lambda r: order.get((r.kernel, r.program), len(order)))
     boots = load("boots")
     infra = load("infra")
+    if pytest_status == pytest.ExitCode.NO_TESTS_COLLECTED:
+        infra.append(
+            {"kernel": "all", "step": "select", "cause": "no test program was selected",
+             "fix": "check -k and --kernel against the programs in plan.json"}
+        )  # fmt: skip
     kernels = []
     for k in plan.kernels:
         entry: dict[str, Any] = dict(k.identity)

@@ -177,7 +177,7 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
         shown = ", ".join(f"{n} {st}" for st, n in sorted(counts.items())) or "no results"
         swap = kernel.get("swap_kb")
         mem = kernel.get("mem_kb")
-        guest = "did not boot"
+        guest = "not booted"
         if swap is not None and mem is not None:
             mib = [round(int(kb) / 1024) for kb in (mem, swap)]
             guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.get('accel')}"
@@ -188,7 +188,7 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
                     label = "FLAKY" if s.flaky and not s.status.is_bad else s.status.value.upper()
                     lines.append(f"  {label:7} {p.program}: {s.subtest}: {s.reason}")
     for err in report.infrastructure_errors:
-        lines.append(f"INFRASTRUCTURE {err['kernel']}: {err['cause']} -- fix: {err['fix']}")
+        lines.append(f"infrastructure error: {err['kernel']}: {err['cause']} -- fix: {err['fix']}")
     total = report.counts()
     lines.append(
         "total: "

@@ -59,3 +59,8 @@ def test_missing_qemu(tmp_path: Path) -> None:
     env = dict(os.environ, PATH=str(tmp_path))
     proc = orchestrate("--results", str(tmp_path / "r"), env=env)
     assert_infra(proc, "qemu-system-x86_64 is not on PATH", "apt-get install qemu-system-x86")
+
+
+def test_selecting_nothing_is_infrastructure(tmp_path: Path) -> None:
+    proc = orchestrate("--results", str(tmp_path / "r"), "-k", "no_such_program")
+    assert_infra(proc, "no test program was selected", "-k")
