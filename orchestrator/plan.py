@@ -101,6 +101,11 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         ) from None
     make_run_dir(opts.results, dry=True)
 
+    expectations = None
+    if opts.use_expectations:
+        path = opts.expectations or project / "expectations.toml"
+        expect.load(path)  # a broken file stops the run here, not in a worker
+        expectations = str(path.resolve())
     presets = project / "qemu-images" / "kernel-presets.toml"
     kernels: list[Kernel] = []
     for spec in opts.kernels or (None,):
@@ -112,11 +117,6 @@ def prepare(opts: Options, log: Any = print) -> Plan:
             f"two --kernel values have the same release name ({names})",
             "pass each kernel once",
         )
-    expectations = None
-    if opts.use_expectations:
-        path = opts.expectations or project / "expectations.toml"
-        expect.load(path)  # a broken file stops the run here, not in a worker
-        expectations = str(path.resolve())
     tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "
