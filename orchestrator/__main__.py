@@ -5,7 +5,6 @@ Exit status: 0 everything passed or was expected, 1 a test failed, 2 infrastruct
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
@@ -14,14 +13,8 @@ import pytest
 SUITE = Path(__file__).with_name("suite.py")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    # A CI job that is cancelled gets SIGTERM: stop like Ctrl-C, writing the reports.
-    signal.signal(signal.SIGTERM, _interrupt)
     base = [str(SUITE), "-p", "orchestrator.plugin", "-p", "no:cacheprovider", "-rN"]
     code = int(pytest.main(base + args))
     if code in (0, 1, 2):

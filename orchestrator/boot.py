@@ -36,6 +36,12 @@ READY_RE = re.compile(
 START_RE = r"<<<residency:start (?P<nonce>{nonce}) (?P<program>\S+)>>>"
 END_RE = r"<<<residency:end (?P<nonce>{nonce}) rc=(?P<rc>\d+) taint=(?P<t0>\d+),(?P<t1>\d+)>>>"
 ANY_NONCE = r"[0-9a-f]+"
+POWEROFF_RE = r"<<<residency:poweroff>>>"
+# The kernel's last words as it stops the machine (kernel/reboot.c, "reboot: " prefix).  After
+# them nothing happens in the guest, so QEMU can be ended at once, even where it would run on
+# (a kernel without ACPI halts instead of powering off).
+LAST_WORDS_RE = r"reboot: (?:Restarting system|System halted|Power down|Power off not available)"
+SHUTDOWN_WAIT = 5.0
 Outcome = Literal["completed", "timeout", "crash"]
 MONITOR_BREAK = "\x01b"  # QEMU's mux escape: send a serial break to the guest
 SYSRQ_KEY = "w"  # show blocked tasks: useful in the log of a hang
@@ -207,6 +213,7 @@ class QemuGuest:
         self._log: TextIO | None = None
         self.started = 0.0
         self.command: list[str] = []
+        self.last_words = ""  # the kernel's "reboot: ..." line, once it has said it
 
     @property
     def alive(self) -> bool:
@@ -273,11 +280,11 @@ class QemuGuest:
         start = time.monotonic()
         child.send(f"run {nonce} {program}\n")
         started = re.compile(START_RE.format(nonce=nonce))
-        index = child.expect([started, pexpect.EOF, pexpect.TIMEOUT], timeout=min(60, timeout))
+        index = self._expect_or_gone(started, min(60, timeout))
         if index != 0:
             return self._lost(program, start, "", index, "the guest did not start the program")
         ended = re.compile(END_RE.format(nonce=nonce))
-        index = child.expect([ended, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
+        index = self._expect_or_gone(ended, timeout)
         output = _clean(child.before if isinstance(child.before, str) else "")
         if index != 0:
             return self._lost(program, start, output, index, f"after {timeout:.0f}s")
@@ -286,6 +293,17 @@ class QemuGuest:
         execution = _finished(program, m, output, time.monotonic() - start)
         fingerprint = oops_fingerprint(output)
         return replace(execution, detail=fingerprint) if fingerprint else execution
+
+    def _expect_or_gone(self, pattern: re.Pattern[str], timeout: float) -> int:
+        """0 when @pattern came, 1 when the guest is gone (QEMU exited, or the kernel said
+        its last words: a halted machine never exits by itself), 2 on timeout."""
+        child = self._child
+        assert child is not None
+        index = child.expect([pattern, pexpect.EOF, pexpect.TIMEOUT, LAST_WORDS_RE], timeout)
+        if index == 3:
+            self.last_words = str(child.after)
+            return 1
+        return index
 
     def kernel_answers(self, timeout: float = 10.0) -> bool:
         """Is the kernel alive?  A serial break plus 'w' is a magic SysRq that the kernel
@@ -303,6 +321,8 @@ class QemuGuest:
         if index == 1:
             outcome: Outcome = "crash"
             detail = f"the guest died while running {program}"
+            if self.last_words:
+                detail = f"the kernel stopped the machine ({self.last_words!r}) while {program} ran"
         elif self.kernel_answers():
             outcome = "timeout"
             detail = f"{program} did not finish {what}; the kernel still answered SysRq"
@@ -324,12 +344,21 @@ class QemuGuest:
         rest = child.before if child is not None and isinstance(child.before, str) else ""
         return output + _clean(rest)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> str:
+        """Ask the guest to leave and end QEMU as soon as the guest has: at QEMU's exit or at
+        the kernel's last words, whichever comes first.  A guest that does not answer (it is
+        busy or hung) is killed after SHUTDOWN_WAIT.  Returns how it ended."""
         child = self._child
+        how = "not running"
         if child is not None and child.isalive():
             child.send("poweroff\n")
-            child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=30)
+            index = child.expect([POWEROFF_RE, pexpect.EOF, pexpect.TIMEOUT], SHUTDOWN_WAIT)
+            how = ("left", "exited", "no answer")[index]
+            if how == "left":
+                index = child.expect([pexpect.EOF, LAST_WORDS_RE, pexpect.TIMEOUT], SHUTDOWN_WAIT)
+                how = ("exited", "last words", "no exit")[index]
         self.kill()
+        return how
 
     def kill(self) -> None:
         if self._child is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from . import expect
+from . import expect, interrupt
 from .boot import QemuGuest
 from .cache import atomic_write_text
 from .errors import InfraError
@@ -157,9 +157,14 @@ class Lab:
         expect.apply(result, self._kernel(kernel).identity["version"], self.expectations)
         return result
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        """Shut the VM down; after Ctrl-C or SIGTERM kill it at once (its test is still
+        running and would not answer)."""
         if self.guest is not None:
-            self.guest.shutdown()
+            if interrupted:
+                self.guest.kill()
+            else:
+                self.guest.shutdown()
             self.guest = None
 
 
@@ -179,6 +184,7 @@ class ProgressWriter:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    interrupt.install()
     if not _is_worker(config):
         config.pluginmanager.register(ProgressWriter(config), "residency-progress")
 
@@ -187,7 +193,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     lab = config.stash.get(LAB_KEY, None)
     if lab is not None:
-        lab.close()
+        lab.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     plan = config.stash.get(PLAN_KEY, None)
     if plan is None or _is_worker(config):
         return
@@ -267,4 +273,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in terminal_summary(report, Path(plan.run_dir)):
         terminalreporter.write_line(line)
     meaning = {0: "all passed or expected", 1: "test failures", 2: "infrastructure error"}
+    if report.exit_status == EXIT_INFRA and not report.infrastructure_errors:
+        meaning[EXIT_INFRA] = "the run was interrupted; the reports hold what finished"
     terminalreporter.write_line(f"exit status {report.exit_status}: {meaning[report.exit_status]}")

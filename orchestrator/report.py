@@ -190,9 +190,6 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
     for err in report.infrastructure_errors:
         lines.append(f"infrastructure error: {err['kernel']}: {err['cause']} -- fix: {err['fix']}")
     total = report.counts()
-    lines.append(
-        "total: "
-        + ", ".join(f"{n} {st}" for st, n in total.items() if n)
-        + f"; results in {run_dir}"
-    )
+    counted = ", ".join(f"{n} {st}" for st, n in total.items() if n) or "no results"
+    lines.append(f"total: {counted}; results in {run_dir}")
     return lines

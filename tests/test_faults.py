@@ -76,7 +76,7 @@ def test_panic_is_a_crash_with_its_fingerprint_and_a_fresh_vm_follows(fault_run:
         status, reason = panic[missing]
         assert status == "crash"
         assert "sysrq triggered crash in sysrq_handle_crash" in reason
-    assert summary["kernels"][0]["boots"] == 3, "panic and hang each cost one fresh VM"
+    assert summary["kernels"][0]["boots"] == 4, "panic, hang and halt each cost one fresh VM"
 
 
 def test_taint_is_an_error_naming_the_flag(fault_run: Any) -> None:
@@ -91,6 +91,15 @@ def test_hang_is_a_timeout_of_that_program_only(fault_run: Any) -> None:
     status, reason = hang["test_2"]
     assert status == "timeout"
     assert "still answered SysRq" in reason
+
+
+def test_a_halted_kernel_is_a_crash_seen_on_the_console(fault_run: Any) -> None:
+    # QEMU runs on after a halt: the kernel's last words, not QEMU's exit, tell the host.
+    halt = by_program(fault_run[2])["fault_halt"]
+    assert halt["before_halt"][0] == "pass"
+    status, reason = halt["test_2"]
+    assert status == "crash"
+    assert "stopped the machine" in reason and "System halted" in reason
 
 
 def test_signal_truncation_garbage_and_missing_plan(fault_run: Any) -> None:
