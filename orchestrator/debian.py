@@ -7,21 +7,26 @@ own apt configuration is never changed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import subprocess
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .cache import publish_dir
+from .cache import atomic_write_text, publish_dir
 from .errors import InfraError
 
 META = "linux-image-cloud-amd64"
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 LIST_MAX_AGE = 6 * 3600
+HOST_LISTS = Path("/var/lib/apt/lists")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,15 @@ class FetchedKernel:
     tree: Path
     packages: tuple[tuple[str, str], ...]
     suite: str
+    resolved: str = "apt"  # or how a cached resolution was reused
+
+    def to_json(self) -> dict[str, object]:
+        return {"tree": str(self.tree), "packages": self.packages, "suite": self.suite}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], resolved: str) -> FetchedKernel:
+        packages = tuple((str(p), str(v)) for p, v in data["packages"])
+        return cls(Path(data["tree"]), packages, str(data["suite"]), resolved)
 
 
 def load_presets(path: Path) -> dict[str, Preset]:
@@ -138,11 +152,14 @@ class PrivateApt:
         text = "".join(lines)
         changed = not sources.is_file() or sources.read_text() != text
         sources.write_text(text)
-        stamp = self.root / "updated"
-        fresh = stamp.is_file() and time.time() - stamp.stat().st_mtime < LIST_MAX_AGE
-        if force or changed or not fresh:
+        if force or changed or not self.fresh():
             _run(["apt-get", *self._options(), "update"], what=f"apt-get update for {self.suites}")
-            stamp.write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+            (self.root / "updated").write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+
+    def fresh(self) -> bool:
+        """Were the lists updated less than LIST_MAX_AGE ago?"""
+        stamp = self.root / "updated"
+        return stamp.is_file() and time.time() - stamp.stat().st_mtime < LIST_MAX_AGE
 
     def cmd(self, tool: str, *args: str) -> list[str]:
         return [tool, *self._options(), *args]
@@ -226,7 +243,71 @@ def fetch(apt_get: list[str], packages: list[tuple[str, str]], cache: Path) -> P
     return final
 
 
-def fetch_host_default(cache: Path) -> FetchedKernel:
+def lists_fingerprint(lists: Path) -> str:
+    """What apt's package lists in @lists are now (names, sizes, times); '' when there are
+    none.  The same fingerprint means apt would resolve a package to the same version."""
+    try:
+        files = sorted(p for p in lists.iterdir() if p.is_file() and p.name != "lock")
+    except OSError:
+        return ""
+    digest = hashlib.sha256()
+    for path in files:
+        st = path.stat()
+        digest.update(f"{path.name} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return digest.hexdigest() if files else ""
+
+
+def resolve_once(
+    record: Path, lists: Path, resolve: Callable[[], FetchedKernel], refresh: bool = False
+) -> FetchedKernel:
+    """Resolve a kernel through apt once and reuse the answer while apt's lists in @lists
+    stay the same (unless @refresh), or while apt cannot answer at all (an offline machine
+    with a warm cache): the kernel it names is already unpacked in the cache."""
+    saved: dict[str, Any] | None = None
+    try:
+        saved = json.loads(record.read_text())
+        if not (Path(saved["tree"]) / ".complete").is_file():
+            saved = None
+    except (OSError, ValueError, KeyError, TypeError):
+        saved = None
+    fingerprint = lists_fingerprint(lists)
+    if saved and not refresh and fingerprint and saved.get("lists") == fingerprint:
+        return FetchedKernel.from_json(saved, "cache: apt lists unchanged since it was resolved")
+    try:
+        fetched = resolve()
+    except InfraError as e:
+        if saved is None:
+            raise
+        return FetchedKernel.from_json(saved, f"cache: apt could not resolve it ({e.cause})")
+    data = fetched.to_json() | {"lists": lists_fingerprint(lists)}
+    atomic_write_text(record, json.dumps(data) + "\n")
+    return fetched
+
+
+def fetch_host_default(cache: Path, refresh: bool = False) -> FetchedKernel:
+    """The host suite's cloud kernel, resolved with the host's own lists (once per change
+    of those lists)."""
+    return resolve_once(
+        cache / "resolved" / "host-default.json", host_lists_dir(),
+        lambda: _fetch_host_default(cache), refresh,
+    )  # fmt: skip
+
+
+def host_lists_dir() -> Path:
+    """Where the host's apt keeps its package lists (Dir::State::Lists, as APT_CONFIG and
+    apt.conf.d say)."""
+    try:
+        out = subprocess.run(
+            ["apt-config", "shell", "LISTS", "Dir::State::Lists/d"],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+    except FileNotFoundError:
+        return HOST_LISTS
+    m = re.search(r"LISTS='([^']*)'", out)
+    return Path(m.group(1)) if m else HOST_LISTS
+
+
+def _fetch_host_default(cache: Path) -> FetchedKernel:
     """The cloud kernel the host's own suite ships (apt's candidate), with the host's lists."""
     policy = _run(["apt-cache", "policy", META], what=f"apt-cache policy {META}")
     m = re.search(r"Candidate:\s*(\S+)", policy)
@@ -239,9 +320,19 @@ def fetch_host_default(cache: Path) -> FetchedKernel:
     return FetchedKernel(tree, tuple(packages), suites[0] if suites else "")
 
 
-def fetch_preset(preset: Preset, cache: Path) -> FetchedKernel:
+def fetch_preset(preset: Preset, cache: Path, refresh: bool = False) -> FetchedKernel:
+    """A preset's kernel, resolved with its private lists (once per change of them)."""
     apt = PrivateApt(cache / "apt" / preset.name, preset.suites)
-    apt.prepare()
+    record = cache / "resolved" / f"preset-{preset.name}.json"
+    # Its lists are refreshed after LIST_MAX_AGE: until then the answer stands.
+    return resolve_once(
+        record, apt.root / "lists", lambda: _fetch_preset(preset, apt, cache, refresh),
+        refresh or not apt.fresh(),
+    )  # fmt: skip
+
+
+def _fetch_preset(preset: Preset, apt: PrivateApt, cache: Path, refresh: bool) -> FetchedKernel:
+    apt.prepare(force=refresh)
     for attempt in (1, 2):
         try:
             version, suite = newest(apt.cmd("apt-cache"), preset.version)

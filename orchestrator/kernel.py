@@ -124,6 +124,7 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
         "suite": fetched.suite,
         "packages": " ".join(f"{p}={v}" for p, v in fetched.packages),
         "package_version": version,
+        "resolved": fetched.resolved,
     }
     if configs:
         source["config_sha256"] = sha256_file(configs[0])
@@ -136,11 +137,14 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
     )
 
 
-def resolve_kernel(spec: str | None, modules: Path | None, cache: Path, presets: Path) -> Kernel:
+def resolve_kernel(
+    spec: str | None, modules: Path | None, cache: Path, presets: Path, refresh: bool = False
+) -> Kernel:
     """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, the path of a
-    kernel source tree (a directory: built here) or of a kernel image (a file)."""
+    kernel source tree (a directory: built here) or of a kernel image (a file).  Debian
+    kernels are resolved through apt once per change of its lists, unless @refresh."""
     if spec is None:
-        return kernel_from_debian(fetch_host_default(cache), None)
+        return kernel_from_debian(fetch_host_default(cache, refresh), None)
     if spec.startswith("debian:"):
         name = spec.removeprefix("debian:")
         known = load_presets(presets)
@@ -149,7 +153,7 @@ def resolve_kernel(spec: str | None, modules: Path | None, cache: Path, presets:
                 f"unknown kernel preset {spec!r}",
                 "use one of " + ", ".join(f"debian:{n}" for n in known),
             )
-        return kernel_from_debian(fetch_preset(known[name], cache), name)
+        return kernel_from_debian(fetch_preset(known[name], cache, refresh), name)
     path = Path(spec).expanduser()
     if path.is_dir():
         from .source import build_tree  # a source tree: configure and build it

@@ -80,6 +80,12 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         help="ignore the expectations file: report every result as the kernel gave it",
     )
+    add(
+        "--refresh-kernels",
+        action="store_true",
+        help="ask apt again which Debian kernel the default and debian:NAME mean (otherwise "
+        "the answer is reused until apt's package lists change)",
+    )
     add("--results", default="results", metavar="DIR", help="where runs are written")
     add(
         "--cache-dir",
@@ -121,6 +127,7 @@ class Options:
     selftests: Path | None
     retry_failed: bool
     use_expectations: bool
+    refresh_kernels: bool = False
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -156,4 +163,5 @@ def read_options(config: pytest.Config) -> Options:
         use_expectations=not opt.no_expectations,
         selftests=Path(opt.selftests) if opt.selftests else None,
         retry_failed=opt.retry_failed,
+        refresh_kernels=opt.refresh_kernels,
     )
