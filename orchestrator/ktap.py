@@ -21,7 +21,10 @@ Rules (Documentation/dev-tools/ktap.rst, kselftest.h, kselftest/runner.sh):
   line.
 * ``ok|not ok [N] [description] [# [DIRECTIVE] [reason]]`` where the directive is
   SKIP, TODO, XFAIL, XPASS, TIMEOUT or ERROR (any case). Other text after ``#``
-  (such as the runner's ``exit=139``) is kept as the reason.
+  (such as the runner's ``exit=139``) is kept as the reason. ``#`` followed by two
+  blanks is diagnostic data with no directive, whatever its first word: kselftest.h's
+  ``ksft_test_result_code()`` prints a pass's or a failure's message that way
+  (``not ok 3 name #  error: skipped a page`` is a failure with that reason).
 * A plan ``1..N`` may come before or after the results; ``1..0 # SKIP reason``
   means the whole program was skipped.
 * ``# ...`` lines are diagnostics, attached to the next result at their level.
@@ -272,7 +275,8 @@ def _result_from_line(body: str) -> tuple[bool, int | None, TestResult]:
     reason = ""
     status = Status.PASS if ok else Status.FAIL
     if comment is not None:
-        dmatch = _DIRECTIVE_RE.match(comment)
+        # '#  message': a message, never a directive (kselftest.h, pass or failure)
+        dmatch = None if comment[:2].isspace() else _DIRECTIVE_RE.match(comment)
         if dmatch is None:
             reason = comment.strip()
         else:

@@ -435,6 +435,21 @@ def test_every_fixture_keeps_the_invariants(path: Path) -> None:
         ("ok 1 t # Skipped: no swap", "t", S, "SKIP", "no swap"),
         ("ok 1 t #", "t", P, None, ""),
         ("ok 1", "", P, None, ""),
+        # kselftest.h's ksft_test_result_code(): '#' and two spaces is a message, not a
+        # directive, even when it starts with a directive's word
+        ("ok 3 name #  message 0", "name", P, None, "message 0"),
+        (
+            "not ok 4 name #  error: pagemap read failed",
+            "name",
+            F,
+            None,
+            "error: pagemap read failed",
+        ),
+        ("not ok 4 name #  skipped a page", "name", F, None, "skipped a page"),
+        ("ok 2 t #  TODO is text here", "t", P, None, "TODO is text here"),
+        ("not ok 5 hash #  a # SKIP inside", "hash", F, None, "a # SKIP inside"),
+        ("not ok 6 t #\t timeout after 3 s", "t", F, None, "timeout after 3 s"),
+        ("ok 5 code_4 # SKIP message 4", "code_4", S, "SKIP", "message 4"),
     ],
 )
 def test_result_lines(
@@ -446,6 +461,30 @@ def test_result_lines(
     number = next(int(word) for word in line.split()[:3] if word.isdigit())
     assert (result.number, result.name, result.status) == (number, name, status)
     assert (result.directive, result.reason, result.raw) == (directive, reason, line)
+
+
+def test_ksft_test_result_code_lines_from_the_kernels_header() -> None:
+    """Output of tests/kselftest_probe built against Linux 7.3's kselftest.h."""
+    doc = parse(
+        "TAP version 13\n1..5\n"
+        "ok 1 code_0 #  message 0\n"
+        "not ok 2 code_1 #  message 1\n"
+        "ok 3 code_2 # XFAIL message 2\n"
+        "ok 4 code_3 # XPASS message 3\n"
+        "ok 5 code_4 # SKIP message 4\n"
+        "# 1 skipped test(s) detected. Consider enabling relevant config options to improve"
+        " coverage.\n"
+        "# Totals: pass:1 fail:1 xfail:1 xpass:1 skip:1 error:0\n"
+    )
+    assert [(r.name, r.status, r.directive, r.reason) for r in doc.results] == [
+        ("code_0", P, None, "message 0"),
+        ("code_1", F, None, "message 1"),
+        ("code_2", Status.XFAIL, "XFAIL", "message 2"),
+        ("code_3", Status.XPASS, "XPASS", "message 3"),
+        ("code_4", S, "SKIP", "message 4"),
+    ]
+    assert doc.totals == {"pass": 1, "fail": 1, "xfail": 1, "xpass": 1, "skip": 1, "error": 0}
+    assert doc.problems == []
 
 
 def test_missing_version_line_is_a_problem_but_parses() -> None:
@@ -732,7 +771,9 @@ def nodes(draw: st.DrawFn, depth: int = 0) -> list[Node]:
             directive = draw(st.sampled_from([directive, directive.lower(), directive.title()]))
             comment = draw(TEXT).lstrip(" :").rstrip()
         else:
-            comment = draw(st.sampled_from(["", "exit=1", "exit=139", "rcode=0"]))
+            comment = draw(
+                st.sampled_from(["", "exit=1", "exit=139", "rcode=0", " skipped 2 pages"])
+            )
         node = Node(
             ok=ok,
             name=draw(st.sampled_from([name, ""])),
@@ -800,7 +841,7 @@ def render_tree(
                 name=node.name,
                 status=DIRECTIVE_STATUS[(node.ok, directive)],
                 directive=directive,
-                reason=node.comment,
+                reason=node.comment.strip(),
                 diagnostics=list(node.diags),
                 subtests=subtests,
                 raw=line,

@@ -100,6 +100,33 @@ def test_diagnostics_are_kept_with_their_result() -> None:
     assert any("PRESENT|FILE" in d for d in sub.diagnostics)
 
 
+def test_a_failures_reason_is_its_message() -> None:
+    """kselftest.h prints a pass's or failure's message on the result line after '#  '."""
+    out = (
+        "TAP version 13\n1..4\n# seek: got 0x1000\nnot ok 1 a #  error: SEEK_DATA returned ENXIO\n"
+        "ok 2 b #  took 3 s\nnot ok 3 c\nok 4 d # SKIP no swap\n"
+        "# Totals: pass:1 fail:2 xfail:0 xpass:0 skip:1 error:0\n"
+    )
+    subs = {s.subtest: s for s in classify("k", run(out, rc=1)).subtests}
+    assert [(n, s.status, s.reason) for n, s in subs.items()] == [
+        ("a", Status.FAIL, "error: SEEK_DATA returned ENXIO"),
+        ("b", Status.PASS, "took 3 s"),
+        ("c", Status.FAIL, ""),
+        ("d", Status.SKIP, "no swap"),
+    ]
+    assert subs["a"].diagnostics == ["seek: got 0x1000"]
+
+
+def test_a_result_without_message_keeps_the_status_it_had() -> None:
+    """ksft_test_result_code(code, name, "%s", "") prints '#  ' with nothing after it."""
+    out = "TAP version 13\n1..2\nok 1 a #  \nnot ok 2 b #  \n"
+    subs = classify("k", run(out, rc=1)).subtests
+    assert [(s.subtest, s.status, s.reason) for s in subs] == [
+        ("a", Status.PASS, ""),
+        ("b", Status.FAIL, ""),
+    ]
+
+
 def test_retry_that_passes_is_flaky_not_clean() -> None:
     first = classify("k", run("TAP version 13\n1..2\nok 1 a\nnot ok 2 b\n", rc=1))
     retry = classify("k", run("TAP version 13\n1..2\nok 1 a\nok 2 b\n"))

@@ -351,8 +351,12 @@ static inline void run_subtests(const struct subtest *tests, size_t nr_tests,
 			}
 			skip_reason[0] = '\0';
 			code = run ? run(t, b) : t->fn(b);
-			ksft_test_result_code(code, name, "%s",
-					      code == KSFT_SKIP ? skip_reason : "");
+			/* no message: "ok N name", not "ok N name #  " */
+			if (code == KSFT_SKIP)
+				ksft_test_result_code(code, name, "%s",
+						      skip_reason);
+			else
+				ksft_test_result_code(code, name, NULL);
 		}
 	}
 }

@@ -1,0 +1,152 @@
+"""The kernel's own selftest header, from Debian's linux-source-<version> package.
+
+The project's tests compare our ``selftests/kselftest.h`` with upstream's; upstream's is
+never committed but taken from the Debian package at test time: the private apt of
+:mod:`orchestrator.debian` (its own lists under the cache, against the host's Debian mirror)
+downloads ``linux-source-<version>``, only ``tools/testing/selftests/kselftest.h`` is taken
+out of the source tarball inside it, and that one file is kept in the cache, so a second
+call downloads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .cache import atomic_write_bytes, atomic_write_text, default_cache_dir
+from .debian import LIST_MAX_AGE, PrivateApt, _run, _versions
+from .errors import InfraError
+
+HEADER = "tools/testing/selftests/kselftest.h"
+
+# The Debian suites that carry each linux-source-<version> we compare with.
+SUITES: dict[str, tuple[str, ...]] = {
+    "7.3": ("sid", "experimental"),
+    "6.12": ("trixie", "trixie-security"),
+}
+
+
+@dataclass(frozen=True)
+class UpstreamHeader:
+    version: str
+    """The kernel series asked for, e.g. '7.3'."""
+    package: str
+    """The Debian package, e.g. 'linux-source-7.3'."""
+    package_version: str
+    """Its version, e.g. '7.3~rc7-1~exp1'."""
+    path: Path
+    """The extracted kselftest.h, in the cache (its directory can go on -I)."""
+    downloaded: bool
+    """Whether this call downloaded the package (False: the cached header was used)."""
+
+
+def _cache_key(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
+
+
+def _header_from_deb(deb: Path, package: str) -> bytes:
+    """kselftest.h from the source tarball inside a linux-source .deb, read as a stream
+    that stops as soon as the file has been found."""
+    inner = f"./usr/src/{package}.tar.xz"
+    proc = subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
+            for member in outer:
+                if member.name != inner:
+                    continue
+                source: IO[bytes] | None = outer.extractfile(member)
+                if source is None:
+                    break
+                with tarfile.open(fileobj=source, mode="r|xz") as tree:
+                    for entry in tree:
+                        parts = entry.name.split("/", 1)
+                        if len(parts) == 2 and parts[1] == HEADER and entry.isfile():
+                            data = tree.extractfile(entry)
+                            if data is not None:
+                                return data.read()
+                raise InfraError(f"{deb.name}: {inner} holds no {HEADER}", "report this")
+        raise InfraError(f"{deb.name} holds no {inner}", "report this")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise InfraError(f"cannot read {deb.name}: {e}", "delete the cache and retry") from None
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+        proc.stdout.close()
+
+
+def _resolve(apt: PrivateApt, package: str) -> str:
+    """The newest version of the package the private apt lists know."""
+    found = _versions(apt.cmd("apt-cache"), package)
+    if not found:
+        raise InfraError(
+            f"apt knows no {package} in {', '.join(apt.suites)}",
+            "check that this machine reaches its Debian mirror",
+        )
+    return found[0][0]
+
+
+def fetch_kselftest_header(version: str, cache: Path | None = None) -> UpstreamHeader:
+    """Upstream's kselftest.h of kernel series ``version`` (a key of :data:`SUITES`).
+
+    The newest ``linux-source-<version>`` is looked up at most every ``LIST_MAX_AGE``
+    seconds; in between, and whenever the package version did not change, the cached
+    header is used and nothing is downloaded.  Raises :class:`InfraError` when the package
+    cannot be resolved, downloaded or read.
+    """
+    if version not in SUITES:
+        raise InfraError(f"no Debian suites known for linux-source-{version}", "add to SUITES")
+    cache = default_cache_dir() if cache is None else cache
+    package = f"linux-source-{version}"
+    base = cache / "upstream" / package
+    stamp = base / "resolved.json"
+
+    def cached(package_version: str) -> Path:
+        return base / _cache_key(package_version) / "kselftest.h"
+
+    if stamp.is_file():
+        try:
+            known = json.loads(stamp.read_text())
+            path = cached(str(known["package_version"]))
+            if time.time() - float(known["time"]) < LIST_MAX_AGE and path.is_file():
+                return UpstreamHeader(version, package, known["package_version"], path, False)
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged stamp: resolve again
+
+    apt = PrivateApt(cache / "apt" / f"upstream-{package}", SUITES[version])
+    apt.prepare()
+    package_version = _resolve(apt, package)
+    path = cached(package_version)
+    downloaded = False
+    if not path.is_file():
+        base.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=base, prefix=".fetch-"))
+        try:
+            _run(
+                apt.cmd("apt-get", "download", f"{package}={package_version}"),
+                cwd=staging,
+                what=f"apt-get download {package}={package_version}",
+            )
+            debs = sorted(staging.glob("*.deb"))
+            if len(debs) != 1:
+                raise InfraError(f"apt-get download gave {len(debs)} files", "retry")
+            atomic_write_bytes(path, _header_from_deb(debs[0], package))
+            downloaded = True
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    atomic_write_text(stamp, json.dumps({"package_version": package_version, "time": time.time()}))
+    return UpstreamHeader(version, package, package_version, path, downloaded)
