@@ -138,7 +138,12 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
 
 
 def resolve_kernel(
-    spec: str | None, modules: Path | None, cache: Path, presets: Path, refresh: bool = False
+    spec: str | None,
+    modules: Path | None,
+    cache: Path,
+    presets: Path,
+    refresh: bool = False,
+    merge_config: bool = False,
 ) -> Kernel:
     """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, the path of a
     kernel source tree (a directory: built here) or of a kernel image (a file).  Debian
@@ -159,6 +164,6 @@ def resolve_kernel(
         from .source import build_tree  # a source tree: configure and build it
 
         project = presets.parent.parent
-        fragments = [project / "qemu-images" / "kernel.config", project / "selftests/vm/config"]
-        return build_tree(path, fragments, cache, cache / "logs")
+        guest, tests = project / "qemu-images/kernel.config", project / "selftests/vm/config"
+        return build_tree(path, guest, tests, cache, cache / "logs", merge_config)
     return kernel_from_image(path, modules)

@@ -86,6 +86,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="ask apt again which Debian kernel the default and debian:NAME mean (otherwise "
         "the answer is reused until apt's package lists change)",
     )
+    add(
+        "--merge-config",
+        action="store_true",
+        help="for a --kernel source tree whose .config lacks what the tests or the guest need: "
+        "add it (merge_config.sh; the old .config is kept as .config.residency-<time>)",
+    )
     add("--results", default="results", metavar="DIR", help="where runs are written")
     add(
         "--cache-dir",
@@ -128,6 +134,7 @@ class Options:
     retry_failed: bool
     use_expectations: bool
     refresh_kernels: bool = False
+    merge_config: bool = False
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -164,4 +171,5 @@ def read_options(config: pytest.Config) -> Options:
         selftests=Path(opt.selftests) if opt.selftests else None,
         retry_failed=opt.retry_failed,
         refresh_kernels=opt.refresh_kernels,
+        merge_config=opt.merge_config,
     )

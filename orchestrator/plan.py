@@ -110,7 +110,11 @@ def prepare(opts: Options, log: Any = print) -> Plan:
     kernels: list[Kernel] = []
     for spec in opts.kernels or (None,):
         log(f"residency: kernel {spec or 'default (Debian cloud kernel of this host)'}")
-        kernels.append(resolve_kernel(spec, opts.modules, cache, presets, opts.refresh_kernels))
+        kernels.append(
+            resolve_kernel(
+                spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config
+            )
+        )
     names = [k.name for k in kernels]
     if len(set(names)) != len(names):
         raise InfraError(

@@ -1,7 +1,12 @@
-"""Build a kernel from a source tree: its config + our fragments, checked, built incrementally.
+"""Build a kernel from a directory the developer gives, the way they build it.
 
-The build goes to an output directory in the cache (make O=...), keyed by the tree's path,
-so the tree stays clean and an unchanged tree rebuilds nothing.
+A pristine tree is configured in an output directory in the cache (make O=..., keyed by the
+tree's path: x86_64_defconfig plus our fragments), so it stays clean.  A configured tree, a
+tree built in place, or a make O= build directory is built where it is, with the
+developer's own .config, after checking that it has what the tests and the guest need:
+nothing in it is changed beyond kbuild's own `make olddefconfig`, unless --merge-config
+asks to add the missing options (a backup of the .config is kept).  An image newer than
+everything it was built from is used as it is.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ from pathlib import Path
 from .cache import sha256_file
 from .errors import InfraError
 from .kernel import Kernel, image_version_string
+from .tree import (
+    TreeShape,
+    detect,
+    effective_config,
+    first_error,
+    image_is_current,
+    merge_command,
+    unmet,
+    wants_modules,
+)
 
 FRAGMENT_LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
-
-
-def is_source_tree(path: Path) -> bool:
-    return (path / "Makefile").is_file() and (path / "Kconfig").is_file()
 
 
 def read_fragments(fragments: list[Path]) -> dict[str, str]:
@@ -45,80 +56,167 @@ def missing_options(config_text: str, wanted: dict[str, str]) -> list[str]:
     return sorted(name for name, value in wanted.items() if have.get(name) != value)
 
 
-def _make(tree: Path, out: Path, log: Path, *targets: str) -> None:
-    cmd = ["make", "-C", str(tree), f"O={out}", f"-j{os.cpu_count() or 1}", *targets]
+def _fix_for(error: str, shape: TreeShape, log: Path) -> str:
+    if "not clean" in error or "mrproper" in error:
+        return (
+            f"the tree {shape.source} holds an in-place build or .config, so it cannot also "
+            "be built elsewhere: pass the tree itself or its own make O= directory"
+        )
+    if "error:" in error:
+        return f"fix that error in {shape.source} (the whole log: {log})"
+    if "not found" in error or "No such file" in error:
+        return f"install what is missing (gcc make flex bison bc libelf-dev libssl-dev); {log}"
+    return f"read {log}"
+
+
+def _make(shape: TreeShape, log: Path, *args: str) -> None:
+    """make in the tree (in place) or for its build directory."""
+    where = ["-C", str(shape.source)]
+    if shape.objdir != shape.source:
+        where.append(f"O={shape.objdir}")
+    cmd = ["make", *where, f"-j{os.cpu_count() or 1}", *args]
     with log.open("a") as f:
         f.write(f"$ {' '.join(cmd)}\n")
         f.flush()
+        start = f.tell()
         done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        with log.open(errors="replace") as f:
+            f.seek(start)
+            error = first_error(f.read())
         raise InfraError(
-            f"'make {' '.join(targets)}' failed in {tree}: {lines[-1] if lines else ''}",
-            f"read {log}; the build needs gcc, make, flex, bison, bc, libelf-dev and libssl-dev",
+            f"'make {' '.join(args)}' failed for the {shape.describe()}: {error}",
+            _fix_for(error, shape, log),
         )
 
 
-def build_tree(tree: Path, fragments: list[Path], cache: Path, log_dir: Path) -> Kernel:
-    tree = tree.resolve()
-    if not (tree / "Makefile").is_file():
-        raise InfraError(
-            f"--kernel {tree} is a directory without a Makefile",
-            "pass a kernel source tree (with Makefile and Kconfig) or a bzImage",
-        )
-    if not is_source_tree(tree) or not (tree / "arch" / "x86").is_dir():
-        raise InfraError(
-            f"--kernel {tree} is not a Linux source tree (no Kconfig or arch/x86)",
-            "pass the top directory of a kernel source tree",
-        )
+def _check_tools() -> None:
     for tool in ("make", "gcc", "flex", "bison", "bc"):
         if shutil.which(tool) is None:
             raise InfraError(
                 f"{tool} is not installed (needed to build a kernel)",
                 "apt-get install gcc make flex bison bc libelf-dev libssl-dev",
             )
-    out = cache / "kbuild" / hashlib.sha256(str(tree).encode()).hexdigest()[:16]
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def build_tree(
+    path: Path, guest: Path, tests: Path, cache: Path, log_dir: Path, merge_config: bool = False
+) -> Kernel:
+    """A kernel from a source directory of any shape.  @guest and @tests are the fragments
+    of what the guest and the tests need (qemu-images/kernel.config, selftests/vm/config)."""
+    shape = detect(path)
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"kbuild-{tree.name}.log"
-    config = out / ".config"
+    log = log_dir / f"kbuild-{shape.source.name}.log"
+    if shape.kind == "pristine":
+        return _build_pristine(shape, [guest, tests], cache, log)
+    return _build_theirs(shape, guest, tests, cache, log, merge_config)
+
+
+def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: Path) -> Kernel:
+    """A clean tree: build it in the cache with x86_64_defconfig and our fragments."""
+    _check_tools()
+    out = cache / "kbuild" / hashlib.sha256(str(shape.source).encode()).hexdigest()[:16]
+    out.mkdir(parents=True, exist_ok=True)
+    build = TreeShape("objdir", shape.source, out)
+    config = build.config
     if not config.is_file():
-        if (tree / ".config").is_file():
-            shutil.copy(tree / ".config", config)
-        else:
-            _make(tree, out, log, "x86_64_defconfig")
+        _make(build, log, "x86_64_defconfig")
     wanted = read_fragments(fragments)
-    text = config.read_text()
-    if missing_options(text, wanted):
+    if missing_options(config.read_text(), wanted):
         with config.open("a") as f:
             f.write("\n# merged by residency-kselftest\n")
             f.writelines(f"{k}={v}\n" for k, v in wanted.items())
-        _make(tree, out, log, "olddefconfig")
+        _make(build, log, "olddefconfig")
     missing = missing_options(config.read_text(), wanted)
     if missing:
         raise InfraError(
-            f"the config of {tree} cannot enable {', '.join(missing)} (unmet dependencies "
-            "or options this tree does not have)",
-            f"enable their dependencies in {config} (make -C {tree} O={out} menuconfig), "
-            "or use a tree that has them",
+            f"the config of {shape.source} cannot enable {', '.join(missing)} (unmet "
+            "dependencies or options this tree does not have)",
+            f"enable their dependencies in {config} (make -C {shape.source} O={out} "
+            "menuconfig), or use a tree that has them",
         )
     start = time.monotonic()
-    _make(tree, out, log, "bzImage")
-    seconds = time.monotonic() - start
-    image = out / "arch" / "x86" / "boot" / "bzImage"
+    _make(build, log, "bzImage")
+    return _kernel(build, log, {"build_seconds": f"{time.monotonic() - start:.0f}"}, None)
+
+
+def _build_theirs(
+    shape: TreeShape, guest: Path, tests: Path, cache: Path, log: Path, merge_config: bool
+) -> Kernel:
+    """The developer's configured or built tree (or O= directory), built where it is with
+    their .config."""
+    config = effective_config(shape)
+    modules_needed = wants_modules(config)
+    missing = unmet(config, tests, guest, modules_ok=True)
+    facts: dict[str, str] = {"shape": shape.kind}
+    if missing and merge_config:
+        backup = shape.config.with_name(f".config.residency-{time.strftime('%Y%m%d-%H%M%S')}")
+        shutil.copy2(shape.config, backup)
+        _check_tools()
+        merge = [str(shape.source / "scripts/kconfig/merge_config.sh"), "-m"]
+        if shape.objdir != shape.source:
+            merge += ["-O", str(shape.objdir)]
+        merge += [str(shape.config), str(tests), str(guest)]
+        with log.open("a") as f:
+            done = subprocess.run(merge, cwd=shape.objdir, stdout=f, stderr=subprocess.STDOUT,
+                                  check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise InfraError(f"merge_config.sh failed for the {shape.describe()}", f"read {log}")
+        facts["config_merged"] = f"missing options added; the old .config is {backup}"
+        missing = []
+    if missing:
+        names = ", ".join(f"{r.option}={r.wanted} (has {r.have})" for r in missing)
+        raise InfraError(
+            f"the .config of the {shape.describe()} lacks what the tests or the guest need: "
+            f"{names}",
+            f"add them: {merge_command(shape, [tests, guest])}; or pass --merge-config to "
+            "have that done (a backup of the .config is kept)",
+        )
+    if not merge_config and image_is_current(shape):
+        facts["build"] = "reused: the image is newer than its .config and every source file"
+        return _kernel(shape, log, facts, _modules(shape, cache, log) if modules_needed else None)
+    _check_tools()
+    before = shape.config.read_bytes()
+    _make(shape, log, "olddefconfig")
+    if shape.config.read_bytes() != before:
+        facts["olddefconfig"] = "changed the .config (the tree's Kconfig changed since it was made)"
+    start = time.monotonic()
+    _make(shape, log, "bzImage", *(["modules"] if modules_needed else []))
+    facts["build_seconds"] = f"{time.monotonic() - start:.0f}"
+    modules = _modules(shape, cache, log) if modules_needed else None
+    return _kernel(shape, log, facts, modules)
+
+
+def _modules(shape: TreeShape, cache: Path, log: Path) -> Path:
+    """Install the tree's modules into the cache (the guest loads its disk drivers)."""
+    root = cache / "kmods" / hashlib.sha256(str(shape.objdir).encode()).hexdigest()[:16]
+    stamp = root / ".installed"
+    image = shape.image
+    if not (stamp.is_file() and stamp.stat().st_mtime >= image.stat().st_mtime):
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        _make(shape, log, f"INSTALL_MOD_PATH={root}", "modules_install")
+        stamp.write_text("")
+    releases = sorted((root / "lib/modules").iterdir())
+    return releases[-1]
+
+
+def _kernel(shape: TreeShape, log: Path, facts: dict[str, str], modules: Path | None) -> Kernel:
+    image = shape.image
     version = image_version_string(image)
-    release = version.split(" ", 1)[0] or tree.name
+    release = version.split(" ", 1)[0] or shape.source.name
     source = {
         "kind": "source-tree",
-        "tree": str(tree),
-        "build_dir": str(out),
-        "config_sha256": sha256_file(config),
-        "build_seconds": f"{seconds:.0f}",
+        "tree": str(shape.source),
+        "build_dir": str(shape.objdir),
+        "config_sha256": sha256_file(shape.config),
         "build_log": str(log),
+        **facts,
     }
     git = subprocess.run(
-        ["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
+        ["git", "-C", str(shape.source), "rev-parse", "HEAD"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
     if git.returncode == 0:
         source["git_commit"] = git.stdout.strip()
-    return Kernel(f"tree-{release}", image, None, version, source)
+    return Kernel(f"tree-{release}", image, modules, version, source)

@@ -122,15 +122,26 @@ def read_fragment(fragment: Path) -> dict[str, str]:
     return {k: v for k, v in parse_config(fragment.read_text()).items() if v != "n"}
 
 
+# The guest options whose drivers the initramfs can load as modules (image.GUEST_MODULES
+# and what they depend on); everything else the guest needs must be built in.
+MODULE_OPTIONS = frozenset({"CONFIG_VIRTIO", "CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_BLK"})
+
+
+def wants_modules(config: dict[str, str]) -> bool:
+    """Does the guest need modules of this kernel (a disk driver built as a module)?"""
+    return any(config.get(option) == "m" for option in MODULE_OPTIONS)
+
+
 def unmet(config: dict[str, str], tests: Path, guest: Path, modules_ok: bool) -> list[Requirement]:
-    """Options of the tests' and the guest's fragments that @config does not give.  A guest
-    option asked as =y may be =m when @modules_ok (the modules are built and loaded into
-    the guest); the tests' options must be as asked."""
+    """Options of the tests' and the guest's fragments that @config does not give.  The
+    guest's disk drivers (MODULE_OPTIONS) may be =m when @modules_ok (the modules are built
+    and loaded into the guest); everything else must be as asked."""
     missing = []
     for fragment, allow_module in ((tests, False), (guest, modules_ok)):
         for option, wanted in read_fragment(fragment).items():
             have = config.get(option, "n")
-            if have == wanted or (allow_module and wanted == "y" and have == "m"):
+            as_module = allow_module and option in MODULE_OPTIONS and have == "m"
+            if have == wanted or (wanted == "y" and as_module):
                 continue
             missing.append(Requirement(option, wanted, have, fragment))
     return missing

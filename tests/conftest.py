@@ -1,8 +1,17 @@
-"""Project test options: slow tests (building a kernel) run only when asked."""
+"""Project test options: slow tests (building a kernel) run only when asked; the kernel
+source tree they build."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
 import pytest
+
+from orchestrator.cache import default_cache_dir
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,3 +27,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def linux_source() -> Path:
+    """$RESIDENCY_KERNEL_TREE, else the newest linux-source-X.Y the host's apt knows,
+    unpacked once into the cache."""
+    if os.environ.get("RESIDENCY_KERNEL_TREE"):
+        return Path(os.environ["RESIDENCY_KERNEL_TREE"])
+    found = subprocess.run(
+        ["apt-cache", "search", "--names-only", r"^linux-source-[0-9.]+$"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    names = sorted((n for n in found if n.startswith("linux-source-")),
+                   key=lambda n: [int(x) for x in n.split("-")[-1].split(".")])  # fmt: skip
+    assert names, "apt knows no linux-source package"
+    package = names[-1]
+    base = default_cache_dir() / "src" / package
+    tree = base / package
+    if (tree / "Makefile").is_file():
+        return tree
+    base.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", package], cwd=base, check=True, capture_output=True)
+    deb = next(base.glob("*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(base / "pkg")], check=True)
+    tarball = next((base / "pkg").rglob("linux-source-*.tar.*"))
+    with tarfile.open(tarball) as tar:
+        tar.extractall(base, filter="tar")
+    shutil.rmtree(base / "pkg")
+    deb.unlink()
+    return tree

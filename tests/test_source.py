@@ -10,7 +10,9 @@ from orchestrator.errors import InfraError
 from orchestrator.source import build_tree, missing_options, read_fragments
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAGMENTS = [ROOT / "qemu-images" / "kernel.config", ROOT / "selftests" / "vm" / "config"]
+GUEST = ROOT / "qemu-images" / "kernel.config"
+TESTS = ROOT / "selftests" / "vm" / "config"
+FRAGMENTS = [GUEST, TESTS]
 
 
 def test_fragments_ask_for_what_the_tests_and_the_guest_need() -> None:
@@ -28,5 +30,5 @@ def test_missing_options_names_what_olddefconfig_dropped() -> None:
 def test_a_directory_that_is_not_a_tree(tmp_path: Path) -> None:
     (tmp_path / "Makefile").write_text("all:\n")
     with pytest.raises(InfraError) as err:
-        build_tree(tmp_path, FRAGMENTS, tmp_path / "cache", tmp_path / "logs")
+        build_tree(tmp_path, GUEST, TESTS, tmp_path / "cache", tmp_path / "logs")
     assert "not a Linux source tree" in err.value.cause

@@ -81,6 +81,8 @@ def test_unmet_options_and_modules(tmp_path: Path) -> None:
     with_modules = {r.option for r in unmet(config, TESTS, GUEST, modules_ok=True)}
     assert "CONFIG_VIRTIO_BLK" not in with_modules, "a guest driver may be a loaded module"
     assert "CONFIG_USERFAULTFD" in with_modules, "what the tests need must be built in"
+    console = {"CONFIG_SERIAL_8250": "m"}
+    assert "CONFIG_SERIAL_8250" in {r.option for r in unmet(console, TESTS, GUEST, True)}
 
 
 def test_merge_command_names_the_fragments(tmp_path: Path) -> None:

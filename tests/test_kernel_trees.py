@@ -1,0 +1,105 @@
+"""Slow: a developer's own tree, in each of its shapes, built from Debian's linux-source.
+
+`RESIDENCY_KERNEL_TREE=<pristine linux-source tree> tox -e tests -- --run-slow -k trees -s`
+(without it, the newest linux-source the host's apt knows is unpacked into the cache).
+Every shape is tinyconfig-based (qemu-images/kernel.config, selftests/vm/config and
+tools/mutation/tiny.config merged in), so a cold build takes minutes, not an hour.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = [ROOT / "qemu-images/kernel.config", ROOT / "selftests/vm/config"]
+TINY = ROOT / "tools/mutation/tiny.config"  # what tinyconfig lacks for the guest's user space
+pytestmark = [pytest.mark.slow, pytest.mark.qemu]
+
+
+def orchestrate(results: Path, kernel: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--results", str(results), "--kernel",
+         str(kernel), "-k", "shmem_lseek", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600, check=False,
+    )  # fmt: skip
+    summary_path = results / "latest" / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    return proc.returncode, proc.stdout + proc.stderr, summary
+
+
+def make(tree: Path, *args: str) -> None:
+    subprocess.run(["make", "-C", str(tree), *args], check=True, capture_output=True)
+
+
+def tinyconfig(tree: Path, objdir: Path | None = None, ours: bool = True) -> None:
+    """tinyconfig plus TINY, and our fragments unless @ours is False."""
+    out = [f"O={objdir}"] if objdir else []
+    make(tree, *out, "tinyconfig")
+    config = (objdir or tree) / ".config"
+    subprocess.run(
+        [str(tree / "scripts/kconfig/merge_config.sh"), "-m",
+         *(["-O", str(objdir)] if objdir else []), str(config), str(TINY),
+         *(map(str, OURS) if ours else [])],
+        cwd=objdir or tree, check=True, capture_output=True,
+    )  # fmt: skip
+    make(tree, *out, "olddefconfig")
+
+
+@pytest.fixture(scope="module")
+def pristine(linux_source: Path) -> Path:
+    return linux_source
+
+
+def test_a_make_O_directory_is_built_there_then_reused(pristine: Path, tmp_path: Path) -> None:
+    objdir = tmp_path / "build"
+    objdir.mkdir()
+    tinyconfig(pristine, objdir)
+    code, text, summary = orchestrate(tmp_path / "r1", objdir)
+    assert code == 0, text
+    kernel = summary["kernels"][0]
+    assert kernel["shape"] == "objdir" and kernel["build_dir"] == str(objdir)
+    assert "build_seconds" in kernel
+    code, text, summary = orchestrate(tmp_path / "r2", objdir)
+    assert code == 0, text
+    assert summary["kernels"][0]["build"].startswith("reused"), "an unchanged tree builds nothing"
+
+
+def test_missing_options_stop_before_building_or_are_merged(pristine: Path, tmp_path: Path) -> None:
+    objdir = tmp_path / "build"
+    objdir.mkdir()
+    tinyconfig(pristine, objdir, ours=False)
+    code, text, summary = orchestrate(tmp_path / "r1", objdir)
+    assert code == 2, text
+    assert "CONFIG_USERFAULTFD=y (has n)" in text and "merge_config.sh -m" in text
+    assert not (objdir / "arch/x86/boot/bzImage").exists(), "it stops before building"
+    before = (objdir / ".config").read_text()
+    code, text, summary = orchestrate(tmp_path / "r2", objdir, "--merge-config")
+    backups = list(objdir.glob(".config.residency-*"))
+    assert len(backups) == 1 and backups[0].read_text() == before
+    assert code == 0, text
+    assert "config_merged" in summary["kernels"][0]
+
+
+def test_a_tree_built_in_place_and_a_compile_error(pristine: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "linux"
+    shutil.copytree(pristine, tree, symlinks=True)
+    tinyconfig(tree)
+    code, text, summary = orchestrate(tmp_path / "r1", tree)
+    assert code == 0, text
+    assert summary["kernels"][0]["shape"] == "configured"
+    shmem = tree / "mm/shmem.c"
+    good = shmem.read_text()
+    shmem.write_text(good + "\nthis is not C;\n")
+    try:
+        code, text, _ = orchestrate(tmp_path / "r2", tree)
+    finally:
+        shmem.write_text(good)
+    assert code == 2, text
+    assert "mm/shmem.c" in text and "error:" in text, text
