@@ -136,9 +136,13 @@ def unmet(config: dict[str, str], tests: Path, guest: Path, modules_ok: bool) ->
     """Options of the tests' and the guest's fragments that @config does not give.  The
     guest's disk drivers (MODULE_OPTIONS) may be =m when @modules_ok (the modules are built
     and loaded into the guest); everything else must be as asked."""
-    missing = []
+    missing: list[Requirement] = []
+    seen: set[str] = set()
     for fragment, allow_module in ((tests, False), (guest, modules_ok)):
         for option, wanted in read_fragment(fragment).items():
+            if option in seen:
+                continue
+            seen.add(option)
             have = config.get(option, "n")
             as_module = allow_module and option in MODULE_OPTIONS and have == "m"
             if have == wanted or (wanted == "y" and as_module):
