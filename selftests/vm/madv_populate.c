@@ -13,7 +13,7 @@
  * populates fault every page in, a read populate of a memfd hole allocates
  * a zero-filled page-cache page (SEEK_DATA finds it), a write populate
  * marks the pages soft-dirty, and PROT_NONE fails with EINVAL.  A shmem
- * page counts as populated when its pagemap entry is PRESENT: PM_SWAP is
+ * page counts as populated when its pagemap entry is PRESENT: the SWAP bit is
  * never set for swapped-out shmem, whose page table entry is cleared.
  *
  * Last, pages paged out to swap (private anonymous, and a MAP_SHARED memfd)
@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 /* pages in each test range */
 #define NR_PAGES	16
@@ -152,12 +152,12 @@ static bool range_pagemap_is(char *addr, size_t len, uint64_t must_set,
 static bool range_not_populated(char *addr, size_t len)
 {
 	return range_pagemap_is(addr, len, 0,
-				PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP));
+				PME_PRESENT | PME_SWAP);
 }
 
 static bool range_present(char *addr, size_t len)
 {
-	return range_pagemap_is(addr, len, PM_BIT(PM_PRESENT), 0);
+	return range_pagemap_is(addr, len, PME_PRESENT, 0);
 }
 
 static bool range_resident(char *addr, size_t len)
@@ -186,9 +186,9 @@ static uint64_t page_pfn(char *addr)
 	uint64_t entry;
 
 	if (pagemap_read(pagemap_fd, addr, &entry) ||
-	    !pagemap_entry_has(entry, PM_PRESENT))
+	    !pagemap_entry_has(entry, PME_PRESENT))
 		return 0;
-	return entry & PM_PFN_MASK;
+	return entry & PME_PFN_MASK;
 }
 
 /*
@@ -203,8 +203,8 @@ static bool range_maps_zero_page(char *addr, size_t len)
 	bool ok;
 	size_t off;
 
-	ok = range_pagemap_is(addr, len, PM_BIT(PM_PRESENT),
-			      PM_BIT(PM_MMAP_EXCLUSIVE) | PM_BIT(PM_FILE));
+	ok = range_pagemap_is(addr, len, PME_PRESENT,
+			      PME_MMAP_EXCLUSIVE | PME_FILE);
 	for (off = ps; first && off < len; off += ps) {
 		if (page_pfn(addr + off) != first) {
 			ksft_print_msg("page %zu: pfn 0x%llx, page 0: pfn 0x%llx\n",
@@ -225,8 +225,8 @@ static bool range_maps_private_pages(char *addr, size_t len)
 	bool ok;
 
 	ok = range_pagemap_is(addr, len,
-			      PM_BIT(PM_PRESENT) | PM_BIT(PM_MMAP_EXCLUSIVE),
-			      PM_BIT(PM_FILE) | PM_BIT(PM_SWAP));
+			      PME_PRESENT | PME_MMAP_EXCLUSIVE,
+			      PME_FILE | PME_SWAP);
 	for (i = 0; i < len / ps; i++) {
 		pfns[i] = page_pfn(addr + i * ps);
 		for (j = 0; pfns[i] && j < i; j++) {
@@ -352,12 +352,12 @@ static void test_softdirty(void)
 		"softdirty_populate_write_returns_0",
 		"softdirty_populate_write_dirties_range",
 	};
-	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
+	uint64_t sd = PME_SOFT_DIRTY;
 	char *addr;
 	size_t i;
 	int ret;
 
-	if (!softdirty_supported()) {
+	if (!softdirty_available()) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			ksft_test_result_code(KSFT_SKIP, names[i],
 					      "soft-dirty tracking not supported");
@@ -365,7 +365,7 @@ static void test_softdirty(void)
 	}
 
 	addr = map_anon(PROT_READ | PROT_WRITE);
-	ret = clear_softdirty();
+	ret = softdirty_clear();
 	if (ret) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			ksft_test_result_code(KSFT_SKIP, names[i],
@@ -378,10 +378,10 @@ static void test_softdirty(void)
 	report(names[0], range_pagemap_is(addr, range_len, 0, sd));
 	report(names[1],
 	       madvise_result_is(addr, range_len, MADV_POPULATE_READ, 0));
-	report(names[2], range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT), sd));
+	report(names[2], range_pagemap_is(addr, range_len, PME_PRESENT, sd));
 	report(names[3],
 	       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE, 0));
-	report(names[4], range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT) | sd, 0));
+	report(names[4], range_pagemap_is(addr, range_len, PME_PRESENT | sd, 0));
 	munmap(addr, range_len);
 }
 
@@ -527,7 +527,7 @@ static void unmap_shmem(char *addr, int fd)
 /* No page of the range mapped: pagemap none, soft-dirty bit aside */
 static bool range_pagemap_none(char *addr, size_t len)
 {
-	return range_pagemap_is(addr, len, 0, ~PM_BIT(PM_SOFT_DIRTY));
+	return range_pagemap_is(addr, len, 0, ~PME_SOFT_DIRTY);
 }
 
 /*
@@ -622,8 +622,8 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 		  MADV_POPULATE_WRITE, true },
 	};
 	const char *prefix = shmem_kind_names[kind];
-	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
-	uint64_t present = PM_BIT(PM_PRESENT);
+	uint64_t sd = PME_SOFT_DIRTY;
+	uint64_t present = PME_PRESENT;
 	char name[NAME_LEN];
 	bool ok;
 	size_t i;
@@ -632,7 +632,7 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		snprintf(name, sizeof(name), "%s_%s", prefix, cases[i].name);
-		if (!softdirty_supported()) {
+		if (!softdirty_available()) {
 			ksft_test_result_code(KSFT_SKIP, name,
 					      "soft-dirty tracking not supported");
 			continue;
@@ -642,7 +642,7 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 			report(name, false);
 			continue;
 		}
-		ret = clear_softdirty();
+		ret = softdirty_clear();
 		if (ret) {
 			ksft_test_result_code(KSFT_SKIP, name,
 					      "writing /proc/self/clear_refs failed: %s",
@@ -752,8 +752,8 @@ static int swapped_populate(bool memfd, int advice,
 		KSFT_PASS : KSFT_FAIL;
 	/* shmem: PRESENT only; anon: the swap entries must be gone too */
 	codes[SWAPPED_RANGE_PRESENT] =
-		range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT),
-				 memfd ? 0 : PM_BIT(PM_SWAP)) ?
+		range_pagemap_is(addr, range_len, PME_PRESENT,
+				 memfd ? 0 : PME_SWAP) ?
 		KSFT_PASS : KSFT_FAIL;
 	ret = smaps_vma_field_kb(addr, "Swap", &after_kb, NULL);
 	if (ret) {
@@ -820,7 +820,7 @@ int main(void)
 {
 	int kind;
 
-	ps = psize();
+	ps = sys_pagesize();
 	range_len = NR_PAGES * ps;
 
 	ksft_print_header();

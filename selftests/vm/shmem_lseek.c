@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #define MAX_SEEK_DIAGS		8
 /* the largest off_t; _FILE_OFFSET_BITS=64 makes off_t 64 bits */
@@ -1124,7 +1124,7 @@ static void print_environment(void)
 
 int main(void)
 {
-	ps = psize();
+	ps = sys_pagesize();
 	ksft_print_header();
 	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
 				    NR_BACKENDS));

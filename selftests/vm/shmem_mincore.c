@@ -43,7 +43,7 @@
 #include <linux/kernel-page-flags.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #define NR_PAGES		4
 /* the page the swap subtests work on */
@@ -371,7 +371,7 @@ static int cg_move_to(const char *dir)
 	if (ret)
 		return ret;
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	return write_file(path, pid);
+	return write_knob(path, pid);
 }
 
 static void cg_remove(const char *dir)
@@ -398,7 +398,7 @@ static int cg_reclaim(const char *dir)
 
 	ret = cg_path(path, sizeof(path), dir, "memory.reclaim");
 	if (!ret)
-		ret = write_file(path, RECLAIM_REQUEST);
+		ret = write_knob(path, RECLAIM_REQUEST);
 	/* EAGAIN: less than requested could be reclaimed, as expected */
 	return ret == -EAGAIN ? 0 : ret;
 }
@@ -441,7 +441,7 @@ static void probe_cgroup(void)
 	else if (ret)
 		return cg_unavailable("reading %s: %s", file, errno_name(ret));
 	if (!has_word(line, "memory")) {
-		ret = write_file(file, "+memory");
+		ret = write_knob(file, "+memory");
 		if (ret)
 			return cg_unavailable("enabling the memory controller in %s: %s",
 					      file, errno_name(ret));
@@ -466,7 +466,7 @@ static void cleanup_cgroup(void)
 	/* leave the controller as we found it, if nothing else needs it */
 	if (cg_enabled_memory &&
 	    !cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control"))
-		write_file(file, "-memory");
+		write_knob(file, "-memory");
 }
 
 /* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
@@ -579,8 +579,8 @@ static int setup_swapped(enum backend backend, struct swapped *s)
 	}
 
 	if (!pagemap_read(-1, page_addr(&s->r, TEST_PAGE), &entry) &&
-	    pagemap_entry_has(entry, PM_PRESENT))
-		s->pfn = entry & PM_PFN_MASK;
+	    pagemap_entry_has(entry, PME_PRESENT))
+		s->pfn = entry & PME_PFN_MASK;
 	/* kpageflags must not see a page in the swap cache before page-out */
 	if (s->pfn && !kpageflags_read(s->pfn, &flags) &&
 	    flags & (1ULL << KPF_SWAPCACHE)) {
@@ -818,7 +818,7 @@ static int test_swapin_resident_data_intact(int backend)
  */
 static int test_guard_page_reports_page_cache(int backend)
 {
-	uint64_t marker = PM_BIT(PM_SWAP);
+	uint64_t marker = PME_SWAP;
 	char desc[160];
 	uint64_t entry;
 	bool ok = true;
@@ -844,7 +844,7 @@ static int test_guard_page_reports_page_cache(int backend)
 		ret = pagemap_read(-1, addr + i * ps, &entry);
 		if (ret)
 			snprintf(desc, sizeof(desc), "%s", errno_name(ret));
-		else if ((entry & (marker | PM_BIT(PM_PRESENT))) != marker)
+		else if ((entry & (marker | PME_PRESENT)) != marker)
 			pagemap_describe(entry, desc, sizeof(desc));
 		else
 			continue;
@@ -921,7 +921,7 @@ static void print_environment(void)
 
 int main(void)
 {
-	ps = psize();
+	ps = sys_pagesize();
 	ksft_print_header();
 	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
 				    NR_BACKENDS));

@@ -54,7 +54,7 @@
 #include <linux/userfaultfd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY		1
@@ -303,8 +303,8 @@ static int test_written_page_present_file_exclusive(int backend)
 	if (ret)
 		return ret;
 	ok = check_entry("after a write", &r, TEST_PAGE,
-			 PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			 PM_BIT(PM_MMAP_EXCLUSIVE), PM_BIT(PM_SWAP));
+			 PME_PRESENT | PME_FILE |
+			 PME_MMAP_EXCLUSIVE, PME_SWAP);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
@@ -363,8 +363,8 @@ static int test_fault_back_present_data_intact(int backend)
 	after = swap_kb_of(&r);
 
 	ok &= check_entry("after a read fault", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE),
-			  PM_BIT(PM_SWAP));
+			  PME_PRESENT | PME_FILE,
+			  PME_SWAP);
 	ok &= page_intact(&r, TEST_PAGE);
 	if (!ok)
 		ksft_print_msg("smaps Swap: %lu kB before the fault, %lu kB after\n",
@@ -381,27 +381,27 @@ static int test_fault_back_present_data_intact(int backend)
  */
 static int test_softdirty_across_pageout(int backend)
 {
-	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
+	uint64_t sd = PME_SOFT_DIRTY;
 	bool shmem = backend != BACKEND_ANON;
 	struct region r;
 	bool ok = true;
 	int ret;
 
-	if (!softdirty_supported())
+	if (!softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
 	if (!swap_on)
 		return skip("no swap");
 	ret = setup_written(backend, &r);
 	if (ret)
 		return ret;
-	ret = clear_softdirty();
+	ret = softdirty_clear();
 	if (ret) {
 		region_destroy(&r);
 		return setup_failed("writing 4 to /proc/self/clear_refs", -ret);
 	}
 	write_page(&r, TEST_PAGE);
 	if (!check_entry("written after clear_refs", &r, TEST_PAGE,
-			 PM_BIT(PM_PRESENT) | sd, 0)) {
+			 PME_PRESENT | sd, 0)) {
 		region_destroy(&r);
 		return KSFT_FAIL;
 	}
@@ -413,16 +413,16 @@ static int test_softdirty_across_pageout(int backend)
 
 	if (shmem) {
 		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, 0,
-				  PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP) | sd);
+				  PME_PRESENT | PME_SWAP | sd);
 		read_page(&r, TEST_PAGE);
 		ok &= check_entry("after a read fault", &r, TEST_PAGE,
-				  PM_BIT(PM_PRESENT), sd);
+				  PME_PRESENT, sd);
 	} else {
 		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE,
-				  PM_BIT(PM_SWAP) | sd, PM_BIT(PM_PRESENT));
+				  PME_SWAP | sd, PME_PRESENT);
 		read_page(&r, TEST_PAGE);
 		ok &= check_entry("after a read fault", &r, TEST_PAGE,
-				  PM_BIT(PM_PRESENT) | sd, PM_BIT(PM_SWAP));
+				  PME_PRESENT | sd, PME_SWAP);
 	}
 	ok &= page_intact(&r, TEST_PAGE);
 	region_destroy(&r);
@@ -438,9 +438,9 @@ static int test_anon_pageout_reads_swap(int backend)
 	ret = setup_paged_out(backend, &r);
 	if (ret)
 		return ret;
-	ok = check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, PM_BIT(PM_SWAP),
-			 PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			 PM_BIT(PM_MMAP_EXCLUSIVE));
+	ok = check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, PME_SWAP,
+			 PME_PRESENT | PME_FILE |
+			 PME_MMAP_EXCLUSIVE);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
@@ -456,7 +456,7 @@ static int test_anon_fault_back_data_intact(int backend)
 		return ret;
 	read_page(&r, TEST_PAGE);
 	ok &= check_entry("after a read fault", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT), PM_BIT(PM_SWAP) | PM_BIT(PM_FILE));
+			  PME_PRESENT, PME_SWAP | PME_FILE);
 	ok &= page_intact(&r, TEST_PAGE);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
@@ -579,7 +579,7 @@ static int test_fork_child_untouched_reads_none(int backend)
 	if (ret)
 		return ret;
 	ok &= check_entry("parent, after a write", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE), 0);
+			  PME_PRESENT | PME_FILE, 0);
 	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
 	if (pid < 0) {
 		ret = errno;
@@ -598,8 +598,8 @@ static int test_fork_child_untouched_reads_none(int backend)
 
 static int test_shared_page_not_exclusive(int backend)
 {
-	uint64_t present_file = PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE);
-	uint64_t excl = PM_BIT(PM_MMAP_EXCLUSIVE);
+	uint64_t present_file = PME_PRESENT | PME_FILE;
+	uint64_t excl = PME_MMAP_EXCLUSIVE;
 	int report_fd, go_fd;
 	struct region r;
 	uint64_t entry;
@@ -667,8 +667,8 @@ static int test_shared_page_not_paged_out(int backend)
 		ok = false;
 	}
 	ok &= check_entry("parent, after MADV_PAGEOUT", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE),
-			  PM_BIT(PM_SWAP));
+			  PME_PRESENT | PME_FILE,
+			  PME_SWAP);
 	ok &= finish_reporter(pid, report_fd, go_fd);
 
 	/* control: mapped once again, the same page does get paged out */
@@ -787,9 +787,9 @@ static int uffd_writeprotect(int fd, void *addr, size_t len)
 /* A write-protect marker reads as SWAP|UFFD_WP, with nothing present */
 static bool check_marker(const char *when, const struct region *r, size_t idx)
 {
-	return check_entry(when, r, idx, PM_BIT(PM_SWAP) | PM_BIT(PM_UFFD_WP),
-			   PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			   PM_BIT(PM_GUARD_REGION));
+	return check_entry(when, r, idx, PME_SWAP | PME_UFFD_WP,
+			   PME_PRESENT | PME_FILE |
+			   PME_GUARD_REGION);
 }
 
 /*
@@ -1013,17 +1013,17 @@ static int test_guard_reads_guard_and_swap(int backend)
 	}
 	if (!read_entry(&r, TEST_PAGE, &entry)) {
 		ok = false;
-	} else if (pagemap_entry_has(entry, PM_SWAP) &&
-		   !pagemap_entry_has(entry, PM_GUARD_REGION) &&
-		   !pagemap_entry_has(entry, PM_PRESENT)) {
+	} else if (pagemap_entry_has(entry, PME_SWAP) &&
+		   !pagemap_entry_has(entry, PME_GUARD_REGION) &&
+		   !pagemap_entry_has(entry, PME_PRESENT)) {
 		ksft_print_msg("guard page reads as SWAP without PM_GUARD_REGION (bit 58, in pagemap since 6.15): guard markers are indistinguishable from swap on this kernel\n");
 		ok = false;
 	}
 	if (ok)
 		ok = entry_is("after MADV_GUARD_INSTALL", TEST_PAGE, entry,
-			      PM_BIT(PM_GUARD_REGION) | PM_BIT(PM_SWAP),
-			      PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			      PM_BIT(PM_UFFD_WP));
+			      PME_GUARD_REGION | PME_SWAP,
+			      PME_PRESENT | PME_FILE |
+			      PME_UFFD_WP);
 	madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
@@ -1057,7 +1057,7 @@ static void print_environment(void)
 {
 	print_env_banner();
 	ksft_print_msg("soft-dirty: %s\n",
-		       softdirty_supported() ? "supported" : "not supported");
+		       softdirty_available() ? "supported" : "not supported");
 	if (uffd_skip[0])
 		ksft_print_msg("%s\n", uffd_skip);
 	else
@@ -1070,7 +1070,7 @@ static void print_environment(void)
 
 int main(void)
 {
-	ps = psize();
+	ps = sys_pagesize();
 	ksft_print_header();
 
 	pagemap_fd = pagemap_open();

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 /* pages of the memfd, shared anon and private anon mappings */
 #define NR_PAGES		64
@@ -436,7 +436,7 @@ int main(void)
 	size_t i, j;
 	int code;
 
-	ps = psize();
+	ps = sys_pagesize();
 	ksft_print_header();
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
 		for (j = 0; j < MAX_GROUP && groups[i].names[j]; j++)

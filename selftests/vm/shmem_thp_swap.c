@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #define THP_SYSFS		"/sys/kernel/mm/transparent_hugepage/"
 /* huge pages in the test file */
@@ -660,7 +660,7 @@ static void print_environment(void)
 
 int main(void)
 {
-	ps = psize();
+	ps = sys_pagesize();
 	ksft_print_header();
 	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
 				    NR_BACKENDS));

@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 /* pages of the small scenarios */
 #define NR_PAGES		128
@@ -233,13 +233,13 @@ static bool check_page(const struct region *r, size_t idx, unsigned int req,
 
 	observe_page(r, idx, &v);
 	populated = !v.pm_err && pagemap_entry_is_populated(v.pme);
-	present = !v.pm_err && pagemap_entry_has(v.pme, PM_PRESENT);
+	present = !v.pm_err && pagemap_entry_has(v.pme, PME_PRESENT);
 	resident = v.mincore == 1;
 	data = r->fd >= 0 && v.seek == (off_t)(idx * ps);
 
 	st->pages++;
 	st->present += present;
-	st->swap += !v.pm_err && pagemap_entry_has(v.pme, PM_SWAP);
+	st->swap += !v.pm_err && pagemap_entry_has(v.pme, PME_SWAP);
 	st->none += !v.pm_err && pagemap_entry_is_none(v.pme);
 	st->resident += resident;
 	st->seek_data += data;
@@ -747,7 +747,7 @@ int main(void)
 	size_t i;
 	int code;
 
-	ps = psize();
+	ps = sys_pagesize();
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(scenarios));
 	print_environment();

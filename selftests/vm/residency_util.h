@@ -8,8 +8,8 @@
  * return value (0 or a negative errno unless stated otherwise) and never
  * exits, so a test can turn a missing feature into a SKIP with a reason.
  */
-#ifndef __VM_UTIL_H
-#define __VM_UTIL_H
+#ifndef __RESIDENCY_UTIL_H
+#define __RESIDENCY_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,43 +19,46 @@
 
 #include "kselftest.h"
 
-/* Bits of a /proc/pid/pagemap entry (Documentation/admin-guide/mm/pagemap.rst) */
-#define PM_SOFT_DIRTY		55
-#define PM_MMAP_EXCLUSIVE	56
-#define PM_UFFD_WP		57
-#define PM_GUARD_REGION		58
-#define PM_FILE			61
-#define PM_SWAP			62
-#define PM_PRESENT		63
+/*
+ * Bits of a /proc/pid/pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
+ * PME_ rather than upstream vm_util.h's PM_, so that both headers can be
+ * included in one file.
+ */
+#define PME_SOFT_DIRTY		(1ULL << 55)
+#define PME_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PME_UFFD_WP		(1ULL << 57)
+#define PME_GUARD_REGION	(1ULL << 58)
+#define PME_FILE		(1ULL << 61)
+#define PME_SWAP		(1ULL << 62)
+#define PME_PRESENT		(1ULL << 63)
+#define PME_PFN_MASK		((1ULL << 55) - 1)
+/* for swap entries: bits 0-4 swap type, bits 5-54 swap offset */
+#define PME_SWAP_TYPE_MASK	0x1fULL
+#define PME_SWAP_OFFSET_SHIFT	5
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(arr)		(sizeof(arr) / sizeof((arr)[0]))
 #endif
 
-#define PM_BIT(bit)		(1ULL << (bit))
-#define PM_PFN_MASK		((1ULL << 55) - 1)
-/* for swap entries: bits 0-4 swap type, bits 5-54 swap offset */
-#define PM_SWAP_TYPE_MASK	0x1fULL
-#define PM_SWAP_OFFSET_SHIFT	5
-
-static inline bool pagemap_entry_has(uint64_t entry, int bit)
+/* Does @entry have any of the flags in @mask? */
+static inline bool pagemap_entry_has(uint64_t entry, uint64_t mask)
 {
-	return entry & PM_BIT(bit);
+	return entry & mask;
 }
 
 /* PRESENT or SWAP: what upstream tests call "populated" */
 static inline bool pagemap_entry_is_populated(uint64_t entry)
 {
-	return entry & (PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP));
+	return entry & (PME_PRESENT | PME_SWAP);
 }
 
 /*
- * Nothing mapped: no flag and no PFN or swap entry.  PM_SOFT_DIRTY is
+ * Nothing mapped: no flag and no PFN or swap entry.  PME_SOFT_DIRTY is
  * ignored, as for a none pte it only repeats the VMA's VM_SOFTDIRTY flag.
  */
 static inline bool pagemap_entry_is_none(uint64_t entry)
 {
-	return !(entry & ~PM_BIT(PM_SOFT_DIRTY));
+	return !(entry & ~PME_SOFT_DIRTY);
 }
 
 /* Constants missing from older libc headers */
@@ -88,7 +91,7 @@ static inline bool pagemap_entry_is_none(uint64_t entry)
 #define PAGEOUT_RETRIES		100
 
 /* Page size, read once */
-size_t psize(void);
+size_t sys_pagesize(void);
 
 /* Name of an errno value ("ENXIO"), or "E<number>" for unknown values */
 const char *errno_name(int err);
@@ -188,7 +191,7 @@ int read_first_line(const char *path, char *buf, size_t len);
  * Write @text to a small file such as a sysfs, procfs or cgroup knob.
  * Returns 0 or a negative errno.
  */
-int write_file(const char *path, const char *text);
+int write_knob(const char *path, const char *text);
 
 /* A new memfd called @name; returns the fd or a negative errno */
 int memfd_new(const char *name);
@@ -236,10 +239,10 @@ bool page_filled_with(const void *page, size_t idx, unsigned char want,
 const char *guard_einval_reason(void);
 
 /* Write "4" to /proc/self/clear_refs; returns 0 or a negative errno */
-int clear_softdirty(void);
+int softdirty_clear(void);
 
 /* Does a fresh anonymous mapping carry the "sd" VmFlag in smaps? */
-bool softdirty_supported(void);
+bool softdirty_available(void);
 
 /*
  * Value in kB of the first "@field:" line of a /proc file with
@@ -257,7 +260,7 @@ int smaps_sum_field_kb(const char *field, unsigned long *kb);
 
 /*
  * Subtests and their reporting.  The helpers below that only print, through
- * ksft_print_msg(), live in vm_util.c; the kselftest.h counters are private
+ * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are private
  * to each program, so whatever reports a result is inline here.
  */
 
@@ -357,4 +360,4 @@ static inline void run_subtests(const struct subtest *tests, size_t nr_tests,
 	}
 }
 
-#endif /* __VM_UTIL_H */
+#endif /* __RESIDENCY_UTIL_H */

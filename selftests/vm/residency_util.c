@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Helpers shared by the page-residency selftests; see vm_util.h.
+ * Helpers shared by the page-residency selftests; see residency_util.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "vm_util.h"
+#include "residency_util.h"
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC	0x01021994
@@ -27,7 +27,7 @@
 /* long enough for a VMA header with a PATH_MAX file name */
 #define SMAPS_LINE_MAX	4352
 
-size_t psize(void)
+size_t sys_pagesize(void)
 {
 	static size_t page_size;
 
@@ -124,7 +124,7 @@ int pagemap_open(void)
 
 int pagemap_read(int fd, const void *addr, uint64_t *entry)
 {
-	off_t off = (off_t)((uintptr_t)addr / psize()) * (off_t)sizeof(*entry);
+	off_t off = (off_t)((uintptr_t)addr / sys_pagesize()) * (off_t)sizeof(*entry);
 	bool own_fd = fd < 0;
 	ssize_t ret;
 	int err = 0;
@@ -147,16 +147,16 @@ int pagemap_read(int fd, const void *addr, uint64_t *entry)
 }
 
 static const struct {
-	int bit;
+	uint64_t mask;
 	const char *name;
 } pagemap_flag_names[] = {
-	{ PM_PRESENT, "PRESENT" },
-	{ PM_SWAP, "SWAP" },
-	{ PM_FILE, "FILE" },
-	{ PM_MMAP_EXCLUSIVE, "EXCLUSIVE" },
-	{ PM_UFFD_WP, "UFFD_WP" },
-	{ PM_GUARD_REGION, "GUARD" },
-	{ PM_SOFT_DIRTY, "SOFT_DIRTY" },
+	{ PME_PRESENT, "PRESENT" },
+	{ PME_SWAP, "SWAP" },
+	{ PME_FILE, "FILE" },
+	{ PME_MMAP_EXCLUSIVE, "EXCLUSIVE" },
+	{ PME_UFFD_WP, "UFFD_WP" },
+	{ PME_GUARD_REGION, "GUARD" },
+	{ PME_SOFT_DIRTY, "SOFT_DIRTY" },
 };
 
 const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
@@ -169,7 +169,7 @@ const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
 		return buf;
 	buf[0] = '\0';
 	for (i = 0; i < ARRAY_SIZE(pagemap_flag_names) && used < len; i++)
-		if (pagemap_entry_has(mask, pagemap_flag_names[i].bit))
+		if (pagemap_entry_has(mask, pagemap_flag_names[i].mask))
 			used += snprintf(buf + used, len - used, "%s%s",
 					 used ? "|" : "",
 					 pagemap_flag_names[i].name);
@@ -192,15 +192,15 @@ const char *pagemap_describe(uint64_t entry, char *buf, size_t len)
 	used += strlen(buf + used);
 	if (used >= len - 1)
 		return buf;
-	if (pagemap_entry_has(entry, PM_PRESENT)) {
+	if (pagemap_entry_has(entry, PME_PRESENT)) {
 		snprintf(buf + used, len - used, " pfn=0x%llx",
-			 (unsigned long long)(entry & PM_PFN_MASK));
-	} else if (pagemap_entry_has(entry, PM_SWAP)) {
+			 (unsigned long long)(entry & PME_PFN_MASK));
+	} else if (pagemap_entry_has(entry, PME_SWAP)) {
 		snprintf(buf + used, len - used,
 			 " swp_type=%llu swp_offset=0x%llx",
-			 (unsigned long long)(entry & PM_SWAP_TYPE_MASK),
-			 (unsigned long long)((entry & PM_PFN_MASK) >>
-					      PM_SWAP_OFFSET_SHIFT));
+			 (unsigned long long)(entry & PME_SWAP_TYPE_MASK),
+			 (unsigned long long)((entry & PME_PFN_MASK) >>
+					      PME_SWAP_OFFSET_SHIFT));
 	}
 	return buf;
 }
@@ -214,11 +214,11 @@ int mincore_range(const void *addr, size_t len, unsigned char *vec)
 
 int mincore_page(const void *addr, bool *resident)
 {
-	uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(psize() - 1);
+	uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(sys_pagesize() - 1);
 	unsigned char vec = 0;
 	int ret;
 
-	ret = mincore_range((const void *)page, psize(), &vec);
+	ret = mincore_range((const void *)page, sys_pagesize(), &vec);
 	if (!ret)
 		*resident = vec & 1;
 	return ret;
@@ -382,7 +382,7 @@ int read_first_line(const char *path, char *buf, size_t len)
 	return ret;
 }
 
-int write_file(const char *path, const char *text)
+int write_knob(const char *path, const char *text)
 {
 	ssize_t len = strlen(text), ret;
 	int fd, err = 0;
@@ -463,7 +463,7 @@ void probe_shmem_backends(struct backend_info *memfd,
 	int fd;
 
 	if (memfd) {
-		fd = memfd_new("vm_util_probe");
+		fd = memfd_new("residency_probe");
 		if (fd < 0)
 			snprintf(memfd->skip, sizeof(memfd->skip),
 				 "memfd_create failed: %s", errno_name(fd));
@@ -498,22 +498,22 @@ void fill_pages(char *addr, size_t npages)
 	size_t i;
 
 	for (i = 0; i < npages; i++)
-		memset(addr + i * psize(), page_byte(i), psize());
+		memset(addr + i * sys_pagesize(), page_byte(i), sys_pagesize());
 }
 
 int pwrite_page(int fd, size_t idx)
 {
-	char *buf = malloc(psize());
+	char *buf = malloc(sys_pagesize());
 	ssize_t ret;
 	int err = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	memset(buf, page_byte(idx), psize());
-	ret = pwrite(fd, buf, psize(), idx * psize());
+	memset(buf, page_byte(idx), sys_pagesize());
+	ret = pwrite(fd, buf, sys_pagesize(), idx * sys_pagesize());
 	if (ret < 0)
 		err = -errno;
-	else if ((size_t)ret != psize())
+	else if ((size_t)ret != sys_pagesize())
 		err = -EIO;
 	free(buf);
 	return err;
@@ -522,7 +522,7 @@ int pwrite_page(int fd, size_t idx)
 bool page_filled_with(const void *page, size_t idx, unsigned char want,
 		      bool quiet)
 {
-	ssize_t off = find_byte_mismatch(page, psize(), want);
+	ssize_t off = find_byte_mismatch(page, sys_pagesize(), want);
 
 	if (off < 0)
 		return true;
@@ -538,25 +538,25 @@ const char *guard_einval_reason(void)
 	bool anon_ok;
 	char *addr;
 
-	addr = mmap(NULL, psize(), PROT_READ | PROT_WRITE,
+	addr = mmap(NULL, sys_pagesize(), PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (addr == MAP_FAILED)
 		return "MADV_GUARD_INSTALL returns EINVAL";
-	anon_ok = !madvise(addr, psize(), MADV_GUARD_INSTALL);
-	munmap(addr, psize());
+	anon_ok = !madvise(addr, sys_pagesize(), MADV_GUARD_INSTALL);
+	munmap(addr, sys_pagesize());
 	if (anon_ok)
 		return "MADV_GUARD_INSTALL on shmem returns EINVAL: guard regions supported on anonymous memory only";
 	return "MADV_GUARD_INSTALL returns EINVAL: kernel lacks guard regions";
 }
 
-int clear_softdirty(void)
+int softdirty_clear(void)
 {
-	return write_file("/proc/self/clear_refs", "4");
+	return write_knob("/proc/self/clear_refs", "4");
 }
 
-bool softdirty_supported(void)
+bool softdirty_available(void)
 {
-	size_t len = psize();
+	size_t len = sys_pagesize();
 	bool supported = false;
 	char line[SMAPS_LINE_MAX];
 	unsigned long start, end;
@@ -677,7 +677,7 @@ void print_env_banner(void)
 
 	if (!uname(&uts))
 		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
-	ksft_print_msg("page size %zu\n", psize());
+	ksft_print_msg("page size %zu\n", sys_pagesize());
 	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
 			     buf, sizeof(buf)))
 		ksft_print_msg("THP enabled: %s\n", buf);
