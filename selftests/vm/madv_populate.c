@@ -58,7 +58,7 @@ static const char * const shmem_kind_names[NR_SHMEM_KINDS] = {
 
 static size_t ps;
 static size_t range_len;
-static int pagemap_fd = -1;
+
 
 static void report(const char *name, bool ok)
 {

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/shm.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -457,24 +459,6 @@ int tmpfs_find_dir(char *buf, size_t len)
 	return ret;
 }
 
-void probe_shmem_backends(struct backend_info *memfd,
-			  struct backend_info *tmpfs, char *dir, size_t len)
-{
-	int fd;
-
-	if (memfd) {
-		fd = memfd_new("residency_probe");
-		if (fd < 0)
-			snprintf(memfd->skip, sizeof(memfd->skip),
-				 "memfd_create failed: %s", errno_name(fd));
-		else
-			close(fd);
-	}
-	if (tmpfs && tmpfs_find_dir(dir, len))
-		snprintf(tmpfs->skip, sizeof(tmpfs->skip),
-			 "no writable tmpfs supporting O_TMPFILE found");
-}
-
 ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want)
 {
 	const unsigned char *p = buf;
@@ -670,6 +654,376 @@ int setup_fallocate(int fd, int mode, off_t off, off_t len)
 			    errno);
 }
 
+/* The tmpfs mounts of our own, unmounted by suite_end() */
+static char mounts[4][PATH_MAX];
+static size_t nr_mounts;
+
+int mount_private_tmpfs(struct backend *b, const char * const *opts,
+			size_t nr)
+{
+	static const char * const dirs[] = { "/mnt", "/tmp", "/dev/shm", "/dev" };
+	static bool unshared;
+	int err = -ENOENT;
+	size_t i, j;
+
+	if (geteuid() != 0) {
+		snprintf(b->skip, sizeof(b->skip),
+			 "needs root to mount a tmpfs (%s)", opts[0]);
+		return -EPERM;
+	}
+	if (!unshared) {
+		if (unshare(CLONE_NEWNS)) {
+			err = -errno;
+			snprintf(b->skip, sizeof(b->skip),
+				 "unshare(CLONE_NEWNS): %s", errno_name(err));
+			return err;
+		}
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+			err = -errno;
+			snprintf(b->skip, sizeof(b->skip),
+				 "making / private: %s", errno_name(err));
+			return err;
+		}
+		unshared = true;
+	}
+	for (i = 0; i < ARRAY_SIZE(dirs) && nr_mounts < ARRAY_SIZE(mounts); i++) {
+		for (j = 0; j < nr; j++) {
+			if (mount(program_invocation_short_name, dirs[i], "tmpfs",
+				  MS_NOSUID | MS_NODEV, opts[j])) {
+				err = -errno;
+				continue;
+			}
+			if (tmpfs_dir_usable(dirs[i])) {
+				snprintf(b->dir, sizeof(b->dir), "%s", dirs[i]);
+				snprintf(mounts[nr_mounts++], PATH_MAX, "%s",
+					 dirs[i]);
+				b->mount_opts = opts[j];
+				return 0;
+			}
+			umount2(dirs[i], MNT_DETACH);
+		}
+	}
+	snprintf(b->skip, sizeof(b->skip), "cannot mount a tmpfs (%s): %s",
+		 opts[0], errno_name(err));
+	return err;
+}
+
+void backends_probe(struct backend *backends, size_t nr)
+{
+	static const char * const opts[] = { "size=64m,mode=0700" };
+	struct region r;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		struct backend *b = &backends[i];
+
+		if (b->skip[0])
+			continue;
+		switch (b->kind) {
+		case MEM_MEMFD:
+		case MEM_SYSV_SHM:
+			ret = region_open(&r, b, 1);
+			if (ret)
+				snprintf(b->skip, sizeof(b->skip),
+					 "%s failed: %s", r.failed,
+					 errno_name(ret));
+			else
+				region_destroy(&r);
+			break;
+		case MEM_TMPFS:
+			if (b->dir[0] || !tmpfs_find_dir(b->dir, sizeof(b->dir)))
+				break;
+			if (b->mount_if_none && !mount_private_tmpfs(b, opts, 1))
+				break;
+			snprintf(b->skip, sizeof(b->skip),
+				 "no writable tmpfs supporting O_TMPFILE found%s",
+				 b->mount_if_none && geteuid() ?
+				 " (run as root to mount one)" : "");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Fail region_open() or region_map(): @call failed with errno */
+static int region_failed(struct region *r, const char *call)
+{
+	int err = errno;
+
+	r->failed = call;
+	region_destroy(r);
+	return -err;
+}
+
+int region_open(struct region *r, const struct backend *b, size_t npages)
+{
+	r->kind = b->kind;
+	r->addr = MAP_FAILED;
+	r->npages = npages;
+	r->len = npages * sys_pagesize();
+	r->fd = -1;
+	r->shmid = -1;
+	r->failed = NULL;
+
+	switch (b->kind) {
+	case MEM_MEMFD:
+		r->fd = memfd_create(program_invocation_short_name, MFD_CLOEXEC);
+		if (r->fd < 0)
+			return region_failed(r, "memfd_create");
+		break;
+	case MEM_TMPFS:
+		r->fd = tmpfile_new(b->dir);
+		if (r->fd < 0)
+			return region_failed(r, "open(O_TMPFILE)");
+		break;
+	case MEM_SYSV_SHM:
+		r->shmid = shmget(IPC_PRIVATE, r->len, IPC_CREAT | 0600);
+		if (r->shmid < 0)
+			return region_failed(r, "shmget");
+		return 0;
+	default:
+		return 0;
+	}
+	if (r->len && ftruncate(r->fd, r->len))
+		return region_failed(r, "ftruncate");
+	return 0;
+}
+
+/*
+ * Map @len bytes of @fd with @prot and @flags at an address aligned to
+ * @align, so that each @align-sized folio can be mapped by a PMD.
+ */
+static void *mmap_aligned(size_t len, int prot, int flags, int fd,
+			  size_t align)
+{
+	size_t span = len + align;
+	uintptr_t start, aligned, end;
+	char *area, *addr;
+	int err;
+
+	area = mmap(NULL, span, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	start = (uintptr_t)area;
+	aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+	addr = mmap((void *)aligned, len, prot, flags | MAP_FIXED, fd, 0);
+	if (addr == MAP_FAILED) {
+		err = errno;
+		munmap(area, span);
+		errno = err;
+		return MAP_FAILED;
+	}
+	if (aligned > start)
+		munmap(area, aligned - start);
+	end = aligned + len;
+	if (start + span > end)
+		munmap((void *)end, start + span - end);
+	return addr;
+}
+
+int region_map(struct region *r, const struct backend *b, int prot,
+	       int flags)
+{
+	int shmflg = prot & PROT_WRITE ? 0 : SHM_RDONLY;
+
+	if (b->kind == MEM_SYSV_SHM) {
+		r->addr = shmat(r->shmid, NULL, shmflg);
+		if (r->addr == (void *)-1) {
+			r->addr = MAP_FAILED;
+			return region_failed(r, "shmat");
+		}
+		/* removed now, the segment goes away with its last mapping */
+		shmctl(r->shmid, IPC_RMID, NULL);
+		r->shmid = -1;
+	} else {
+		if (!flags)
+			flags = b->kind == MEM_PRIVATE_ANON ? MAP_PRIVATE : MAP_SHARED;
+		if (b->kind == MEM_PRIVATE_ANON || b->kind == MEM_SHARED_ANON)
+			flags |= MAP_ANONYMOUS;
+		if (b->huge_size)
+			r->addr = mmap_aligned(r->len, prot, flags, r->fd,
+					       b->huge_size);
+		else
+			r->addr = mmap(NULL, r->len, prot, flags, r->fd, 0);
+		if (r->addr == MAP_FAILED)
+			return region_failed(r, "mmap");
+	}
+	if (!b->huge_size) {
+		/* one pte per page: no THP, whatever the system default */
+		thp_disable_range(r->addr, r->len);
+	} else if (madvise(r->addr, r->len, MADV_HUGEPAGE)) {
+		/* huge=always needs no advice; a failure is only worth a note */
+		ksft_print_msg("madvise(MADV_HUGEPAGE): %s\n", errno_name(errno));
+	}
+	return 0;
+}
+
+int region_create(struct region *r, const struct backend *b, size_t npages)
+{
+	int ret = region_open(r, b, npages);
+
+	return ret ? ret : region_map(r, b, PROT_READ | PROT_WRITE, 0);
+}
+
+int region_setup(struct region *r, const struct backend *b, size_t npages)
+{
+	int ret = region_create(r, b, npages);
+
+	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
+}
+
+void region_destroy(struct region *r)
+{
+	if (r->addr != MAP_FAILED && r->kind == MEM_SYSV_SHM)
+		shmdt(r->addr);
+	else if (r->addr != MAP_FAILED)
+		munmap(r->addr, r->len);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->shmid >= 0)
+		shmctl(r->shmid, IPC_RMID, NULL);
+	r->addr = MAP_FAILED;
+	r->fd = -1;
+	r->shmid = -1;
+}
+
+void region_write(const struct region *r, size_t idx)
+{
+	memset(region_page(r, idx), page_byte(idx), sys_pagesize());
+}
+
+bool region_intact(const struct region *r, size_t idx)
+{
+	return page_filled_with(region_page(r, idx), idx, page_byte(idx),
+				false);
+}
+
+unsigned long region_smaps_kb(const struct region *r, const char *field)
+{
+	unsigned long kb = 0;
+
+	smaps_vma_field_kb(r->addr, field, &kb, NULL);
+	return kb;
+}
+
+int region_pageout(const struct region *r, size_t first, size_t npages)
+{
+	return setup_pageout(region_page(r, first), npages * sys_pagesize());
+}
+
+int setup_pageout(void *addr, size_t len)
+{
+	unsigned long swap_kb = 0;
+	int ret;
+
+	if (!swap_present())
+		return skip("no swap");
+	ret = pageout_range(addr, len, PAGEOUT_RETRIES, &swap_kb);
+	if (ret == -EINVAL)
+		return skip("MADV_PAGEOUT not supported (EINVAL)");
+	if (ret == -EAGAIN)
+		return skip("page-out of %zu kB not verified: smaps Swap: %lu kB after %d attempts",
+			    len / 1024, swap_kb, PAGEOUT_RETRIES + 1);
+	if (ret)
+		return setup_failed("MADV_PAGEOUT", -ret);
+	return KSFT_PASS;
+}
+
+int pagemap_fd = -1;
+
+int suite_pagemap_open(void)
+{
+	pagemap_fd = pagemap_open();
+	return pagemap_fd < 0 ? pagemap_fd : 0;
+}
+
+void env_banner(const struct backend *backends, size_t nr,
+		void (*extra)(void))
+{
+	struct utsname uts;
+	char buf[128];
+	size_t i;
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", sys_pagesize());
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+	if (extra)
+		extra();
+
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+
+	for (i = 0; i < nr; i++) {
+		const struct backend *b = &backends[i];
+
+		if (b->kind != MEM_TMPFS || !b->dir[0])
+			continue;
+		if (b->mount_opts)
+			ksft_print_msg("mounted a private tmpfs on %s (%s)\n",
+				       b->dir, b->mount_opts);
+		else
+			ksft_print_msg("tmpfs files in %s\n", b->dir);
+	}
+}
+
+void suite_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < nr_mounts; i++)
+		umount2(mounts[i], MNT_DETACH);
+	nr_mounts = 0;
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	pagemap_fd = -1;
+}
+
+unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
+			   size_t nr_backends)
+{
+	unsigned int plan = 0;
+	size_t i, b;
+
+	for (i = 0; i < nr_tests; i++)
+		for (b = 0; b < nr_backends; b++)
+			if (tests[i].on & (1U << b))
+				plan++;
+	return plan;
+}
+
+/* Until every program uses suite_main() */
+void probe_shmem_backends(struct backend_info *memfd,
+			  struct backend_info *tmpfs, char *dir, size_t len)
+{
+	int fd;
+
+	if (memfd) {
+		fd = memfd_new("residency_probe");
+		if (fd < 0)
+			snprintf(memfd->skip, sizeof(memfd->skip),
+				 "memfd_create failed: %s", errno_name(fd));
+		else
+			close(fd);
+	}
+	if (tmpfs && tmpfs_find_dir(dir, len))
+		snprintf(tmpfs->skip, sizeof(tmpfs->skip),
+			 "no writable tmpfs supporting O_TMPFILE found");
+}
+
 void print_env_banner(void)
 {
 	struct utsname uts;
@@ -698,15 +1052,3 @@ void print_env_pin_cpu(void)
 		ksft_print_msg("pinned to CPU %d\n", cpu);
 }
 
-unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
-			   size_t nr_backends)
-{
-	unsigned int plan = 0;
-	size_t i, b;
-
-	for (i = 0; i < nr_tests; i++)
-		for (b = 0; b < nr_backends; b++)
-			if (tests[i].backends & (1U << b))
-				plan++;
-	return plan;
-}

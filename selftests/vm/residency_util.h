@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -260,8 +261,8 @@ int smaps_sum_field_kb(const char *field, unsigned long *kb);
 
 /*
  * Subtests and their reporting.  The helpers below that only print, through
- * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are private
- * to each program, so whatever reports a result is inline here.
+ * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are
+ * private to each program, so whatever reports a result is inline here.
  */
 
 /* Reason of the SKIP of the subtest that is running, set by skip() */
@@ -278,58 +279,275 @@ __printf(1, 2) int skip(const char *fmt, ...);
 int setup_failed(const char *what, int err);
 
 /*
- * The first lines of every program's output, as "# " diagnostics: kernel
- * release and machine, page size, the THP settings and whether swap is
- * active.
- */
-void print_env_banner(void);
-
-/* pin_to_current_cpu(), and a diagnostic saying which CPU or why not */
-void print_env_pin_cpu(void);
-
-/*
  * fallocate() as a setup step: KSFT_PASS when done, a SKIP when the file
  * system does not support @mode, else a setup failure.
  */
 int setup_fallocate(int fd, int mode, off_t off, off_t len);
 
-/* A kind of memory the subtests of a program run on */
-struct backend_info {
+/*
+ * pageout_range() with PAGEOUT_RETRIES as a setup step: KSFT_PASS once the
+ * page-out is verified, a SKIP without swap, without MADV_PAGEOUT or when it
+ * could not be verified, else a setup failure.
+ */
+int setup_pageout(void *addr, size_t len);
+
+/* /proc/self/pagemap, opened by suite_start() */
+extern int pagemap_fd;
+
+/* The kinds of memory the subtests run on */
+enum mem_kind {
+	MEM_PRIVATE_ANON,	/* MAP_PRIVATE | MAP_ANONYMOUS */
+	MEM_SHARED_ANON,	/* MAP_SHARED | MAP_ANONYMOUS */
+	MEM_MEMFD,		/* a memfd, mapped MAP_SHARED */
+	MEM_TMPFS,		/* an O_TMPFILE file on a tmpfs, MAP_SHARED */
+	MEM_SYSV_SHM,		/* a SysV shmget() segment, shmat() */
+};
+
+/* A kind of memory as a program tests it */
+struct backend {
 	const char *name;	/* put in front of the subtest names */
+	enum mem_kind kind;
+	/* MEM_TMPFS: as root, mount a tmpfs of our own if none is found */
+	bool mount_if_none;
+	/* map PMD-aligned with MADV_HUGEPAGE instead of MADV_NOHUGEPAGE */
+	size_t huge_size;
+	char dir[PATH_MAX];	/* MEM_TMPFS: where its files are created */
+	const char *mount_opts;	/* set when dir is a mount of our own */
 	char skip[160];		/* why it cannot be tested; empty when it can */
 };
 
-/*
- * The memfd and tmpfs backends of a program: a reason in @memfd->skip when
- * no memfd can be created, and in @tmpfs->skip when tmpfs_find_dir() finds
- * no directory for @dir (of @len bytes).  Either may be NULL.
- */
-void probe_shmem_backends(struct backend_info *memfd,
-			  struct backend_info *tmpfs, char *dir, size_t len);
+/* Does memory of @b have a file (memfd, tmpfs) that lseek() can look at? */
+static inline bool backend_has_file(const struct backend *b)
+{
+	return b->kind == MEM_MEMFD || b->kind == MEM_TMPFS;
+}
 
 /*
- * A subtest of a table run by run_subtests(): it runs on each backend b
- * whose bit (1U << b) is set in @backends and is reported as
+ * Probe each backend that has no skip reason yet: that a memfd or a SysV
+ * segment can be created, and for MEM_TMPFS without a directory, find one
+ * with tmpfs_find_dir() or, with mount_if_none, mount one.
+ */
+void backends_probe(struct backend *backends, size_t nr);
+
+/*
+ * As root, mount a tmpfs of our own, in a private mount namespace so that
+ * it goes away with this process, with the first of the @nr @opts that
+ * works, on the first of /mnt, /tmp, /dev/shm and /dev where it does.  On
+ * success the directory and options go to @b->dir and @b->mount_opts; else
+ * @b->skip says why.  Returns 0 or a negative errno.
+ */
+int mount_private_tmpfs(struct backend *b, const char * const *opts,
+			size_t nr);
+
+/* A mapping of a number of pages of some backend and its file, if any */
+struct region {
+	enum mem_kind kind;
+	char *addr;
+	size_t len;
+	size_t npages;
+	int fd;			/* memfd or tmpfs file; -1 for the others */
+	int shmid;		/* SysV segment; -1 for the others */
+	const char *failed;	/* the call that made a region_*() fail */
+};
+
+/*
+ * The memory of a region of @npages of @b without mapping it: a fresh
+ * memfd, tmpfs file or SysV segment of that size (a file of 0 pages stays
+ * empty); nothing for anonymous memory.  Returns 0 or a negative errno,
+ * with the failing call in @r->failed.
+ */
+int region_open(struct region *r, const struct backend *b, size_t npages);
+
+/*
+ * Map an opened region with @prot: MAP_SHARED, or MAP_PRIVATE for private
+ * anonymous memory, unless @flags says otherwise (MAP_PRIVATE for a private
+ * file mapping).  Each page gets its own page table entry (MADV_NOHUGEPAGE)
+ * unless @b->huge_size asks for huge pages.  Returns 0 or a negative errno,
+ * with the failing call in @r->failed.
+ */
+int region_map(struct region *r, const struct backend *b, int prot,
+	       int flags);
+
+/* region_open() and region_map() with PROT_READ | PROT_WRITE */
+int region_create(struct region *r, const struct backend *b, size_t npages);
+
+/* region_create() as a setup step: KSFT_PASS, or a setup failure */
+int region_setup(struct region *r, const struct backend *b, size_t npages);
+
+/* Unmap the region and close or remove its memory */
+void region_destroy(struct region *r);
+
+static inline char *region_page(const struct region *r, size_t idx)
+{
+	return r->addr + idx * sys_pagesize();
+}
+
+/* Touch page @idx with a read access (a read fault if it is not mapped) */
+static inline char region_read(const struct region *r, size_t idx)
+{
+	return __atomic_load_n(region_page(r, idx), __ATOMIC_RELAXED);
+}
+
+/* Fill page @idx with page_byte(@idx) */
+void region_write(const struct region *r, size_t idx);
+
+/* Does page @idx still hold page_byte(@idx)?  A mismatch is printed */
+bool region_intact(const struct region *r, size_t idx);
+
+/* smaps field @field (e.g. "Swap") of the region's VMA in kB; 0 if unknown */
+unsigned long region_smaps_kb(const struct region *r, const char *field);
+
+/* setup_pageout() of @npages pages of the region from page @first */
+int region_pageout(const struct region *r, size_t first, size_t npages);
+
+/*
+ * A subtest of a table run by suite_main(): it runs on each backend b
+ * whose bit (1U << b) is set in @on and is reported as
  * "<backend name>_<name>".  @fn returns a KSFT_* code, with skip() for a
- * SKIP; it gets the backend, or what the program's run hook passes.
+ * SKIP; it gets the backend's index, or what the suite's run hook passes.
  */
 struct subtest {
 	const char *name;
 	int (*fn)(int arg);
-	unsigned int backends;
+	unsigned int on;
 };
 
-/* How many results run_subtests() reports: the plan */
+/* A program: its subtests, its backends and what it needs around them */
+struct suite {
+	const struct subtest *tests;
+	size_t nr_tests;
+	struct backend *backends;
+	size_t nr_backends;
+	/* report test by test, each on its backends; else backend by backend */
+	bool by_test;
+	/* called before the plan, may exit with a SKIP */
+	void (*check)(void);
+	/* probes, called before backends_probe() */
+	void (*setup)(void);
+	/* diagnostics of the banner beyond the common ones */
+	void (*environment)(void);
+	/* runs @t on backend @b in place of @t->fn(@b) */
+	int (*run)(const struct subtest *t, int b);
+	/* called after the last subtest */
+	void (*cleanup)(void);
+};
+
+/* Open /proc/self/pagemap into pagemap_fd; 0 or a negative errno */
+int suite_pagemap_open(void);
+
+/* Unmount the tmpfs mounts of our own and close pagemap_fd */
+void suite_release(void);
+
+/*
+ * The start of every program: the KTAP header, @check if any (it may exit
+ * with a SKIP), /proc/self/pagemap opened into pagemap_fd (the whole
+ * program skips if it cannot be) and the plan of @plan results.
+ */
+static inline void suite_start(unsigned int plan, void (*check)(void))
+{
+	int ret;
+
+	ksft_print_header();
+	if (check)
+		check();
+	ret = suite_pagemap_open();
+	if (ret)
+		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
+			       errno_name(ret));
+	ksft_set_plan(plan);
+}
+
+/*
+ * The environment banner as "# " diagnostics: kernel release and machine,
+ * page size, the THP settings, whether swap is active, what @extra adds,
+ * the CPU the program is pinned to (so that the pages it faults in sit in
+ * the LRU batch of the CPU that MADV_PAGEOUT drains), and where the files
+ * of the tmpfs backends among the @nr @backends are.
+ */
+void env_banner(const struct backend *backends, size_t nr,
+		void (*extra)(void));
+
+/* The end of every program: suite_release(), the totals, the exit code */
+static inline __noreturn void suite_end(void)
+{
+	suite_release();
+	ksft_finished();
+}
+
+/* How many results suite_main() reports: the plan */
 unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
 			   size_t nr_backends);
 
+/* Report one result of subtest @name on backend @b of the suite */
+static inline void report_subtest(const struct backend *b, const char *name,
+				  int code)
+{
+	char full[128];
+
+	if (b)
+		snprintf(full, sizeof(full), "%s_%s", b->name, name);
+	else
+		snprintf(full, sizeof(full), "%s", name);
+	ksft_test_result_code(code, full, "%s",
+			      code == KSFT_SKIP ? skip_reason : "");
+}
+
+/* Run subtest @t on backend @b of suite @s and report it */
+static inline void run_subtest(const struct suite *s, const struct subtest *t,
+			       size_t b)
+{
+	struct backend *be = &s->backends[b];
+	int code;
+
+	if (!(t->on & (1U << b)))
+		return;
+	skip_reason[0] = '\0';
+	if (be->skip[0])
+		code = skip("%s", be->skip);
+	else
+		code = s->run ? s->run(t, b) : t->fn(b);
+	report_subtest(be, t->name, code);
+}
+
 /*
- * Run the subtests backend by backend, each backend in table order, and
- * report each: a SKIP with the backend's reason when it cannot be tested,
- * else the code the subtest returns (and skip_reason for a SKIP).  @run, if
- * not NULL, runs subtest @t on backend @b in place of @t->fn(@b), for
- * instance to hand it a fresh file.
+ * A whole table-driven program: suite_start(), the backends probed, every
+ * subtest run on each of its backends and reported, either backend by
+ * backend or with @s->by_test test by test, then suite_end().
  */
+static inline __noreturn void suite_main(const struct suite *s)
+{
+	size_t i, b;
+
+	suite_start(subtests_plan(s->tests, s->nr_tests, s->nr_backends),
+		    s->check);
+	if (s->setup)
+		s->setup();
+	backends_probe(s->backends, s->nr_backends);
+	env_banner(s->backends, s->nr_backends, s->environment);
+	if (s->by_test) {
+		for (i = 0; i < s->nr_tests; i++)
+			for (b = 0; b < s->nr_backends; b++)
+				run_subtest(s, &s->tests[i], b);
+	} else {
+		for (b = 0; b < s->nr_backends; b++)
+			for (i = 0; i < s->nr_tests; i++)
+				run_subtest(s, &s->tests[i], b);
+	}
+	if (s->cleanup)
+		s->cleanup();
+	suite_end();
+}
+
+
+/* Until every program uses suite_main(): the helpers it replaces */
+void print_env_banner(void);
+void print_env_pin_cpu(void);
+struct backend_info {
+	const char *name;
+	char skip[160];
+};
+void probe_shmem_backends(struct backend_info *memfd,
+			  struct backend_info *tmpfs, char *dir, size_t len);
 static inline void run_subtests(const struct subtest *tests, size_t nr_tests,
 				const struct backend_info *backends,
 				size_t nr_backends,
@@ -343,7 +561,7 @@ static inline void run_subtests(const struct subtest *tests, size_t nr_tests,
 		for (i = 0; i < nr_tests; i++) {
 			const struct subtest *t = &tests[i];
 
-			if (!(t->backends & (1U << b)))
+			if (!(t->on & (1U << b)))
 				continue;
 			snprintf(name, sizeof(name), "%s_%s", backends[b].name,
 				 t->name);

@@ -52,7 +52,7 @@
 /* the largest off_t; _FILE_OFFSET_BITS=64 makes off_t 64 bits */
 #define OFF_T_MAX		((off_t)LLONG_MAX)
 
-enum backend {
+enum {
 	BACKEND_MEMFD,
 	BACKEND_TMPFS,
 	NR_BACKENDS,
@@ -1048,7 +1048,7 @@ static const struct subtest subtests[] = {
  * As root, mount a tmpfs of our own in a private mount namespace, so that
  * it disappears with this process and nothing is left behind.
  */
-static bool mount_private_tmpfs(void)
+static bool mount_own_tmpfs(void)
 {
 	static const char * const mountpoints[] = {
 		"/dev/shm", "/tmp", "/mnt", "/dev",
@@ -1083,7 +1083,7 @@ static void probe_backends(void)
 {
 	probe_shmem_backends(&backends[BACKEND_MEMFD], NULL, NULL, 0);
 	if (!tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)) ||
-	    mount_private_tmpfs())
+	    mount_own_tmpfs())
 		return;
 	snprintf(backends[BACKEND_TMPFS].skip, sizeof(backends[0].skip),
 		 "no writable tmpfs supporting O_TMPFILE found%s",
@@ -1091,7 +1091,7 @@ static void probe_backends(void)
 }
 
 /* A fresh, empty file of @backend; returns the fd or a negative errno */
-static int new_file(enum backend backend)
+static int new_file(int backend)
 {
 	return backend == BACKEND_MEMFD ? memfd_new("shmem_lseek") :
 	       tmpfile_new(tmpfs_dir);

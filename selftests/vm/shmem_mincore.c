@@ -54,7 +54,7 @@
 /* attempts at a mincore() call during which the swap cache state holds */
 #define STABLE_TRIES		10
 
-enum backend {
+enum {
 	BACKEND_MEMFD,
 	BACKEND_TMPFS,
 	BACKEND_ANON,
@@ -86,13 +86,13 @@ static unsigned int cg_seq;
 static char cg_skip[256];
 
 /* A file of NR_PAGES pages (no file for anon) and a mapping of it */
-struct region {
+struct map_region {
 	char *addr;
 	size_t len;
 	int fd;
 };
 
-static char *page_addr(const struct region *r, size_t idx)
+static char *page_addr(const struct map_region *r, size_t idx)
 {
 	return r->addr + idx * ps;
 }
@@ -206,7 +206,7 @@ fail:
 
 /* Page-cache subtests: a file set up by @prepare, then a fresh mapping */
 
-static int file_residency(enum backend backend,
+static int file_residency(int backend,
 			  int (*prepare)(int fd), const char *want)
 {
 	bool ok = true;
@@ -503,7 +503,7 @@ static const char *kpf_str(uint64_t flags, char *buf, size_t len)
  * it is charged to (empty when none could be created).
  */
 struct swapped {
-	struct region r;
+	struct map_region r;
 	uint64_t pfn;
 	bool kpf_unusable;
 	char cg[PATH_MAX + 64];
@@ -523,7 +523,7 @@ static void swapped_destroy(struct swapped *s)
  * page it out and verify that through smaps Swap:.  Returns KSFT_PASS or
  * the code the subtest ends with, having cleaned up.
  */
-static int setup_swapped(enum backend backend, struct swapped *s)
+static int setup_swapped(int backend, struct swapped *s)
 {
 	unsigned long swap_kb = 0;
 	uint64_t entry = 0, flags = 0;

@@ -72,7 +72,7 @@
 /* MADV_PAGEOUT attempts on a page that must stay resident */
 #define SHARED_PAGEOUT_TRIES	5
 
-enum backend {
+enum {
 	BACKEND_SHARED_ANON,
 	BACKEND_MEMFD,
 	BACKEND_TMPFS,
@@ -86,15 +86,12 @@ enum backend {
 #define ON_ANON		(1U << BACKEND_ANON)
 #define ON_SHMEM	(ON_SHARED_ANON | ON_MEMFD | ON_TMPFS)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_SHARED_ANON] = { .name = "shared_anon" },
-	[BACKEND_MEMFD] = { .name = "memfd" },
-	[BACKEND_TMPFS] = { .name = "tmpfs" },
-	[BACKEND_ANON] = { .name = "anon" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon", .kind = MEM_SHARED_ANON },
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },
+	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
 };
-
-/* Directory of the tmpfs that holds our O_TMPFILE files */
-static char tmpfs_dir[PATH_MAX];
 
 /* Why userfaultfd write protection cannot be tested; empty when it can */
 static char uffd_skip[160];
@@ -102,88 +99,10 @@ static char uffd_skip[160];
 static uint64_t uffd_features;
 
 static size_t ps;
-static int pagemap_fd = -1;
-static bool swap_on;
-
-/* A test mapping of NR_PAGES pages and, for a file, its descriptor */
-struct region {
-	char *addr;
-	size_t len;
-	int fd;
-};
-
-static char *page_addr(const struct region *r, size_t idx)
-{
-	return r->addr + idx * ps;
-}
-
-/* Map NR_PAGES pages of @backend; returns 0 or a negative errno */
-static int region_create(enum backend backend, struct region *r)
-{
-	int flags = MAP_SHARED;
-	int err;
-
-	r->len = NR_PAGES * ps;
-	r->fd = -1;
-	switch (backend) {
-	case BACKEND_MEMFD:
-		r->fd = memfd_create("shmem_pagemap", MFD_CLOEXEC);
-		break;
-	case BACKEND_TMPFS:
-		r->fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		break;
-	case BACKEND_SHARED_ANON:
-		flags |= MAP_ANONYMOUS;
-		break;
-	default:
-		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-		break;
-	}
-	if ((backend == BACKEND_MEMFD || backend == BACKEND_TMPFS) &&
-	    (r->fd < 0 || ftruncate(r->fd, r->len)))
-		goto fail;
-
-	r->addr = mmap(NULL, r->len, PROT_READ | PROT_WRITE, flags, r->fd, 0);
-	if (r->addr == MAP_FAILED)
-		goto fail;
-	/* one pte per page: no THP, whatever the system default */
-	thp_disable_range(r->addr, r->len);
-	return 0;
-fail:
-	err = -errno;
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	return err;
-}
-
-static void region_destroy(struct region *r)
-{
-	munmap(r->addr, r->len);
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
-static void write_page(const struct region *r, size_t idx)
-{
-	memset(page_addr(r, idx), page_byte(idx), ps);
-}
-
-/* Touch page @idx with a read access (a read fault if it is not mapped) */
-static char read_page(const struct region *r, size_t idx)
-{
-	return __atomic_load_n(page_addr(r, idx), __ATOMIC_RELAXED);
-}
-
-static bool page_intact(const struct region *r, size_t idx)
-{
-	return page_filled_with(page_addr(r, idx), idx, page_byte(idx), false);
-}
 
 static bool read_entry(const struct region *r, size_t idx, uint64_t *entry)
 {
-	int ret = pagemap_read(pagemap_fd, page_addr(r, idx), entry);
+	int ret = pagemap_read(pagemap_fd, region_page(r, idx), entry);
 
 	if (ret)
 		ksft_print_msg("reading the pagemap entry of offset 0x%zx: %s\n",
@@ -234,58 +153,27 @@ static bool check_none(const char *when, const struct region *r, size_t idx)
 	return read_entry(r, idx, &entry) && entry_none(when, idx, entry);
 }
 
-static unsigned long swap_kb_of(const struct region *r)
-{
-	unsigned long kb = 0;
-
-	smaps_vma_field_kb(r->addr, "Swap", &kb, NULL);
-	return kb;
-}
-
-/*
- * Page out page @idx and verify it through smaps Swap:.  Returns KSFT_PASS
- * when done, else the code the subtest ends with.
- */
-static int pageout_page(const struct region *r, size_t idx)
-{
-	unsigned long swap_kb = 0;
-	int ret;
-
-	if (!swap_on)
-		return skip("no swap");
-	ret = pageout_range(page_addr(r, idx), ps, PAGEOUT_RETRIES, &swap_kb);
-	if (ret == -EINVAL)
-		return skip("MADV_PAGEOUT not supported (EINVAL)");
-	if (ret == -EAGAIN)
-		return skip("page-out not verified: smaps Swap: %lu kB after %d attempts",
-			    swap_kb, PAGEOUT_RETRIES + 1);
-	if (ret)
-		return setup_failed("MADV_PAGEOUT", -ret);
-	return KSFT_PASS;
-}
-
 /* Write page TEST_PAGE of a fresh mapping; returns 0 or a KSFT code */
-static int setup_written(enum backend backend, struct region *r)
+static int setup_written(int b, struct region *r)
 {
-	int ret = region_create(backend, r);
+	int ret = region_setup(r, &backends[b], NR_PAGES);
 
-	if (ret)
-		return setup_failed("creating the mapping", -ret);
-	write_page(r, TEST_PAGE);
-	return KSFT_PASS;
+	if (!ret)
+		region_write(r, TEST_PAGE);
+	return ret;
 }
 
 /* ... and page it out */
-static int setup_paged_out(enum backend backend, struct region *r)
+static int setup_paged_out(int b, struct region *r)
 {
 	int ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(backend, r);
+	ret = setup_written(b, r);
 	if (ret)
 		return ret;
-	ret = pageout_page(r, TEST_PAGE);
+	ret = region_pageout(r, TEST_PAGE, 1);
 	if (ret)
 		region_destroy(r);
 	return ret;
@@ -324,7 +212,7 @@ static int test_pageout_reads_none(int backend)
 		return ret;
 	ok = check_none("after MADV_PAGEOUT", &r, TEST_PAGE);
 	if (!ok)
-		ksft_print_msg("smaps Swap: %lu kB\n", swap_kb_of(&r));
+		ksft_print_msg("smaps Swap: %lu kB\n", region_smaps_kb(&r, "Swap"));
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
@@ -338,7 +226,7 @@ static int test_dontneed_reads_none(int backend)
 	ret = setup_written(backend, &r);
 	if (ret)
 		return ret;
-	if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_DONTNEED)) {
+	if (madvise(region_page(&r, TEST_PAGE), ps, MADV_DONTNEED)) {
 		ret = errno;
 		region_destroy(&r);
 		return setup_failed("madvise(MADV_DONTNEED)", ret);
@@ -358,14 +246,14 @@ static int test_fault_back_present_data_intact(int backend)
 	ret = setup_paged_out(backend, &r);
 	if (ret)
 		return ret;
-	before = swap_kb_of(&r);
-	read_page(&r, TEST_PAGE);
-	after = swap_kb_of(&r);
+	before = region_smaps_kb(&r, "Swap");
+	region_read(&r, TEST_PAGE);
+	after = region_smaps_kb(&r, "Swap");
 
 	ok &= check_entry("after a read fault", &r, TEST_PAGE,
 			  PME_PRESENT | PME_FILE,
 			  PME_SWAP);
-	ok &= page_intact(&r, TEST_PAGE);
+	ok &= region_intact(&r, TEST_PAGE);
 	if (!ok)
 		ksft_print_msg("smaps Swap: %lu kB before the fault, %lu kB after\n",
 			       before, after);
@@ -389,7 +277,7 @@ static int test_softdirty_across_pageout(int backend)
 
 	if (!softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
 	ret = setup_written(backend, &r);
 	if (ret)
@@ -399,13 +287,13 @@ static int test_softdirty_across_pageout(int backend)
 		region_destroy(&r);
 		return setup_failed("writing 4 to /proc/self/clear_refs", -ret);
 	}
-	write_page(&r, TEST_PAGE);
+	region_write(&r, TEST_PAGE);
 	if (!check_entry("written after clear_refs", &r, TEST_PAGE,
 			 PME_PRESENT | sd, 0)) {
 		region_destroy(&r);
 		return KSFT_FAIL;
 	}
-	ret = pageout_page(&r, TEST_PAGE);
+	ret = region_pageout(&r, TEST_PAGE, 1);
 	if (ret) {
 		region_destroy(&r);
 		return ret;
@@ -414,17 +302,17 @@ static int test_softdirty_across_pageout(int backend)
 	if (shmem) {
 		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, 0,
 				  PME_PRESENT | PME_SWAP | sd);
-		read_page(&r, TEST_PAGE);
+		region_read(&r, TEST_PAGE);
 		ok &= check_entry("after a read fault", &r, TEST_PAGE,
 				  PME_PRESENT, sd);
 	} else {
 		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE,
 				  PME_SWAP | sd, PME_PRESENT);
-		read_page(&r, TEST_PAGE);
+		region_read(&r, TEST_PAGE);
 		ok &= check_entry("after a read fault", &r, TEST_PAGE,
 				  PME_PRESENT | sd, PME_SWAP);
 	}
-	ok &= page_intact(&r, TEST_PAGE);
+	ok &= region_intact(&r, TEST_PAGE);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
@@ -454,10 +342,10 @@ static int test_anon_fault_back_data_intact(int backend)
 	ret = setup_paged_out(backend, &r);
 	if (ret)
 		return ret;
-	read_page(&r, TEST_PAGE);
+	region_read(&r, TEST_PAGE);
 	ok &= check_entry("after a read fault", &r, TEST_PAGE,
 			  PME_PRESENT, PME_SWAP | PME_FILE);
-	ok &= page_intact(&r, TEST_PAGE);
+	ok &= region_intact(&r, TEST_PAGE);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
@@ -544,8 +432,8 @@ static pid_t fork_reporter(const struct region *r, size_t idx, bool touch,
 		close(report[0]);
 		close(go[1]);
 		if (touch)
-			read_page(r, idx);
-		child_send_entry(report[1], page_addr(r, idx));
+			region_read(r, idx);
+		child_send_entry(report[1], region_page(r, idx));
 		/* until the parent closes its end */
 		while (read(go[0], &c, 1) > 0)
 			;
@@ -640,7 +528,7 @@ static int test_shared_page_not_paged_out(int backend)
 	pid_t pid;
 	int i, ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
 	ret = setup_written(backend, &r);
 	if (ret)
@@ -653,14 +541,14 @@ static int test_shared_page_not_paged_out(int backend)
 	}
 	ok &= parent_get_entry(report_fd, &entry);
 	for (i = 0; ok && i < SHARED_PAGEOUT_TRIES; i++) {
-		if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_PAGEOUT)) {
+		if (madvise(region_page(&r, TEST_PAGE), ps, MADV_PAGEOUT)) {
 			ksft_print_msg("madvise(MADV_PAGEOUT): %s\n",
 				       errno_name(errno));
 			ok = false;
 		}
 		usleep(1000);
 	}
-	swap_kb = swap_kb_of(&r);
+	swap_kb = region_smaps_kb(&r, "Swap");
 	if (swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after MADV_PAGEOUT of a page mapped twice, expected 0\n",
 			       swap_kb);
@@ -673,7 +561,7 @@ static int test_shared_page_not_paged_out(int backend)
 
 	/* control: mapped once again, the same page does get paged out */
 	if (ok) {
-		ret = pageout_page(&r, TEST_PAGE);
+		ret = region_pageout(&r, TEST_PAGE, 1);
 		if (ret == KSFT_SKIP)
 			ksft_print_msg("control page-out after the child exited: %s\n",
 				       skip_reason);
@@ -797,13 +685,13 @@ static bool check_marker(const char *when, const struct region *r, size_t idx)
  * write-protected through a userfaultfd.  Returns KSFT_PASS with the fd in
  * *@fdp, or the code the subtest ends with.
  */
-static int setup_wp_holes(enum backend backend, struct region *r, int *fdp)
+static int setup_wp_holes(int backend, struct region *r, int *fdp)
 {
 	int ret;
 
-	ret = region_create(backend, r);
+	ret = region_setup(r, &backends[backend], NR_PAGES);
 	if (ret)
-		return setup_failed("creating the mapping", -ret);
+		return ret;
 	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 				   r->addr, r->len, fdp);
@@ -833,7 +721,7 @@ static int test_uffd_wp_hole_reads_swap_uffd_wp(int backend)
 		ok &= check_marker("write-protected hole", &r, i);
 
 	/* nothing is in swap, and the file has no data */
-	swap_kb = swap_kb_of(&r);
+	swap_kb = region_smaps_kb(&r, "Swap");
 	if (swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB, expected 0\n", swap_kb);
 		ok = false;
@@ -866,14 +754,14 @@ static int test_uffd_wp_paged_out_reads_swap_uffd_wp(int backend)
 		region_destroy(&r);
 		return ret;
 	}
-	ret = uffd_writeprotect(fd, page_addr(&r, TEST_PAGE), ps);
+	ret = uffd_writeprotect(fd, region_page(&r, TEST_PAGE), ps);
 	if (ret) {
 		close(fd);
 		region_destroy(&r);
 		return ret;
 	}
 	ok &= check_marker("paged out, then write-protected", &r, TEST_PAGE);
-	swap_kb = swap_kb_of(&r);
+	swap_kb = region_smaps_kb(&r, "Swap");
 	if (swap_kb < ps / 1024) {
 		ksft_print_msg("smaps Swap: %lu kB, expected at least %zu kB\n",
 			       swap_kb, ps / 1024);
@@ -972,9 +860,9 @@ static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(int backend)
 	bool ok;
 	int fd, ret;
 
-	ret = region_create(backend, &r);
+	ret = region_setup(&r, &backends[backend], NR_PAGES);
 	if (ret)
-		return setup_failed("creating the mapping", -ret);
+		return ret;
 	ret = uffd_open_registered(UFFD_FEATURE_WP_UNPOPULATED,
 				   "UFFD_FEATURE_WP_UNPOPULATED",
 				   r.addr, r.len, &fd);
@@ -1004,7 +892,7 @@ static int test_guard_reads_guard_and_swap(int backend)
 	ret = setup_written(backend, &r);
 	if (ret)
 		return ret;
-	if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
+	if (madvise(region_page(&r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
 		region_destroy(&r);
 		if (ret == EINVAL)
@@ -1024,7 +912,7 @@ static int test_guard_reads_guard_and_swap(int backend)
 			      PME_GUARD_REGION | PME_SWAP,
 			      PME_PRESENT | PME_FILE |
 			      PME_UFFD_WP);
-	madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
+	madvise(region_page(&r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
@@ -1055,7 +943,6 @@ static const struct subtest subtests[] = {
 
 static void print_environment(void)
 {
-	print_env_banner();
 	ksft_print_msg("soft-dirty: %s\n",
 		       softdirty_available() ? "supported" : "not supported");
 	if (uffd_skip[0])
@@ -1063,32 +950,19 @@ static void print_environment(void)
 	else
 		ksft_print_msg("userfaultfd features 0x%llx\n",
 			       (unsigned long long)uffd_features);
-	print_env_pin_cpu();
-	if (tmpfs_dir[0])
-		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
 }
+
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.setup = probe_uffd,
+	.environment = print_environment,
+};
 
 int main(void)
 {
 	ps = sys_pagesize();
-	ksft_print_header();
-
-	pagemap_fd = pagemap_open();
-	if (pagemap_fd < 0)
-		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
-			       errno_name(pagemap_fd));
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	swap_on = swap_present();
-	probe_shmem_backends(&backends[BACKEND_MEMFD], &backends[BACKEND_TMPFS],
-			     tmpfs_dir, sizeof(tmpfs_dir));
-	probe_uffd();
-	print_environment();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     NULL);
-
-	close(pagemap_fd);
-	ksft_finished();
+	suite_main(&suite);
 }

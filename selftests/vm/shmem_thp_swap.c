@@ -44,7 +44,7 @@
 /* in the partial swap-in, every PARTIAL_STEP-th page is faulted in */
 #define PARTIAL_STEP		3
 
-enum backend {
+enum {
 	BACKEND_THP,
 	NR_BACKENDS,
 };
@@ -64,7 +64,7 @@ static size_t pmd_size;
 static bool swap_on;
 
 /* A file of the huge tmpfs, mapped PMD-aligned */
-struct region {
+struct map_region {
 	char *addr;
 	size_t len;
 	size_t npages;
@@ -108,7 +108,7 @@ static char *map_pmd_aligned(int fd, size_t len)
  * A fresh file of @len bytes on the huge tmpfs, mapped PMD-aligned with
  * MADV_HUGEPAGE.  Returns 0 or a negative errno.
  */
-static int region_create(size_t len, struct region *r)
+static int map_region_create(size_t len, struct map_region *r)
 {
 	int err;
 
@@ -134,26 +134,26 @@ fail:
 	return err;
 }
 
-static void region_destroy(struct region *r)
+static void map_region_destroy(struct map_region *r)
 {
 	munmap(r->addr, r->len);
 	close(r->fd);
 	r->fd = -1;
 }
 
-static char *page_addr(const struct region *r, size_t idx)
+static char *page_addr(const struct map_region *r, size_t idx)
 {
 	return r->addr + idx * ps;
 }
 
 /* Touch page @idx with a read access (a read fault if it is not mapped) */
-static char read_page(const struct region *r, size_t idx)
+static char read_page(const struct map_region *r, size_t idx)
 {
 	return __atomic_load_n(page_addr(r, idx), __ATOMIC_RELAXED);
 }
 
 /* smaps value of @field of the mapping, 0 when absent */
-static unsigned long smaps_kb(const struct region *r, const char *field)
+static unsigned long smaps_kb(const struct map_region *r, const char *field)
 {
 	unsigned long kb = 0;
 
@@ -162,7 +162,7 @@ static unsigned long smaps_kb(const struct region *r, const char *field)
 }
 
 /* How much of the mapping is mapped by PMDs, in kB */
-static unsigned long pmd_mapped_kb(const struct region *r)
+static unsigned long pmd_mapped_kb(const struct map_region *r)
 {
 	/* shmem THPs count as ShmemPmdMapped, other file THPs as FilePmdMapped */
 	return smaps_kb(r, "ShmemPmdMapped") + smaps_kb(r, "FilePmdMapped");
@@ -202,7 +202,7 @@ static void thp_swpout_read(struct thp_swpout *c)
 	vmstat_read("thp_swpout_fallback", &c->fallback);
 }
 
-static void print_smaps(const char *when, const struct region *r)
+static void print_smaps(const char *when, const struct map_region *r)
 {
 	ksft_print_msg("%s: smaps Rss %lu kB, ShmemPmdMapped %lu kB, FilePmdMapped %lu kB, Swap %lu kB of %zu kB\n",
 		       when, smaps_kb(r, "Rss"), smaps_kb(r, "ShmemPmdMapped"),
@@ -215,19 +215,19 @@ static void print_smaps(const char *when, const struct region *r)
  * mapping and PMD-mapped.  Returns KSFT_PASS with the region set up, or the
  * code the subtest ends with.
  */
-static int setup_written(struct region *r)
+static int setup_written(struct map_region *r)
 {
 	unsigned long kb;
 	int ret;
 
-	ret = region_create(NR_HUGE * pmd_size, r);
+	ret = map_region_create(NR_HUGE * pmd_size, r);
 	if (ret)
 		return setup_failed("creating and mapping the file", -ret);
 	fill_pages(r->addr, r->npages);
 	kb = pmd_mapped_kb(r);
 	if (!kb) {
 		print_smaps("after writing", r);
-		region_destroy(r);
+		map_region_destroy(r);
 		return skip("no huge page allocated");
 	}
 	return KSFT_PASS;
@@ -238,7 +238,7 @@ static int setup_written(struct region *r)
  * KSFT_PASS when done, else a SKIP or setup failure, or with @must
  * KSFT_FAIL when the page-out could not be verified.
  */
-static int pageout_all(const struct region *r, bool must)
+static int pageout_all(const struct map_region *r, bool must)
 {
 	unsigned long swap_kb = 0;
 	int ret;
@@ -265,7 +265,7 @@ static int pageout_all(const struct region *r, bool must)
 }
 
 /* setup_written() and then page it all out */
-static int setup_paged_out(struct region *r)
+static int setup_paged_out(struct map_region *r)
 {
 	int ret;
 
@@ -276,7 +276,7 @@ static int setup_paged_out(struct region *r)
 		return ret;
 	ret = pageout_all(r, false);
 	if (ret)
-		region_destroy(r);
+		map_region_destroy(r);
 	return ret;
 }
 
@@ -306,13 +306,13 @@ static bool pages_intact(const char *how, const char *buf, size_t first,
 }
 
 /* Every page of the mapping, read through page faults, has its pattern */
-static bool mapping_intact(const char *how, const struct region *r)
+static bool mapping_intact(const char *how, const struct map_region *r)
 {
 	return pages_intact(how, r->addr, 0, r->npages);
 }
 
 /* Every page of the file, read with pread(2), has its pattern */
-static bool pread_intact(const char *how, const struct region *r)
+static bool pread_intact(const char *how, const struct map_region *r)
 {
 	char *buf = malloc(pmd_size);
 	size_t off, per_huge = pmd_size / ps;
@@ -343,7 +343,7 @@ static bool pread_intact(const char *how, const struct region *r)
 
 static int test_written_is_pmd_mapped(int backend)
 {
-	struct region r;
+	struct map_region r;
 	int ret;
 
 	(void)backend;
@@ -352,7 +352,7 @@ static int test_written_is_pmd_mapped(int backend)
 		return ret;
 	ksft_print_msg("PMD-mapped %lu kB of %zu kB\n", pmd_mapped_kb(&r),
 		       r.len / 1024);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return KSFT_PASS;
 }
 
@@ -362,19 +362,19 @@ static int test_written_is_pmd_mapped(int backend)
  */
 static int test_one_byte_makes_whole_folio_data(int backend)
 {
-	struct region r;
+	struct map_region r;
 	bool ok = true;
 	int ret;
 
 	(void)backend;
 	/* two huge pages, so that i_size does not end the data anyway */
-	ret = region_create(2 * pmd_size, &r);
+	ret = map_region_create(2 * pmd_size, &r);
 	if (ret)
 		return setup_failed("creating and mapping the file", -ret);
 	r.addr[0] = 1;
 	if (pmd_mapped_kb(&r) < pmd_size / 1024) {
 		print_smaps("after writing one byte", &r);
-		region_destroy(&r);
+		map_region_destroy(&r);
 		return skip("no huge page allocated");
 	}
 	ok &= seek_is(r.fd, 0, SEEK_DATA, 0, false);
@@ -387,14 +387,14 @@ static int test_one_byte_makes_whole_folio_data(int backend)
 	ok &= seek_is(r.fd, pmd_size - 1, SEEK_DATA, pmd_size - 1, false);
 	ok &= seek_is(r.fd, pmd_size, SEEK_DATA, -ENXIO, false);
 	ok &= seek_is(r.fd, pmd_size, SEEK_HOLE, pmd_size, false);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int test_pageout_swaps_out(int backend)
 {
 	struct thp_swpout before, after;
-	struct region r;
+	struct map_region r;
 	int ret;
 
 	(void)backend;
@@ -415,14 +415,14 @@ static int test_pageout_swaps_out(int backend)
 		ksft_print_msg("huge pages still PMD-mapped after a verified page-out\n");
 		ret = KSFT_FAIL;
 	}
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ret;
 }
 
 /* Every page of a swapped-out huge page file is data */
 static int test_swapped_is_data(int backend)
 {
-	struct region r;
+	struct map_region r;
 	bool ok = true;
 	size_t i;
 	int ret;
@@ -442,13 +442,13 @@ static int test_swapped_is_data(int backend)
 	ok &= seek_is(r.fd, 0, SEEK_HOLE, r.len, false);
 	if (!ok)
 		print_smaps("after MADV_PAGEOUT", &r);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int test_swapin_data_intact(int backend)
 {
-	struct region r;
+	struct map_region r;
 	bool ok;
 	int ret;
 
@@ -459,7 +459,7 @@ static int test_swapin_data_intact(int backend)
 	ok = mapping_intact("swap-in through page faults", &r);
 	if (!ok)
 		print_smaps("after reading", &r);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -469,7 +469,7 @@ static int test_swapin_data_intact(int backend)
  */
 static int test_swapin_read_syscall_intact(int backend)
 {
-	struct region r;
+	struct map_region r;
 	bool ok;
 	size_t i;
 	int ret;
@@ -482,13 +482,13 @@ static int test_swapin_read_syscall_intact(int backend)
 		read_page(&r, i);
 	ret = pageout_all(&r, false);
 	if (ret) {
-		region_destroy(&r);
+		map_region_destroy(&r);
 		return ret;
 	}
 	ok = pread_intact("swap-in through pread(2)", &r);
 	if (!ok)
 		print_smaps("after pread(2)", &r);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -501,7 +501,7 @@ static int test_swapin_read_syscall_intact(int backend)
 static int test_partial_swapin_then_pageout_intact(int backend)
 {
 	unsigned long swap_kb = 0;
-	struct region r;
+	struct map_region r;
 	bool ok;
 	size_t i;
 	int ret;
@@ -515,7 +515,7 @@ static int test_partial_swapin_then_pageout_intact(int backend)
 	print_smaps("after the partial swap-in", &r);
 	ret = pageout_range(r.addr, r.len, PAGEOUT_RETRIES, &swap_kb);
 	if (ret && ret != -EAGAIN) {
-		region_destroy(&r);
+		map_region_destroy(&r);
 		return setup_failed("MADV_PAGEOUT", -ret);
 	}
 	if (ret)
@@ -523,7 +523,7 @@ static int test_partial_swapin_then_pageout_intact(int backend)
 	ok = mapping_intact("after partial swap-in and page-out", &r);
 	if (!ok)
 		print_smaps("after reading", &r);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 

@@ -68,7 +68,7 @@ static const char * const backing_names[] = {
 	[BACKING_PRIVATE_ANON] = "private_anon",
 };
 
-struct region {
+struct map_region {
 	enum backing_type backing;
 	char *map;
 	size_t npages;
@@ -103,7 +103,7 @@ struct child_report {
 };
 
 static size_t ps;
-static int pagemap_fd = -1;
+
 static char *ref_page;
 
 /* Put in front of page diagnostics; "child: " in the forked child */
@@ -138,7 +138,7 @@ static void pattern_fill(char *page, size_t idx)
 	memcpy(page + ps - sizeof(tail), &tail, sizeof(tail));
 }
 
-static void region_fill(struct region *r)
+static void map_region_fill(struct map_region *r)
 {
 	size_t i;
 
@@ -147,7 +147,7 @@ static void region_fill(struct region *r)
 }
 
 /* Read page @idx through the mapping and compare it with its pattern */
-static bool check_content(struct region *r, size_t idx, struct view_stats *st)
+static bool check_content(struct map_region *r, size_t idx, struct view_stats *st)
 {
 	const unsigned char *page = (unsigned char *)r->map + idx * ps;
 	uint64_t head;
@@ -171,7 +171,7 @@ static bool check_content(struct region *r, size_t idx, struct view_stats *st)
 	return false;
 }
 
-static void observe_page(const struct region *r, size_t idx,
+static void observe_page(const struct map_region *r, size_t idx,
 			 struct page_view *v)
 {
 	char *addr = r->map + idx * ps;
@@ -224,7 +224,7 @@ static void append(char *buf, size_t len, const char *what)
  * touching it: the invariant, plus whatever @req asks for.  Failures are
  * printed, with everything the three interfaces said.
  */
-static bool check_page(const struct region *r, size_t idx, unsigned int req,
+static bool check_page(const struct map_region *r, size_t idx, unsigned int req,
 		       struct view_stats *st)
 {
 	bool populated, present, resident, data, visible;
@@ -280,7 +280,7 @@ static void print_stats(const char *when, const struct view_stats *st)
 }
 
 /* Check every page; @req_even and @req_odd for even and odd pages */
-static bool check_region(const struct region *r, unsigned int req_even,
+static bool check_region(const struct map_region *r, unsigned int req_even,
 			 unsigned int req_odd, const char *when)
 {
 	struct view_stats st = { 0 };
@@ -297,7 +297,7 @@ static bool check_region(const struct region *r, unsigned int req_even,
  * interfaces (with @req) right before it is read, while reading the others
  * keeps moving pages in and out of swap.
  */
-static bool check_region_content(struct region *r, bool recheck,
+static bool check_region_content(struct map_region *r, bool recheck,
 				 unsigned int req, const char *when)
 {
 	struct view_stats st = { 0 }, cst = { 0 };
@@ -333,7 +333,7 @@ static int map_files_skip(int err)
 		    errno_name(err));
 }
 
-static void region_destroy(struct region *r)
+static void map_region_destroy(struct map_region *r)
 {
 	if (r->map != MAP_FAILED)
 		munmap(r->map, r->npages * ps);
@@ -344,7 +344,7 @@ static void region_destroy(struct region *r)
 }
 
 /* Map @npages of @backing, THP off; returns a KSFT_* code */
-static int region_create(struct region *r, enum backing_type backing,
+static int map_region_create(struct map_region *r, enum backing_type backing,
 			 size_t npages)
 {
 	size_t len = npages * ps;
@@ -363,7 +363,7 @@ static int region_create(struct region *r, enum backing_type backing,
 		r->fd = fd;
 		if (ftruncate(fd, len)) {
 			err = errno;
-			region_destroy(r);
+			map_region_destroy(r);
 			return setup_failed("ftruncate", err);
 		}
 	} else if (backing == BACKING_SHARED_ANON) {
@@ -375,7 +375,7 @@ static int region_create(struct region *r, enum backing_type backing,
 	r->map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (r->map == MAP_FAILED) {
 		err = errno;
-		region_destroy(r);
+		map_region_destroy(r);
 		/* vm.overcommit_memory=2 refuses more than RAM plus swap */
 		if (err == ENOMEM)
 			return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
@@ -390,7 +390,7 @@ static int region_create(struct region *r, enum backing_type backing,
 	if (backing == BACKING_SHARED_ANON) {
 		fd = open_map_files(r->map, len);
 		if (fd < 0) {
-			region_destroy(r);
+			map_region_destroy(r);
 			if (fd == -EPERM || fd == -EACCES)
 				return map_files_skip(-fd);
 			return setup_failed("open of /proc/self/map_files", -fd);
@@ -401,7 +401,7 @@ static int region_create(struct region *r, enum backing_type backing,
 }
 
 /* Page out all of @r, verified through smaps Swap:; a KSFT_* code */
-static int region_pageout(struct region *r, size_t first, size_t npages)
+static int map_region_pageout(struct map_region *r, size_t first, size_t npages)
 {
 	unsigned long swap_kb = 0;
 	int ret;
@@ -418,7 +418,7 @@ static int region_pageout(struct region *r, size_t first, size_t npages)
 	return KSFT_PASS;
 }
 
-static unsigned int shmem_req(const struct region *r, unsigned int req)
+static unsigned int shmem_req(const struct map_region *r, unsigned int req)
 {
 	return r->fd >= 0 ? req | REQ_SEEK_DATA : req;
 }
@@ -428,71 +428,71 @@ static unsigned int shmem_req(const struct region *r, unsigned int req)
 static int scenario_all_resident(enum backing_type backing)
 {
 	unsigned int req;
-	struct region r;
+	struct map_region r;
 	bool ok = true;
 	int code;
 
-	code = region_create(&r, backing, NR_PAGES);
+	code = map_region_create(&r, backing, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
+	map_region_fill(&r);
 	req = shmem_req(&r, REQ_PRESENT | REQ_RESIDENT);
 	ok &= check_region(&r, req, req, "resident");
 	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int scenario_all_paged_out(enum backing_type backing)
 {
 	unsigned int req;
-	struct region r;
+	struct map_region r;
 	bool ok = true;
 	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-	code = region_create(&r, backing, NR_PAGES);
+	code = map_region_create(&r, backing, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	code = region_pageout(&r, 0, r.npages);
+	map_region_fill(&r);
+	code = map_region_pageout(&r, 0, r.npages);
 	if (code != KSFT_PASS) {
-		region_destroy(&r);
+		map_region_destroy(&r);
 		return code;
 	}
 	req = shmem_req(&r, 0);
 	ok &= check_region(&r, req, req, "paged out");
 	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int scenario_half_paged_out(enum backing_type backing)
 {
-	struct region r;
+	struct map_region r;
 	bool ok = true;
 	size_t i;
 	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-	code = region_create(&r, backing, NR_PAGES);
+	code = map_region_create(&r, backing, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
+	map_region_fill(&r);
 	/* every odd page, so that resident and swapped pages alternate */
 	for (i = 1; i < r.npages; i += 2) {
-		code = region_pageout(&r, i, 1);
+		code = map_region_pageout(&r, i, 1);
 		if (code != KSFT_PASS) {
-			region_destroy(&r);
+			map_region_destroy(&r);
 			return code;
 		}
 	}
 	ok &= check_region(&r, shmem_req(&r, REQ_PRESENT | REQ_RESIDENT),
 			   shmem_req(&r, 0), "odd pages paged out");
 	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -518,7 +518,7 @@ static bool read_full(int fd, void *buf, size_t len, ssize_t *got)
  * check every page by the three interfaces, read it back, and report
  * through @res_fd.  Never returns.
  */
-static __noreturn void fork_child(struct region *r, int go_fd, int res_fd)
+static __noreturn void fork_child(struct map_region *r, int go_fd, int res_fd)
 {
 	struct child_report rep = { .code = KSFT_FAIL };
 	struct view_stats st = { 0 };
@@ -583,7 +583,7 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 {
 	int go_pipe[2], res_pipe[2];
 	struct child_report rep;
-	struct region r;
+	struct map_region r;
 	int code, status;
 	ssize_t got;
 	pid_t pid;
@@ -591,11 +591,11 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 
 	if (!swap_present())
 		return skip("no swap");
-	code = region_create(&r, backing, NR_PAGES);
+	code = map_region_create(&r, backing, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	code = region_pageout(&r, 0, r.npages);
+	map_region_fill(&r);
+	code = map_region_pageout(&r, 0, r.npages);
 	if (code != KSFT_PASS)
 		goto out;
 
@@ -627,7 +627,7 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 	}
 
 	/* the child's mapping, never touched, is now the only one */
-	region_destroy(&r);
+	map_region_destroy(&r);
 	if (write(go_pipe[1], "g", 1) != 1)
 		ksft_print_msg("signalling the child failed: %s\n",
 			       errno_name(errno));
@@ -655,7 +655,7 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 		ksft_print_msg("child: %s\n", rep.reason);
 	return rep.code;
 out:
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return code;
 }
 
@@ -667,7 +667,7 @@ static int scenario_memory_pressure(enum backing_type backing)
 {
 	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
 	double t0, t1, t2;
-	struct region r;
+	struct map_region r;
 	bool ok = true;
 	int code, ret;
 
@@ -684,13 +684,13 @@ static int scenario_memory_pressure(enum backing_type backing)
 		return skip("swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
 			    want_kb, mem_total, swap_free);
 
-	code = region_create(&r, backing, want_kb / (ps / 1024));
+	code = map_region_create(&r, backing, want_kb / (ps / 1024));
 	if (code != KSFT_PASS)
 		return code;
 	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
 		       r.npages * ps >> 20, mem_total, swap_free);
 	t0 = now_seconds();
-	region_fill(&r);
+	map_region_fill(&r);
 	t1 = now_seconds();
 	smaps_vma_field_kb(r.map, "Swap", &swap_kb, NULL);
 	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
@@ -703,7 +703,7 @@ static int scenario_memory_pressure(enum backing_type backing)
 				   "checked again while reading back");
 	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
 		       now_seconds() - t2);
-	region_destroy(&r);
+	map_region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
