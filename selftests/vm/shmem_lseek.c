@@ -33,14 +33,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,13 +60,11 @@ enum {
 #define ON_TMPFS	(1U << BACKEND_TMPFS)
 #define ON_BOTH		(ON_MEMFD | ON_TMPFS)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = { .name = "memfd" },
-	[BACKEND_TMPFS] = { .name = "tmpfs" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS,
+			    .mount_if_none = true },
 };
-
-/* Directory of the tmpfs that holds our O_TMPFILE files */
-static char tmpfs_dir[PATH_MAX];
 
 /* Number of seek mismatches reported by the running subtest */
 static unsigned int seek_diags;
@@ -642,16 +638,12 @@ static int test_swapped_out_pages_are_data(int fd)
 	if (!map)
 		return setup_failed("ftruncate/mmap", err);
 
-	err = pageout_range(map + 2 * ps, 4 * ps, PAGEOUT_RETRIES, &swap_kb);
+	err = setup_pageout(map + 2 * ps, 4 * ps);
 	if (err) {
 		munmap(map, 8 * ps);
-		if (err == -EINVAL)
-			return skip("MADV_PAGEOUT not supported (EINVAL)");
-		if (err == -EAGAIN)
-			return skip("page-out not verified: smaps Swap: %lu kB, expected %zu kB",
-				    swap_kb, 4 * ps / 1024);
-		return setup_failed("MADV_PAGEOUT", -err);
+		return err;
 	}
+	smaps_vma_field_kb(map, "Swap", &swap_kb, NULL);
 	ksft_print_msg("paged out: smaps Swap: %lu kB\n", swap_kb);
 	print_residency("after page-out", map + 2 * ps, 1);
 
@@ -1044,97 +1036,35 @@ static const struct subtest subtests[] = {
 	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH },
 };
 
-/*
- * As root, mount a tmpfs of our own in a private mount namespace, so that
- * it disappears with this process and nothing is left behind.
- */
-static bool mount_own_tmpfs(void)
-{
-	static const char * const mountpoints[] = {
-		"/dev/shm", "/tmp", "/mnt", "/dev",
-	};
-	size_t i;
-
-	if (geteuid() != 0 || unshare(CLONE_NEWNS))
-		return false;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return false;
-	for (i = 0; i < ARRAY_SIZE(mountpoints); i++) {
-		if (mount("shmem_lseek", mountpoints[i], "tmpfs",
-			  MS_NOSUID | MS_NODEV, "size=64m,mode=0700"))
-			continue;
-		if (tmpfs_dir_usable(mountpoints[i])) {
-			snprintf(tmpfs_dir, sizeof(tmpfs_dir), "%s",
-				 mountpoints[i]);
-			ksft_print_msg("mounted a private tmpfs on %s\n",
-				       tmpfs_dir);
-			return true;
-		}
-		umount2(mountpoints[i], MNT_DETACH);
-	}
-	return false;
-}
-
-/*
- * The memfd backend, and a directory for the tmpfs one: tmpfs_find_dir()'s
- * or, failing that, a private tmpfs of our own.
- */
-static void probe_backends(void)
-{
-	probe_shmem_backends(&backends[BACKEND_MEMFD], NULL, NULL, 0);
-	if (!tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)) ||
-	    mount_own_tmpfs())
-		return;
-	snprintf(backends[BACKEND_TMPFS].skip, sizeof(backends[0].skip),
-		 "no writable tmpfs supporting O_TMPFILE found%s",
-		 geteuid() ? " (run as root to mount one)" : "");
-}
-
-/* A fresh, empty file of @backend; returns the fd or a negative errno */
-static int new_file(int backend)
-{
-	return backend == BACKEND_MEMFD ? memfd_new("shmem_lseek") :
-	       tmpfile_new(tmpfs_dir);
-}
-
 /* Run subtest @t on a fresh, empty file of backend @b */
 static int run_on_new_file(const struct subtest *t, int b)
 {
-	int code, fd;
+	struct region r;
+	int code, ret;
 
-	fd = new_file(b);
-	if (fd < 0) {
+	ret = region_open(&r, &backends[b], 0);
+	if (ret) {
 		ksft_print_msg("creating a %s file failed: %s\n",
-			       backends[b].name, errno_name(fd));
+			       backends[b].name, errno_name(ret));
 		return KSFT_FAIL;
 	}
 	seek_diags = 0;
-	code = t->fn(fd);
-	close(fd);
+	code = t->fn(r.fd);
+	region_destroy(&r);
 	return code;
 }
 
-static void print_environment(void)
-{
-	print_env_banner();
-	print_env_pin_cpu();
-	if (tmpfs_dir[0])
-		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
-}
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.environment = probe_max_size,
+	.run = run_on_new_file,
+};
 
 int main(void)
 {
 	ps = sys_pagesize();
-	ksft_print_header();
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	probe_backends();
-	print_environment();
-	probe_max_size();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     run_on_new_file);
-
-	ksft_finished();
+	suite_main(&suite);
 }
