@@ -66,17 +66,13 @@ enum {
 #define ON_ANON		(1U << BACKEND_ANON)
 #define ON_FILES	(ON_MEMFD | ON_TMPFS)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = { .name = "memfd" },
-	[BACKEND_TMPFS] = { .name = "tmpfs" },
-	[BACKEND_ANON] = { .name = "anon" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },
+	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
 };
 
-/* Directory of the tmpfs that holds our O_TMPFILE files */
-static char tmpfs_dir[PATH_MAX];
-
 static size_t ps;
-static bool swap_on;
 
 /* The cgroup v2 directory this process runs in, and what we did to it */
 static char cg_home[PATH_MAX];
@@ -84,42 +80,6 @@ static bool cg_enabled_memory;
 static unsigned int cg_seq;
 /* Why no child cgroup with memory.reclaim can be used; empty when it can */
 static char cg_skip[256];
-
-/* A file of NR_PAGES pages (no file for anon) and a mapping of it */
-struct map_region {
-	char *addr;
-	size_t len;
-	int fd;
-};
-
-static char *page_addr(const struct map_region *r, size_t idx)
-{
-	return r->addr + idx * ps;
-}
-
-/* A fresh, empty file of @backend; returns the fd or a negative errno */
-static int new_file(int backend)
-{
-	return backend == BACKEND_MEMFD ? memfd_new("shmem_mincore") :
-	       tmpfile_new(tmpfs_dir);
-}
-
-/*
- * A fresh mapping of the NR_PAGES pages of @fd, or of anonymous memory when
- * @fd is negative.  Returns the address or NULL with errno set.
- */
-static char *map_pages(int fd, int prot)
-{
-	int flags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
-	char *addr;
-
-	addr = mmap(NULL, NR_PAGES * ps, prot, flags, fd, 0);
-	if (addr == MAP_FAILED)
-		return NULL;
-	/* one pte per page: no THP, whatever the system default */
-	thp_disable_range(addr, NR_PAGES * ps);
-	return addr;
-}
 
 /*
  * mincore() of the NR_PAGES pages at @addr must match @want, one
@@ -174,53 +134,42 @@ static bool check_untouched(const char *addr)
 
 /*
  * A fresh file of @backend, NR_PAGES long and set up by @prepare, and a
- * fresh mapping of it with @prot.  Returns KSFT_PASS with the file in *@fdp
- * and the mapping in *@addrp, or the code the subtest ends with.
+ * fresh mapping of it with @prot.  Returns KSFT_PASS with the region, or
+ * the code the subtest ends with.
  */
-static int map_prepared_file(int backend, int (*prepare)(int fd), int prot,
-			     int *fdp, char **addrp)
+static int setup_prepared(int backend, int (*prepare)(int fd), int prot,
+			  struct region *r)
 {
-	int fd, ret;
+	int ret;
 
-	fd = new_file(backend);
-	if (fd < 0)
-		return setup_failed("creating the file", -fd);
-	if (ftruncate(fd, NR_PAGES * ps)) {
-		ret = setup_failed("ftruncate", errno);
-		goto fail;
-	}
-	ret = prepare(fd);
+	ret = region_open(r, &backends[backend], NR_PAGES);
 	if (ret)
-		goto fail;
-	*addrp = map_pages(fd, prot);
-	if (!*addrp) {
-		ret = setup_failed("mmap", errno);
-		goto fail;
+		return setup_failed(r->failed, -ret);
+	ret = prepare(r->fd);
+	if (ret) {
+		region_destroy(r);
+		return ret;
 	}
-	*fdp = fd;
-	return KSFT_PASS;
-fail:
-	close(fd);
-	return ret;
+	ret = region_map(r, &backends[backend], prot, 0);
+	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
 }
 
 /* Page-cache subtests: a file set up by @prepare, then a fresh mapping */
 
-static int file_residency(int backend,
-			  int (*prepare)(int fd), const char *want)
+static int file_residency(int backend, int (*prepare)(int fd),
+			  const char *want)
 {
+	struct region r;
 	bool ok = true;
-	char *addr;
-	int fd, ret;
+	int ret;
 
 	/* read-only and never touched: no pte, mincore asks the page cache */
-	ret = map_prepared_file(backend, prepare, PROT_READ, &fd, &addr);
+	ret = setup_prepared(backend, prepare, PROT_READ, &r);
 	if (ret)
 		return ret;
-	ok &= check_residency("fresh, untouched mapping", addr, want);
-	ok &= check_untouched(addr);
-	munmap(addr, NR_PAGES * ps);
-	close(fd);
+	ok &= check_residency("fresh, untouched mapping", r.addr, want);
+	ok &= check_untouched(r.addr);
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -330,7 +279,7 @@ static bool find_cgroup2(char *mnt, size_t mnt_len, char *path,
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		if (strlen(line + 3) < path_len) {
-			strcpy(path, line + 3);
+			snprintf(path, path_len, "%s", line + 3);
 			found = true;
 		}
 		break;
@@ -414,7 +363,7 @@ static __printf(1, 2) void cg_unavailable(const char *fmt, ...)
 
 static void probe_cgroup(void)
 {
-	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 32];
+	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 96];
 	char line[512], dir[PATH_MAX + 64];
 	int ret;
 
@@ -503,7 +452,7 @@ static const char *kpf_str(uint64_t flags, char *buf, size_t len)
  * it is charged to (empty when none could be created).
  */
 struct swapped {
-	struct map_region r;
+	struct region r;
 	uint64_t pfn;
 	bool kpf_unusable;
 	char cg[PATH_MAX + 64];
@@ -511,9 +460,7 @@ struct swapped {
 
 static void swapped_destroy(struct swapped *s)
 {
-	munmap(s->r.addr, s->r.len);
-	if (s->r.fd >= 0)
-		close(s->r.fd);
+	region_destroy(&s->r);
 	if (s->cg[0])
 		cg_remove(s->cg);
 }
@@ -525,33 +472,16 @@ static void swapped_destroy(struct swapped *s)
  */
 static int setup_swapped(int backend, struct swapped *s)
 {
-	unsigned long swap_kb = 0;
 	uint64_t entry = 0, flags = 0;
 	char desc[96];
 	int ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
 	memset(s, 0, sizeof(*s));
-	s->r.fd = -1;
-	s->r.len = NR_PAGES * ps;
-	if (backend != BACKEND_ANON) {
-		s->r.fd = new_file(backend);
-		if (s->r.fd < 0)
-			return setup_failed("creating the file", -s->r.fd);
-		if (ftruncate(s->r.fd, s->r.len)) {
-			ret = errno;
-			close(s->r.fd);
-			return setup_failed("ftruncate", ret);
-		}
-	}
-	s->r.addr = map_pages(s->r.fd, PROT_READ | PROT_WRITE);
-	if (!s->r.addr) {
-		ret = errno;
-		if (s->r.fd >= 0)
-			close(s->r.fd);
-		return setup_failed("mmap", ret);
-	}
+	ret = region_setup(&s->r, &backends[backend], NR_PAGES);
+	if (ret)
+		return ret;
 
 	/* charge the page to a cgroup of its own, for memory.reclaim */
 	ret = cg_create(s->cg, sizeof(s->cg));
@@ -569,7 +499,7 @@ static int setup_swapped(int backend, struct swapped *s)
 			s->cg[0] = '\0';
 		}
 	}
-	memset(page_addr(&s->r, TEST_PAGE), page_byte(TEST_PAGE), ps);
+	region_write(&s->r, TEST_PAGE);
 	if (s->cg[0]) {
 		ret = cg_move_to(cg_home);
 		if (ret) {
@@ -578,7 +508,7 @@ static int setup_swapped(int backend, struct swapped *s)
 		}
 	}
 
-	if (!pagemap_read(-1, page_addr(&s->r, TEST_PAGE), &entry) &&
+	if (!pagemap_read(-1, region_page(&s->r, TEST_PAGE), &entry) &&
 	    pagemap_entry_has(entry, PME_PRESENT))
 		s->pfn = entry & PME_PFN_MASK;
 	/* kpageflags must not see a page in the swap cache before page-out */
@@ -591,18 +521,10 @@ static int setup_swapped(int backend, struct swapped *s)
 		s->kpf_unusable = true;
 	}
 
-	ret = pageout_range(page_addr(&s->r, TEST_PAGE), ps, PAGEOUT_RETRIES,
-			    &swap_kb);
-	if (ret) {
+	ret = region_pageout(&s->r, TEST_PAGE, 1);
+	if (ret)
 		swapped_destroy(s);
-		if (ret == -EINVAL)
-			return skip("MADV_PAGEOUT not supported (EINVAL)");
-		if (ret == -EAGAIN)
-			return skip("page-out not verified: smaps Swap: %lu kB after %d attempts",
-				    swap_kb, PAGEOUT_RETRIES + 1);
-		return setup_failed("MADV_PAGEOUT", -ret);
-	}
-	return KSFT_PASS;
+	return ret;
 }
 
 /*
@@ -683,12 +605,6 @@ static bool still_swapped(const struct swapped *s)
 	return false;
 }
 
-static bool page_intact(const struct swapped *s)
-{
-	return page_filled_with(page_addr(&s->r, TEST_PAGE), TEST_PAGE,
-				page_byte(TEST_PAGE), false);
-}
-
 /*
  * While the folio of a swapped-out page is in the swap cache, mincore()
  * reports the page resident.  Checked only while /proc/kpageflags shows
@@ -710,7 +626,7 @@ static int test_swapcache_page_resident(int backend)
 		err = in_swap_cache(&s, &cached_before, &before);
 		if (err)
 			break;
-		ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+		ret = mincore_page(region_page(&s.r, TEST_PAGE), &resident);
 		if (ret) {
 			swapped_destroy(&s);
 			ksft_print_msg("mincore: %s\n", errno_name(ret));
@@ -762,7 +678,7 @@ static int test_reclaimed_page_not_resident(int backend)
 	}
 	/* out of the swap cache and still swapped out: nowhere in memory */
 	ok &= still_swapped(&s);
-	ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+	ret = mincore_page(region_page(&s.r, TEST_PAGE), &resident);
 	if (ret) {
 		ksft_print_msg("mincore: %s\n", errno_name(ret));
 		ok = false;
@@ -795,14 +711,14 @@ static int test_swapin_resident_data_intact(int backend)
 		skip_reason[0] = '\0';
 	}
 
-	(void)__atomic_load_n(page_addr(&s.r, TEST_PAGE), __ATOMIC_RELAXED);
-	ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+	region_read(&s.r, TEST_PAGE);
+	ret = mincore_page(region_page(&s.r, TEST_PAGE), &resident);
 	if (ret || !resident) {
 		ksft_print_msg("after a read fault: mincore %s, expected 1\n",
 			       ret ? errno_name(ret) : "0");
 		ok = false;
 	}
-	ok &= page_intact(&s);
+	ok &= region_intact(&s.r, TEST_PAGE);
 	if (!smaps_vma_field_kb(s.r.addr, "Swap", &swap_kb, NULL) && swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after the swap-in, expected 0\n",
 			       swap_kb);
@@ -819,22 +735,23 @@ static int test_swapin_resident_data_intact(int backend)
 static int test_guard_page_reports_page_cache(int backend)
 {
 	uint64_t marker = PME_SWAP;
+	struct region r;
 	char desc[160];
 	uint64_t entry;
 	bool ok = true;
 	char *addr;
 	size_t i;
-	int fd, ret;
+	int ret;
 
 	/* pages 0 and 2 cached, 1 and 3 holes */
-	ret = map_prepared_file(backend, prepare_written, PROT_READ | PROT_WRITE,
-				&fd, &addr);
+	ret = setup_prepared(backend, prepare_written, PROT_READ | PROT_WRITE,
+			     &r);
 	if (ret)
 		return ret;
+	addr = r.addr;
 	if (madvise(addr, NR_PAGES * ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
-		munmap(addr, NR_PAGES * ps);
-		close(fd);
+		region_destroy(&r);
 		if (ret != EINVAL)
 			return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
 		return skip("%s", guard_einval_reason());
@@ -855,38 +772,37 @@ static int test_guard_page_reports_page_cache(int backend)
 	ok &= check_residency("guard pages over cached pages 0 and 2", addr,
 			      "1010");
 	madvise(addr, NR_PAGES * ps, MADV_GUARD_REMOVE);
-	munmap(addr, NR_PAGES * ps);
-	close(fd);
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int test_anon_untouched_not_resident(int backend)
 {
-	char *addr;
+	struct region r;
 	bool ok;
+	int ret;
 
-	(void)backend;
-	addr = map_pages(-1, PROT_READ | PROT_WRITE);
-	if (!addr)
-		return setup_failed("mmap", errno);
-	ok = check_residency("untouched anonymous mapping", addr, "0000");
-	munmap(addr, NR_PAGES * ps);
+	ret = region_setup(&r, &backends[backend], NR_PAGES);
+	if (ret)
+		return ret;
+	ok = check_residency("untouched anonymous mapping", r.addr, "0000");
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int test_anon_touched_resident(int backend)
 {
-	char *addr;
+	struct region r;
 	bool ok;
+	int ret;
 
-	(void)backend;
-	addr = map_pages(-1, PROT_READ | PROT_WRITE);
-	if (!addr)
-		return setup_failed("mmap", errno);
-	memset(addr + ps, page_byte(1), ps);
-	memset(addr + 3 * ps, page_byte(3), ps);
-	ok = check_residency("pages 1 and 3 written", addr, "0101");
-	munmap(addr, NR_PAGES * ps);
+	ret = region_setup(&r, &backends[backend], NR_PAGES);
+	if (ret)
+		return ret;
+	region_write(&r, 1);
+	region_write(&r, 3);
+	ok = check_residency("pages 1 and 3 written", r.addr, "0101");
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -906,38 +822,35 @@ static const struct subtest subtests[] = {
 	{ "guard_page_reports_page_cache", test_guard_page_reports_page_cache, ON_MEMFD },
 };
 
+static void probe(void)
+{
+	if (swap_present())
+		probe_cgroup();
+	else
+		cg_unavailable("no swap");
+}
+
 static void print_environment(void)
 {
-	print_env_banner();
 	if (cg_skip[0])
 		ksft_print_msg("no swap cache eviction: %s\n", cg_skip);
 	else
 		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
 			       cg_home);
-	print_env_pin_cpu();
-	if (tmpfs_dir[0])
-		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
 }
+
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.setup = probe,
+	.environment = print_environment,
+	.cleanup = cleanup_cgroup,
+};
 
 int main(void)
 {
 	ps = sys_pagesize();
-	ksft_print_header();
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	swap_on = swap_present();
-	probe_shmem_backends(&backends[BACKEND_MEMFD], &backends[BACKEND_TMPFS],
-			     tmpfs_dir, sizeof(tmpfs_dir));
-	if (swap_on)
-		probe_cgroup();
-	else
-		cg_unavailable("no swap");
-	print_environment();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     NULL);
-
-	cleanup_cgroup();
-	ksft_finished();
+	suite_main(&suite);
 }
