@@ -56,24 +56,27 @@
 #define REQ_RESIDENT		(1U << 2)	/* mincore() 1 */
 #define REQ_SEEK_DATA		(1U << 3)	/* SEEK_DATA finds it */
 
-enum backing_type {
-	BACKING_MEMFD,
-	BACKING_SHARED_ANON,
-	BACKING_PRIVATE_ANON,
+enum {
+	BACKEND_MEMFD,
+	BACKEND_SHARED_ANON,
+	BACKEND_PRIVATE_ANON,
+	NR_BACKENDS,
 };
 
-static const char * const backing_names[] = {
-	[BACKING_MEMFD] = "memfd",
-	[BACKING_SHARED_ANON] = "shared_anon",
-	[BACKING_PRIVATE_ANON] = "private_anon",
-};
+#define ON_MEMFD		(1U << BACKEND_MEMFD)
+#define ON_SHARED_ANON		(1U << BACKEND_SHARED_ANON)
+#define ON_PRIVATE_ANON		(1U << BACKEND_PRIVATE_ANON)
 
-struct map_region {
-	enum backing_type backing;
-	char *map;
-	size_t npages;
-	/* where SEEK_DATA looks: the memfd or map_files; -1 for private anon */
-	int fd;
+/*
+ * The regions of MAP_SHARED|MAP_ANONYMOUS memory get the map_files file
+ * of their mapping as fd, for SEEK_DATA.
+ */
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
+				  .kind = MEM_SHARED_ANON },
+	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
+				   .kind = MEM_PRIVATE_ANON },
 };
 
 /* One page as pagemap, mincore() and SEEK_DATA see it */
@@ -138,18 +141,18 @@ static void pattern_fill(char *page, size_t idx)
 	memcpy(page + ps - sizeof(tail), &tail, sizeof(tail));
 }
 
-static void map_region_fill(struct map_region *r)
+static void region_fill(const struct region *r)
 {
 	size_t i;
 
 	for (i = 0; i < r->npages; i++)
-		pattern_fill(r->map + i * ps, i);
+		pattern_fill(r->addr + i * ps, i);
 }
 
 /* Read page @idx through the mapping and compare it with its pattern */
-static bool check_content(struct map_region *r, size_t idx, struct view_stats *st)
+static bool check_content(struct region *r, size_t idx, struct view_stats *st)
 {
-	const unsigned char *page = (unsigned char *)r->map + idx * ps;
+	const unsigned char *page = (unsigned char *)r->addr + idx * ps;
 	uint64_t head;
 	size_t off;
 
@@ -171,10 +174,10 @@ static bool check_content(struct map_region *r, size_t idx, struct view_stats *s
 	return false;
 }
 
-static void observe_page(const struct map_region *r, size_t idx,
+static void observe_page(const struct region *r, size_t idx,
 			 struct page_view *v)
 {
-	char *addr = r->map + idx * ps;
+	char *addr = r->addr + idx * ps;
 	off_t off = (off_t)(idx * ps);
 	bool resident;
 	int ret;
@@ -224,7 +227,7 @@ static void append(char *buf, size_t len, const char *what)
  * touching it: the invariant, plus whatever @req asks for.  Failures are
  * printed, with everything the three interfaces said.
  */
-static bool check_page(const struct map_region *r, size_t idx, unsigned int req,
+static bool check_page(const struct region *r, size_t idx, unsigned int req,
 		       struct view_stats *st)
 {
 	bool populated, present, resident, data, visible;
@@ -280,7 +283,7 @@ static void print_stats(const char *when, const struct view_stats *st)
 }
 
 /* Check every page; @req_even and @req_odd for even and odd pages */
-static bool check_region(const struct map_region *r, unsigned int req_even,
+static bool check_region(const struct region *r, unsigned int req_even,
 			 unsigned int req_odd, const char *when)
 {
 	struct view_stats st = { 0 };
@@ -297,7 +300,7 @@ static bool check_region(const struct map_region *r, unsigned int req_even,
  * interfaces (with @req) right before it is read, while reading the others
  * keeps moving pages in and out of swap.
  */
-static bool check_region_content(struct map_region *r, bool recheck,
+static bool check_region_content(struct region *r, bool recheck,
 				 unsigned int req, const char *when)
 {
 	struct view_stats st = { 0 }, cst = { 0 };
@@ -333,64 +336,27 @@ static int map_files_skip(int err)
 		    errno_name(err));
 }
 
-static void map_region_destroy(struct map_region *r)
+/* Map @npages of @backend; returns a KSFT_* code */
+static int setup_region(struct region *r, int backend, size_t npages)
 {
-	if (r->map != MAP_FAILED)
-		munmap(r->map, r->npages * ps);
-	if (r->fd >= 0)
-		close(r->fd);
-	r->map = MAP_FAILED;
-	r->fd = -1;
-}
+	int err, fd;
 
-/* Map @npages of @backing, THP off; returns a KSFT_* code */
-static int map_region_create(struct map_region *r, enum backing_type backing,
-			 size_t npages)
-{
-	size_t len = npages * ps;
-	int flags = MAP_SHARED;
-	int fd = -1, err;
-
-	r->backing = backing;
-	r->npages = npages;
-	r->map = MAP_FAILED;
-	r->fd = -1;
-
-	if (backing == BACKING_MEMFD) {
-		fd = memfd_new("shmem_visibility");
-		if (fd < 0)
-			return setup_failed("memfd_create", -fd);
-		r->fd = fd;
-		if (ftruncate(fd, len)) {
-			err = errno;
-			map_region_destroy(r);
-			return setup_failed("ftruncate", err);
-		}
-	} else if (backing == BACKING_SHARED_ANON) {
-		flags |= MAP_ANONYMOUS;
-	} else {
-		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	}
-
-	r->map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
-	if (r->map == MAP_FAILED) {
-		err = errno;
-		map_region_destroy(r);
-		/* vm.overcommit_memory=2 refuses more than RAM plus swap */
-		if (err == ENOMEM)
-			return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
-				    len / 1024);
-		return setup_failed("mmap", err);
-	}
-	/* one page table entry per page, so that pages swap one by one */
-	err = thp_disable_range(r->map, len);
+	err = region_create(r, &backends[backend], npages);
+	/* vm.overcommit_memory=2 refuses more than RAM plus swap */
+	if (err == -ENOMEM && !strcmp(r->failed, "mmap"))
+		return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
+			    r->len / 1024);
+	if (err)
+		return setup_failed(r->failed, -err);
+	/* done by region_create(), but its failure is worth a note here */
+	err = thp_disable_range(r->addr, r->len);
 	if (err)
 		ksft_print_msg("MADV_NOHUGEPAGE failed: %s\n", errno_name(err));
 
-	if (backing == BACKING_SHARED_ANON) {
-		fd = open_map_files(r->map, len);
+	if (r->kind == MEM_SHARED_ANON) {
+		fd = open_map_files(r->addr, r->len);
 		if (fd < 0) {
-			map_region_destroy(r);
+			region_destroy(r);
 			if (fd == -EPERM || fd == -EACCES)
 				return map_files_skip(-fd);
 			return setup_failed("open of /proc/self/map_files", -fd);
@@ -400,99 +366,81 @@ static int map_region_create(struct map_region *r, enum backing_type backing,
 	return KSFT_PASS;
 }
 
-/* Page out all of @r, verified through smaps Swap:; a KSFT_* code */
-static int map_region_pageout(struct map_region *r, size_t first, size_t npages)
-{
-	unsigned long swap_kb = 0;
-	int ret;
-
-	ret = pageout_range(r->map + first * ps, npages * ps, PAGEOUT_RETRIES,
-			    &swap_kb);
-	if (ret == -EINVAL)
-		return skip("MADV_PAGEOUT not supported (EINVAL)");
-	if (ret == -EAGAIN)
-		return skip("page-out of pages %zu-%zu not verified: smaps Swap: %lu kB",
-			    first, first + npages - 1, swap_kb);
-	if (ret)
-		return setup_failed("MADV_PAGEOUT", -ret);
-	return KSFT_PASS;
-}
-
-static unsigned int shmem_req(const struct map_region *r, unsigned int req)
+static unsigned int shmem_req(const struct region *r, unsigned int req)
 {
 	return r->fd >= 0 ? req | REQ_SEEK_DATA : req;
 }
 
 /* Scenarios; each returns a KSFT_* code */
 
-static int scenario_all_resident(enum backing_type backing)
+static int scenario_all_resident(int backend)
 {
 	unsigned int req;
-	struct map_region r;
+	struct region r;
 	bool ok = true;
 	int code;
 
-	code = map_region_create(&r, backing, NR_PAGES);
+	code = setup_region(&r, backend, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	map_region_fill(&r);
+	region_fill(&r);
 	req = shmem_req(&r, REQ_PRESENT | REQ_RESIDENT);
 	ok &= check_region(&r, req, req, "resident");
 	ok &= check_region_content(&r, false, 0, "read back");
-	map_region_destroy(&r);
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int scenario_all_paged_out(enum backing_type backing)
+static int scenario_all_paged_out(int backend)
 {
 	unsigned int req;
-	struct map_region r;
+	struct region r;
 	bool ok = true;
 	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-	code = map_region_create(&r, backing, NR_PAGES);
+	code = setup_region(&r, backend, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	map_region_fill(&r);
-	code = map_region_pageout(&r, 0, r.npages);
+	region_fill(&r);
+	code = region_pageout(&r, 0, r.npages);
 	if (code != KSFT_PASS) {
-		map_region_destroy(&r);
+		region_destroy(&r);
 		return code;
 	}
 	req = shmem_req(&r, 0);
 	ok &= check_region(&r, req, req, "paged out");
 	ok &= check_region_content(&r, false, 0, "read back");
-	map_region_destroy(&r);
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int scenario_half_paged_out(enum backing_type backing)
+static int scenario_half_paged_out(int backend)
 {
-	struct map_region r;
+	struct region r;
 	bool ok = true;
 	size_t i;
 	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-	code = map_region_create(&r, backing, NR_PAGES);
+	code = setup_region(&r, backend, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	map_region_fill(&r);
+	region_fill(&r);
 	/* every odd page, so that resident and swapped pages alternate */
 	for (i = 1; i < r.npages; i += 2) {
-		code = map_region_pageout(&r, i, 1);
+		code = region_pageout(&r, i, 1);
 		if (code != KSFT_PASS) {
-			map_region_destroy(&r);
+			region_destroy(&r);
 			return code;
 		}
 	}
 	ok &= check_region(&r, shmem_req(&r, REQ_PRESENT | REQ_RESIDENT),
 			   shmem_req(&r, 0), "odd pages paged out");
 	ok &= check_region_content(&r, false, 0, "read back");
-	map_region_destroy(&r);
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -518,7 +466,7 @@ static bool read_full(int fd, void *buf, size_t len, ssize_t *got)
  * check every page by the three interfaces, read it back, and report
  * through @res_fd.  Never returns.
  */
-static __noreturn void fork_child(struct map_region *r, int go_fd, int res_fd)
+static __noreturn void fork_child(struct region *r, int go_fd, int res_fd)
 {
 	struct child_report rep = { .code = KSFT_FAIL };
 	struct view_stats st = { 0 };
@@ -544,11 +492,11 @@ static __noreturn void fork_child(struct map_region *r, int go_fd, int res_fd)
 		goto out;
 	}
 
-	if (r->backing == BACKING_SHARED_ANON) {
+	if (r->kind == MEM_SHARED_ANON) {
 		/* the parent's map_files fd was for its mapping, not ours */
 		close(r->fd);
 		r->fd = -1;
-		fd = open_map_files(r->map, r->npages * ps);
+		fd = open_map_files(r->addr, r->npages * ps);
 		if (fd < 0) {
 			if (fd == -EPERM || fd == -EACCES) {
 				map_files_skip(-fd);
@@ -579,11 +527,11 @@ out:
 	_exit(0);
 }
 
-static int scenario_fork_after_swapout(enum backing_type backing)
+static int scenario_fork_after_swapout(int backend)
 {
 	int go_pipe[2], res_pipe[2];
 	struct child_report rep;
-	struct map_region r;
+	struct region r;
 	int code, status;
 	ssize_t got;
 	pid_t pid;
@@ -591,11 +539,11 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 
 	if (!swap_present())
 		return skip("no swap");
-	code = map_region_create(&r, backing, NR_PAGES);
+	code = setup_region(&r, backend, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	map_region_fill(&r);
-	code = map_region_pageout(&r, 0, r.npages);
+	region_fill(&r);
+	code = region_pageout(&r, 0, r.npages);
 	if (code != KSFT_PASS)
 		goto out;
 
@@ -627,7 +575,7 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 	}
 
 	/* the child's mapping, never touched, is now the only one */
-	map_region_destroy(&r);
+	region_destroy(&r);
 	if (write(go_pipe[1], "g", 1) != 1)
 		ksft_print_msg("signalling the child failed: %s\n",
 			       errno_name(errno));
@@ -655,7 +603,7 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 		ksft_print_msg("child: %s\n", rep.reason);
 	return rep.code;
 out:
-	map_region_destroy(&r);
+	region_destroy(&r);
 	return code;
 }
 
@@ -663,11 +611,11 @@ out:
  * Write more memory than the machine has RAM, ~1.25 x MemTotal, but never
  * more than MemTotal plus 80% of the free swap, then check every page.
  */
-static int scenario_memory_pressure(enum backing_type backing)
+static int scenario_memory_pressure(int backend)
 {
 	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
 	double t0, t1, t2;
-	struct map_region r;
+	struct region r;
 	bool ok = true;
 	int code, ret;
 
@@ -684,15 +632,15 @@ static int scenario_memory_pressure(enum backing_type backing)
 		return skip("swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
 			    want_kb, mem_total, swap_free);
 
-	code = map_region_create(&r, backing, want_kb / (ps / 1024));
+	code = setup_region(&r, backend, want_kb / (ps / 1024));
 	if (code != KSFT_PASS)
 		return code;
 	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
 		       r.npages * ps >> 20, mem_total, swap_free);
 	t0 = now_seconds();
-	map_region_fill(&r);
+	region_fill(&r);
 	t1 = now_seconds();
-	smaps_vma_field_kb(r.map, "Swap", &swap_kb, NULL);
+	smaps_vma_field_kb(r.addr, "Swap", &swap_kb, NULL);
 	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
 		       swap_kb);
 
@@ -703,77 +651,73 @@ static int scenario_memory_pressure(enum backing_type backing)
 				   "checked again while reading back");
 	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
 		       now_seconds() - t2);
-	map_region_destroy(&r);
+	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-struct scenario {
-	const char *name;
-	int (*fn)(enum backing_type backing);
-	enum backing_type backing;
-};
-
-static const struct scenario scenarios[] = {
-	{ "all_resident", scenario_all_resident, BACKING_MEMFD },
-	{ "all_paged_out", scenario_all_paged_out, BACKING_MEMFD },
-	{ "half_paged_out", scenario_half_paged_out, BACKING_MEMFD },
-	{ "fork_child_after_swapout", scenario_fork_after_swapout, BACKING_MEMFD },
-	{ "all_resident", scenario_all_resident, BACKING_SHARED_ANON },
-	{ "all_paged_out", scenario_all_paged_out, BACKING_SHARED_ANON },
-	{ "half_paged_out", scenario_half_paged_out, BACKING_SHARED_ANON },
+static const struct subtest scenarios[] = {
+	{ "all_resident", scenario_all_resident, ON_MEMFD },
+	{ "all_paged_out", scenario_all_paged_out, ON_MEMFD },
+	{ "half_paged_out", scenario_half_paged_out, ON_MEMFD },
+	{ "fork_child_after_swapout", scenario_fork_after_swapout, ON_MEMFD },
+	{ "all_resident", scenario_all_resident, ON_SHARED_ANON },
+	{ "all_paged_out", scenario_all_paged_out, ON_SHARED_ANON },
+	{ "half_paged_out", scenario_half_paged_out, ON_SHARED_ANON },
 	{ "fork_child_after_swapout", scenario_fork_after_swapout,
-	  BACKING_SHARED_ANON },
-	{ "memory_pressure", scenario_memory_pressure, BACKING_MEMFD },
-	{ "memory_pressure", scenario_memory_pressure, BACKING_PRIVATE_ANON },
+	  ON_SHARED_ANON },
+	{ "memory_pressure", scenario_memory_pressure,
+	  ON_MEMFD | ON_PRIVATE_ANON },
 };
 
 static void print_environment(void)
 {
 	unsigned long kb;
 
-	print_env_banner();
 	ksft_print_msg("euid %u\n", (unsigned int)geteuid());
 	if (!proc_field_kb("/proc/meminfo", "MemTotal", &kb))
 		ksft_print_msg("MemTotal: %lu kB\n", kb);
 	if (!proc_field_kb("/proc/meminfo", "SwapTotal", &kb))
 		ksft_print_msg("SwapTotal: %lu kB\n", kb);
-	print_env_pin_cpu();
 }
 
-int main(void)
+static void alloc_ref_page(void)
 {
-	char name[96];
-	double start;
-	size_t i;
-	int code;
-
-	ps = sys_pagesize();
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(scenarios));
-	print_environment();
-
 	ref_page = malloc(ps);
 	if (!ref_page)
 		ksft_exit_fail_msg("malloc of %zu bytes failed\n", ps);
-	pagemap_fd = pagemap_open();
-	if (pagemap_fd < 0)
-		ksft_exit_skip("opening /proc/self/pagemap failed: %s\n",
-			       errno_name(pagemap_fd));
+}
 
-	for (i = 0; i < ARRAY_SIZE(scenarios); i++) {
-		const struct scenario *s = &scenarios[i];
-
-		snprintf(name, sizeof(name), "%s_%s",
-			 backing_names[s->backing], s->name);
-		skip_reason[0] = '\0';
-		start = now_seconds();
-		code = s->fn(s->backing);
-		ksft_print_msg("%s: %.3f s\n", name, now_seconds() - start);
-		ksft_test_result_code(code, name, "%s",
-				      code == KSFT_SKIP ? skip_reason : "");
-	}
-
-	close(pagemap_fd);
+static void free_ref_page(void)
+{
 	free(ref_page);
-	ksft_finished();
+}
+
+/* Run scenario @t on backend @b, and say how long it took */
+static int run_timed(const struct subtest *t, int b)
+{
+	double start = now_seconds();
+	int code = t->fn(b);
+
+	ksft_print_msg("%s_%s: %.3f s\n", backends[b].name, t->name,
+		       now_seconds() - start);
+	return code;
+}
+
+/* Scenario by scenario, each on its backends */
+static const struct suite suite = {
+	.tests = scenarios,
+	.nr_tests = ARRAY_SIZE(scenarios),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.by_test = true,
+	.setup = alloc_ref_page,
+	.environment = print_environment,
+	.run = run_timed,
+	.cleanup = free_ref_page,
+};
+
+int main(void)
+{
+	ps = sys_pagesize();
+	suite_main(&suite);
 }
