@@ -718,7 +718,7 @@ void backends_probe(struct backend *backends, size_t nr)
 	for (i = 0; i < nr; i++) {
 		struct backend *b = &backends[i];
 
-		if (b->skip[0])
+		if (b->skip[0] || b->required)
 			continue;
 		switch (b->kind) {
 		case MEM_MEMFD:

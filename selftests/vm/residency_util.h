@@ -309,6 +309,8 @@ struct backend {
 	enum mem_kind kind;
 	/* MEM_TMPFS: as root, mount a tmpfs of our own if none is found */
 	bool mount_if_none;
+	/* not probed: its subtests fail rather than skip if it is missing */
+	bool required;
 	/* map PMD-aligned with MADV_HUGEPAGE instead of MADV_NOHUGEPAGE */
 	size_t huge_size;
 	char dir[PATH_MAX];	/* MEM_TMPFS: where its files are created */
@@ -478,18 +480,37 @@ static inline __noreturn void suite_end(void)
 unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
 			   size_t nr_backends);
 
-/* Report one result of subtest @name on backend @b of the suite */
-static inline void report_subtest(const struct backend *b, const char *name,
-				  int code)
+/* Report a result named by the non-NULL ones of @a, @b and @c */
+static inline void report_result(const char *a, const char *b, const char *c,
+				 int code)
 {
-	char full[128];
+	const char *parts[] = { a, b, c };
+	char name[128] = "";
+	size_t i, used = 0;
 
-	if (b)
-		snprintf(full, sizeof(full), "%s_%s", b->name, name);
-	else
-		snprintf(full, sizeof(full), "%s", name);
-	ksft_test_result_code(code, full, "%s",
+	for (i = 0; i < ARRAY_SIZE(parts); i++)
+		if (parts[i] && used < sizeof(name))
+			used += snprintf(name + used, sizeof(name) - used,
+					 "%s%s", used ? "_" : "", parts[i]);
+	ksft_test_result_code(code, name, "%s",
 			      code == KSFT_SKIP ? skip_reason : "");
+}
+
+/*
+ * Report the results of a group of checks that share one setup, named
+ * "<@prefix>_<@names[i]>" (@names[i] with a NULL @prefix), up to a NULL
+ * name: @codes[i], or @code for every one when the setup ended with it
+ * instead of KSFT_PASS.
+ */
+static inline void report_checks(const char *prefix,
+				 const char * const *names, const int *codes,
+				 int code)
+{
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		report_result(prefix, names[i], NULL,
+			      code == KSFT_PASS ? codes[i] : code);
 }
 
 /* Run subtest @t on backend @b of suite @s and report it */
@@ -506,7 +527,7 @@ static inline void run_subtest(const struct suite *s, const struct subtest *t,
 		code = skip("%s", be->skip);
 	else
 		code = s->run ? s->run(t, b) : t->fn(b);
-	report_subtest(be, t->name, code);
+	report_result(be->name, t->name, NULL, code);
 }
 
 /*

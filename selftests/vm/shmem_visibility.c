@@ -69,10 +69,12 @@ enum {
 
 /*
  * The regions of MAP_SHARED|MAP_ANONYMOUS memory get the map_files file
- * of their mapping as fd, for SEEK_DATA.
+ * of their mapping as fd, for SEEK_DATA.  A memfd that cannot be created
+ * fails the subtests.
  */
 static struct backend backends[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD,
+			    .required = true },
 	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
 				  .kind = MEM_SHARED_ANON },
 	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
