@@ -424,6 +424,8 @@ struct suite {
 	bool by_test;
 	/* called before the plan, may exit with a SKIP */
 	void (*check)(void);
+	/* opens pagemap_fd, and skips the program if it cannot */
+	bool pagemap;
 	/* probes, called before backends_probe() */
 	void (*setup)(void);
 	/* diagnostics of the banner beyond the common ones */
@@ -442,17 +444,18 @@ void suite_release(void);
 
 /*
  * The start of every program: the KTAP header, @check if any (it may exit
- * with a SKIP), /proc/self/pagemap opened into pagemap_fd (the whole
- * program skips if it cannot be) and the plan of @plan results.
+ * with a SKIP), with @pagemap /proc/self/pagemap opened into pagemap_fd
+ * (the whole program skips if it cannot be), and the plan of @plan results.
  */
-static inline void suite_start(unsigned int plan, void (*check)(void))
+static inline void suite_start(unsigned int plan, void (*check)(void),
+			       bool pagemap)
 {
 	int ret;
 
 	ksft_print_header();
 	if (check)
 		check();
-	ret = suite_pagemap_open();
+	ret = pagemap ? suite_pagemap_open() : 0;
 	if (ret)
 		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
 			       errno_name(ret));
@@ -540,7 +543,7 @@ static inline __noreturn void suite_main(const struct suite *s)
 	size_t i, b;
 
 	suite_start(subtests_plan(s->tests, s->nr_tests, s->nr_backends),
-		    s->check);
+		    s->check, s->pagemap);
 	if (s->setup)
 		s->setup();
 	backends_probe(s->backends, s->nr_backends);

@@ -957,6 +957,7 @@ static const struct suite suite = {
 	.nr_tests = ARRAY_SIZE(subtests),
 	.backends = backends,
 	.nr_backends = NR_BACKENDS,
+	.pagemap = true,
 	.setup = probe_uffd,
 	.environment = print_environment,
 };

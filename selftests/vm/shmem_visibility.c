@@ -711,6 +711,7 @@ static const struct suite suite = {
 	.nr_tests = ARRAY_SIZE(scenarios),
 	.backends = backends,
 	.nr_backends = NR_BACKENDS,
+	.pagemap = true,
 	.by_test = true,
 	.setup = alloc_ref_page,
 	.environment = print_environment,
