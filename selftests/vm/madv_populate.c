@@ -44,21 +44,27 @@
 #define MAX_PAGE_DIAGS	4
 #define NAME_LEN	128
 
-/* The shared memory the shmem populate subtests run on */
-enum shmem_kind {
-	SHMEM_SHARED_ANON,	/* MAP_SHARED | MAP_ANONYMOUS */
-	SHMEM_MEMFD,		/* memfd, MAP_SHARED */
-	NR_SHMEM_KINDS,
+/* The memory the subtests run on; nothing is probed, all of it must work */
+enum {
+	BACKEND_SHARED_ANON,
+	BACKEND_MEMFD,
+	BACKEND_PRIVATE_ANON,
+	NR_BACKENDS,
 };
 
-static const char * const shmem_kind_names[NR_SHMEM_KINDS] = {
-	[SHMEM_SHARED_ANON] = "shared_anon",
-	[SHMEM_MEMFD] = "memfd",
+/* the shared memory of the shmem populate subtests, in this order */
+#define NR_SHMEM_BACKENDS	(BACKEND_MEMFD + 1)
+
+static const struct backend backends[NR_BACKENDS] = {
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
+				  .kind = MEM_SHARED_ANON },
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
+				   .kind = MEM_PRIVATE_ANON },
 };
 
 static size_t ps;
 static size_t range_len;
-
 
 static void report(const char *name, bool ok)
 {
@@ -82,20 +88,44 @@ static const char *advice_name(int advice)
 	return advice == MADV_POPULATE_READ ? "read" : "write";
 }
 
+/*
+ * range_len bytes of @backend mapped with @prot and @flags (0: the
+ * backend's own), THP off; a memfd is @file_size bytes long.  Returns
+ * false after printing why not.
+ */
+static bool map_range(struct region *r, int backend, int prot, int flags,
+		      off_t file_size)
+{
+	const struct backend *b = &backends[backend];
+	int ret;
+
+	ret = region_open(r, b, NR_PAGES);
+	if (!ret && r->fd >= 0 && file_size != (off_t)range_len &&
+	    ftruncate(r->fd, file_size)) {
+		ret = -errno;
+		r->failed = "ftruncate";
+		region_destroy(r);
+	}
+	/*
+	 * A PROT_NONE or PROT_READ VMA takes MADV_NOHUGEPAGE as well; it is
+	 * not checked, THP only matters for the pagemap checks.
+	 */
+	if (!ret)
+		ret = region_map(r, b, prot, flags);
+	if (ret)
+		ksft_print_msg("%s of %zu bytes of %s memory failed: %s\n",
+			       r->failed, range_len, b->name, errno_name(ret));
+	return !ret;
+}
+
+/* Private anonymous memory; exits when it cannot be mapped */
 static char *map_anon(int prot)
 {
-	char *addr;
+	struct region r;
 
-	addr = mmap(NULL, range_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (addr == MAP_FAILED)
-		ksft_exit_fail_msg("mmap of %zu bytes failed: %s\n", range_len,
-				   errno_name(errno));
-	/*
-	 * A PROT_NONE or PROT_READ VMA takes MADV_NOHUGEPAGE as well; keep
-	 * going if it is refused, THP only matters for the pagemap checks.
-	 */
-	thp_disable_range(addr, range_len);
-	return addr;
+	if (!map_range(&r, BACKEND_PRIVATE_ANON, prot, 0, 0))
+		ksft_exit_fail_msg("cannot map private anonymous memory\n");
+	return r.addr;
 }
 
 /* madvise() must fail with @want_err, or succeed when @want_err is 0 */
@@ -385,33 +415,6 @@ static void test_softdirty(void)
 	munmap(addr, range_len);
 }
 
-/* A memfd of @size bytes mapped over range_len bytes, or NULL */
-static char *map_memfd(int flags, int prot, off_t size, int *fdp)
-{
-	char *addr;
-	int fd;
-
-	fd = memfd_new("madv_populate");
-	if (fd < 0) {
-		ksft_print_msg("memfd_create: %s\n", errno_name(fd));
-		return NULL;
-	}
-	if (ftruncate(fd, size)) {
-		ksft_print_msg("ftruncate: %s\n", errno_name(errno));
-		close(fd);
-		return NULL;
-	}
-	addr = mmap(NULL, range_len, prot, flags, fd, 0);
-	if (addr == MAP_FAILED) {
-		ksft_print_msg("mmap of the memfd: %s\n", errno_name(errno));
-		close(fd);
-		return NULL;
-	}
-	thp_disable_range(addr, range_len);
-	*fdp = fd;
-	return addr;
-}
-
 /* Pages past i_size of a shared memfd mapping cannot be faulted in */
 static void test_shmem_beyond_eof(void)
 {
@@ -419,22 +422,20 @@ static void test_shmem_beyond_eof(void)
 		"shmem_beyond_eof_populate_read_efault",
 		"shmem_beyond_eof_populate_write_efault",
 	};
-	char *addr;
-	int fd;
+	struct region r;
 
 	/* i_size covers the first half of the mapping only */
-	addr = map_memfd(MAP_SHARED, PROT_READ | PROT_WRITE, range_len / 2, &fd);
-	if (!addr) {
+	if (!map_range(&r, BACKEND_MEMFD, PROT_READ | PROT_WRITE, 0,
+		       range_len / 2)) {
 		report(names[0], false);
 		report(names[1], false);
 		return;
 	}
-	report(names[0], madvise_result_is(addr, range_len,
+	report(names[0], madvise_result_is(r.addr, range_len,
 					   MADV_POPULATE_READ, EFAULT));
-	report(names[1], madvise_result_is(addr, range_len,
+	report(names[1], madvise_result_is(r.addr, range_len,
 					   MADV_POPULATE_WRITE, EFAULT));
-	munmap(addr, range_len);
-	close(fd);
+	region_destroy(&r);
 }
 
 /*
@@ -450,11 +451,14 @@ static void test_private_memfd_populate_write(void)
 		"private_memfd_populate_write_keeps_file_content",
 	};
 	bool unchanged = true;
+	struct region r;
 	char *addr, *buf;
 	size_t i;
 	int fd;
 
-	addr = map_memfd(MAP_PRIVATE, PROT_READ | PROT_WRITE, range_len, &fd);
+	addr = map_range(&r, BACKEND_MEMFD, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE, range_len) ? r.addr : NULL;
+	fd = r.fd;
 	buf = malloc(range_len);
 	if (!addr || !buf) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
@@ -488,40 +492,8 @@ static void test_private_memfd_populate_write(void)
 	report(names[2], unchanged);
 out:
 	free(buf);
-	if (addr) {
-		munmap(addr, range_len);
-		close(fd);
-	}
-}
-
-/*
- * Shared memory of @kind over range_len bytes with @prot, THP off; a memfd
- * is sized to the whole range.  *@fdp gets the memfd or -1.  NULL on
- * failure, after printing why.
- */
-static char *map_shmem(enum shmem_kind kind, int prot, int *fdp)
-{
-	char *addr;
-
-	if (kind == SHMEM_MEMFD)
-		return map_memfd(MAP_SHARED, prot, range_len, fdp);
-
-	*fdp = -1;
-	addr = mmap(NULL, range_len, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (addr == MAP_FAILED) {
-		ksft_print_msg("mmap of %zu bytes MAP_SHARED|MAP_ANONYMOUS: %s\n",
-			       range_len, errno_name(errno));
-		return NULL;
-	}
-	thp_disable_range(addr, range_len);
-	return addr;
-}
-
-static void unmap_shmem(char *addr, int fd)
-{
-	munmap(addr, range_len);
-	if (fd >= 0)
-		close(fd);
+	if (addr)
+		region_destroy(&r);
 }
 
 /* No page of the range mapped: pagemap none, soft-dirty bit aside */
@@ -535,28 +507,30 @@ static bool range_pagemap_none(char *addr, size_t len)
  * range starts unpopulated and ends up PRESENT and resident; on a memfd
  * the holes become page-cache pages that SEEK_DATA reports as data.
  */
-static void test_shmem_populate(enum shmem_kind kind, int advice)
+static void test_shmem_populate(int backend, int advice)
 {
 	static const char * const checks[] = {
 		"range_unpopulated_before", "returns_0", "range_present",
 		"mincore_resident", "allocates_page_cache",
 	};
-	const char *prefix = shmem_kind_names[kind];
+	const char *prefix = backends[backend].name;
 	const char *adv = advice_name(advice);
-	size_t nr = kind == SHMEM_MEMFD ? ARRAY_SIZE(checks) :
+	size_t nr = backend == BACKEND_MEMFD ? ARRAY_SIZE(checks) :
 		    ARRAY_SIZE(checks) - 1;
 	bool hole_before = true;
+	struct region r;
 	char *addr;
 	size_t i;
 	int fd;
 
-	addr = map_shmem(kind, PROT_READ | PROT_WRITE, &fd);
-	if (!addr) {
+	if (!map_range(&r, backend, PROT_READ | PROT_WRITE, 0, range_len)) {
 		for (i = 0; i < nr; i++)
 			report_named(false, "%s_populate_%s_%s", prefix, adv,
 				     checks[i]);
 		return;
 	}
+	addr = r.addr;
+	fd = r.fd;
 
 	report_named(range_pagemap_none(addr, range_len),
 		     "%s_populate_%s_%s", prefix, adv, checks[0]);
@@ -579,29 +553,27 @@ static void test_shmem_populate(enum shmem_kind kind, int advice)
 			      false);
 		report_named(ok, "%s_populate_%s_%s", prefix, adv, checks[4]);
 	}
-	unmap_shmem(addr, fd);
+	region_destroy(&r);
 }
 
 /* No populate on a PROT_NONE shared mapping: EINVAL */
-static void test_shmem_prot_none(enum shmem_kind kind)
+static void test_shmem_prot_none(int backend)
 {
-	const char *prefix = shmem_kind_names[kind];
-	char *addr;
-	int fd;
+	const char *prefix = backends[backend].name;
+	struct region r;
 
-	addr = map_shmem(kind, PROT_NONE, &fd);
-	if (!addr) {
+	if (!map_range(&r, backend, PROT_NONE, 0, range_len)) {
 		report_named(false, "%s_prot_none_populate_read_einval", prefix);
 		report_named(false, "%s_prot_none_populate_write_einval", prefix);
 		return;
 	}
-	report_named(madvise_result_is(addr, range_len, MADV_POPULATE_READ,
+	report_named(madvise_result_is(r.addr, range_len, MADV_POPULATE_READ,
 				       EINVAL),
 		     "%s_prot_none_populate_read_einval", prefix);
-	report_named(madvise_result_is(addr, range_len, MADV_POPULATE_WRITE,
+	report_named(madvise_result_is(r.addr, range_len, MADV_POPULATE_WRITE,
 				       EINVAL),
 		     "%s_prot_none_populate_write_einval", prefix);
-	unmap_shmem(addr, fd);
+	region_destroy(&r);
 }
 
 /*
@@ -609,7 +581,7 @@ static void test_shmem_prot_none(enum shmem_kind kind)
  * clear_refs: a read populate maps the pages clean, a write populate
  * dirties them.
  */
-static void test_shmem_softdirty(enum shmem_kind kind)
+static void test_shmem_softdirty(int backend)
 {
 	static const struct {
 		const char *name;
@@ -621,14 +593,14 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 		{ "softdirty_populate_write_dirties_range",
 		  MADV_POPULATE_WRITE, true },
 	};
-	const char *prefix = shmem_kind_names[kind];
+	const char *prefix = backends[backend].name;
 	uint64_t sd = PME_SOFT_DIRTY;
 	uint64_t present = PME_PRESENT;
 	char name[NAME_LEN];
+	struct region r;
 	bool ok;
 	size_t i;
-	char *addr;
-	int fd, ret;
+	int ret;
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		snprintf(name, sizeof(name), "%s_%s", prefix, cases[i].name);
@@ -637,8 +609,8 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 					      "soft-dirty tracking not supported");
 			continue;
 		}
-		addr = map_shmem(kind, PROT_READ | PROT_WRITE, &fd);
-		if (!addr) {
+		if (!map_range(&r, backend, PROT_READ | PROT_WRITE, 0,
+			       range_len)) {
 			report(name, false);
 			continue;
 		}
@@ -647,18 +619,18 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 			ksft_test_result_code(KSFT_SKIP, name,
 					      "writing /proc/self/clear_refs failed: %s",
 					      errno_name(ret));
-			unmap_shmem(addr, fd);
+			region_destroy(&r);
 			continue;
 		}
 		/* clean and unpopulated before */
-		ok = range_pagemap_is(addr, range_len, 0, ~0ULL);
-		ok &= madvise_result_is(addr, range_len, cases[i].advice, 0);
+		ok = range_pagemap_is(r.addr, range_len, 0, ~0ULL);
+		ok &= madvise_result_is(r.addr, range_len, cases[i].advice, 0);
 		if (cases[i].dirty)
-			ok &= range_pagemap_is(addr, range_len, present | sd, 0);
+			ok &= range_pagemap_is(r.addr, range_len, present | sd, 0);
 		else
-			ok &= range_pagemap_is(addr, range_len, present, sd);
+			ok &= range_pagemap_is(r.addr, range_len, present, sd);
 		report(name, ok);
-		unmap_shmem(addr, fd);
+		region_destroy(&r);
 	}
 }
 
@@ -688,7 +660,7 @@ enum {
 	NR_SWAPPED_CHECKS,
 };
 
-static const char * const swapped_check_names[NR_SWAPPED_CHECKS] = {
+static const char * const swapped_check_names[NR_SWAPPED_CHECKS + 1] = {
 	[SWAPPED_RETURNS_0] = "returns_0",
 	[SWAPPED_RANGE_PRESENT] = "range_present",
 	[SWAPPED_SMAPS_SWAP_ZERO] = "smaps_swap_zero",
@@ -696,30 +668,26 @@ static const char * const swapped_check_names[NR_SWAPPED_CHECKS] = {
 };
 
 /*
- * Write a pattern to range_len bytes of private anonymous memory, or of a
- * MAP_SHARED memfd with @memfd, page it all out, verified, and populate it
- * again with @advice.  Fills @codes; returns KSFT_PASS, or the code every
- * check gets when the setup skipped or failed.
+ * Write a pattern to range_len bytes of @backend, private anonymous memory
+ * or a MAP_SHARED memfd, page it all out, verified, and populate it again
+ * with @advice.  Fills @codes; returns KSFT_PASS, or the code every check
+ * gets when the setup skipped or failed.
  */
-static int swapped_populate(bool memfd, int advice,
+static int swapped_populate(int backend, int advice,
 			    int codes[NR_SWAPPED_CHECKS])
 {
+	bool shmem = backend != BACKEND_PRIVATE_ANON;
 	unsigned long before_kb, swap_kb = 0, after_kb;
-	int code = KSFT_PASS;
+	struct region r;
 	char desc[128];
 	uint64_t entry;
 	char *addr;
-	int fd = -1;
+	int code;
 	int ret;
 
-	if (memfd) {
-		addr = map_memfd(MAP_SHARED, PROT_READ | PROT_WRITE,
-				 range_len, &fd);
-		if (!addr)
-			return KSFT_FAIL;
-	} else {
-		addr = map_anon(PROT_READ | PROT_WRITE);
-	}
+	if (!map_range(&r, backend, PROT_READ | PROT_WRITE, 0, range_len))
+		return KSFT_FAIL;
+	addr = r.addr;
 	fill_pages(addr, NR_PAGES);
 
 	ret = smaps_vma_field_kb(addr, "Swap", &before_kb, NULL);
@@ -728,20 +696,10 @@ static int swapped_populate(bool memfd, int advice,
 		       setup_failed("reading smaps Swap:", -ret);
 		goto out;
 	}
-	ret = pageout_range(addr, range_len, PAGEOUT_RETRIES, &swap_kb);
-	if (ret == -EINVAL) {
-		code = skip("MADV_PAGEOUT not supported (EINVAL)");
+	code = setup_pageout(addr, range_len);
+	if (code != KSFT_PASS)
 		goto out;
-	}
-	if (ret == -EAGAIN) {
-		code = skip("no swap: page-out not verified, smaps Swap: %lu kB, expected %lu kB",
-			    swap_kb, before_kb + range_len / 1024);
-		goto out;
-	}
-	if (ret) {
-		code = setup_failed("MADV_PAGEOUT", -ret);
-		goto out;
-	}
+	smaps_vma_field_kb(addr, "Swap", &swap_kb, NULL);
 	if (!pagemap_read(pagemap_fd, addr, &entry))
 		ksft_print_msg("paged out: smaps Swap: %lu kB (before %lu kB), page 0: pagemap %s\n",
 			       swap_kb, before_kb,
@@ -753,7 +711,7 @@ static int swapped_populate(bool memfd, int advice,
 	/* shmem: PRESENT only; anon: the swap entries must be gone too */
 	codes[SWAPPED_RANGE_PRESENT] =
 		range_pagemap_is(addr, range_len, PME_PRESENT,
-				 memfd ? 0 : PME_SWAP) ?
+				 shmem ? 0 : PME_SWAP) ?
 		KSFT_PASS : KSFT_FAIL;
 	ret = smaps_vma_field_kb(addr, "Swap", &after_kb, NULL);
 	if (ret) {
@@ -770,33 +728,24 @@ static int swapped_populate(bool memfd, int advice,
 	codes[SWAPPED_DATA_INTACT] = range_data_intact(addr) ?
 				     KSFT_PASS : KSFT_FAIL;
 out:
-	munmap(addr, range_len);
-	if (fd >= 0)
-		close(fd);
+	region_destroy(&r);
 	return code;
 }
 
-static void test_swapped_populate(bool memfd, int advice)
+static void test_swapped_populate(int backend, int advice)
 {
-	const char *prefix = memfd ? "memfd" : "private_anon";
 	int codes[NR_SWAPPED_CHECKS];
-	char name[NAME_LEN];
+	char prefix[NAME_LEN];
 	int code;
-	size_t i;
 
 	skip_reason[0] = '\0';
 	if (swap_present())
-		code = swapped_populate(memfd, advice, codes);
+		code = swapped_populate(backend, advice, codes);
 	else
 		code = skip("no swap");
-	for (i = 0; i < NR_SWAPPED_CHECKS; i++) {
-		if (code != KSFT_PASS)
-			codes[i] = code;
-		snprintf(name, sizeof(name), "%s_swapped_populate_%s_%s",
-			 prefix, advice_name(advice), swapped_check_names[i]);
-		ksft_test_result_code(codes[i], name, "%s",
-				      codes[i] == KSFT_SKIP ? skip_reason : "");
-	}
+	snprintf(prefix, sizeof(prefix), "%s_swapped_populate_%s",
+		 backends[backend].name, advice_name(advice));
+	report_checks(prefix, swapped_check_names, codes, code);
 }
 
 /* Exit with a SKIP when the kernel predates MADV_POPULATE_(READ|WRITE) */
@@ -816,30 +765,27 @@ static void sense_support(void)
 	munmap(addr, ps);
 }
 
+static void print_environment(void)
+{
+	if (geteuid())
+		ksft_print_msg("not root: pagemap PFNs read as 0, PFN checks are skipped\n");
+}
+
 int main(void)
 {
-	int kind;
+	int b;
 
 	ps = sys_pagesize();
 	range_len = NR_PAGES * ps;
 
-	ksft_print_header();
-	sense_support();
-	pagemap_fd = pagemap_open();
-	if (pagemap_fd < 0)
-		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
-			       errno_name(pagemap_fd));
 	/*
 	 * Private anonymous and memfd tests, then shared memory: populate
 	 * (4 checks, 5 on a memfd, for each populate), PROT_NONE (2) and
 	 * soft-dirty (2) per kind, and 4 checks per swapped-out populate.
 	 */
-	ksft_set_plan(6 + 6 + 7 + 5 + 5 + 2 + 3 +
-		      (4 + 5) * 2 + 2 * 2 + 2 * 2 + 4 * 4);
-	print_env_banner();
-	print_env_pin_cpu();
-	if (geteuid())
-		ksft_print_msg("not root: pagemap PFNs read as 0, PFN checks are skipped\n");
+	suite_start(6 + 6 + 7 + 5 + 5 + 2 + 3 +
+		    (4 + 5) * 2 + 2 * 2 + 2 * 2 + 4 * 4, sense_support, true);
+	env_banner(NULL, 0, print_environment);
 
 	test_protections();
 	test_holes();
@@ -849,19 +795,17 @@ int main(void)
 	test_shmem_beyond_eof();
 	test_private_memfd_populate_write();
 
-	for (kind = 0; kind < NR_SHMEM_KINDS; kind++) {
-		test_shmem_populate(kind, MADV_POPULATE_READ);
-		test_shmem_populate(kind, MADV_POPULATE_WRITE);
+	for (b = 0; b < NR_SHMEM_BACKENDS; b++) {
+		test_shmem_populate(b, MADV_POPULATE_READ);
+		test_shmem_populate(b, MADV_POPULATE_WRITE);
 	}
-	for (kind = 0; kind < NR_SHMEM_KINDS; kind++)
-		test_shmem_prot_none(kind);
-	for (kind = 0; kind < NR_SHMEM_KINDS; kind++)
-		test_shmem_softdirty(kind);
-	test_swapped_populate(false, MADV_POPULATE_READ);
-	test_swapped_populate(false, MADV_POPULATE_WRITE);
-	test_swapped_populate(true, MADV_POPULATE_READ);
-	test_swapped_populate(true, MADV_POPULATE_WRITE);
-
-	close(pagemap_fd);
-	ksft_finished();
+	for (b = 0; b < NR_SHMEM_BACKENDS; b++)
+		test_shmem_prot_none(b);
+	for (b = 0; b < NR_SHMEM_BACKENDS; b++)
+		test_shmem_softdirty(b);
+	test_swapped_populate(BACKEND_PRIVATE_ANON, MADV_POPULATE_READ);
+	test_swapped_populate(BACKEND_PRIVATE_ANON, MADV_POPULATE_WRITE);
+	test_swapped_populate(BACKEND_MEMFD, MADV_POPULATE_READ);
+	test_swapped_populate(BACKEND_MEMFD, MADV_POPULATE_WRITE);
+	suite_end();
 }
