@@ -562,44 +562,4 @@ static inline __noreturn void suite_main(const struct suite *s)
 	suite_end();
 }
 
-
-/* Until every program uses suite_main(): the helpers it replaces */
-void print_env_banner(void);
-void print_env_pin_cpu(void);
-struct backend_info {
-	const char *name;
-	char skip[160];
-};
-void probe_shmem_backends(struct backend_info *memfd,
-			  struct backend_info *tmpfs, char *dir, size_t len);
-static inline void run_subtests(const struct subtest *tests, size_t nr_tests,
-				const struct backend_info *backends,
-				size_t nr_backends,
-				int (*run)(const struct subtest *t, int b))
-{
-	char name[128];
-	size_t i, b;
-	int code;
-
-	for (b = 0; b < nr_backends; b++) {
-		for (i = 0; i < nr_tests; i++) {
-			const struct subtest *t = &tests[i];
-
-			if (!(t->on & (1U << b)))
-				continue;
-			snprintf(name, sizeof(name), "%s_%s", backends[b].name,
-				 t->name);
-			if (backends[b].skip[0]) {
-				ksft_test_result_code(KSFT_SKIP, name, "%s",
-						      backends[b].skip);
-				continue;
-			}
-			skip_reason[0] = '\0';
-			code = run ? run(t, b) : t->fn(b);
-			ksft_test_result_code(code, name, "%s",
-					      code == KSFT_SKIP ? skip_reason : "");
-		}
-	}
-}
-
 #endif /* __RESIDENCY_UTIL_H */
