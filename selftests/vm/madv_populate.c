@@ -335,41 +335,38 @@ static void test_holes(void)
 	munmap(addr + 2 * ps, range_len - 2 * ps);
 }
 
-static void test_populate_read(void)
+/*
+ * A populate of fresh private anonymous memory: a read populate maps the
+ * zero page, over which a write populate then gives every page a copy of
+ * its own; a write populate maps private pages right away.
+ */
+static void test_populate(int advice)
 {
+	bool read = advice == MADV_POPULATE_READ;
+	const char *adv = advice_name(advice);
 	char *addr = map_anon(PROT_READ | PROT_WRITE);
 
-	report("populate_read_range_unpopulated_before",
-	       range_not_populated(addr, range_len));
-	report("populate_read_returns_0",
-	       madvise_result_is(addr, range_len, MADV_POPULATE_READ, 0));
-	report("populate_read_range_present", range_present(addr, range_len));
-	report("populate_read_maps_zero_page",
-	       range_maps_zero_page(addr, range_len));
-	report("populate_read_mincore_resident",
-	       range_resident(addr, range_len));
-
-	/* writing over the zero page gives every page a copy of its own */
-	report("populate_write_after_read_returns_0",
-	       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE, 0));
-	report("populate_write_after_read_maps_private_pages",
-	       range_maps_private_pages(addr, range_len));
-	munmap(addr, range_len);
-}
-
-static void test_populate_write(void)
-{
-	char *addr = map_anon(PROT_READ | PROT_WRITE);
-
-	report("populate_write_range_unpopulated_before",
-	       range_not_populated(addr, range_len));
-	report("populate_write_returns_0",
-	       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE, 0));
-	report("populate_write_range_present", range_present(addr, range_len));
-	report("populate_write_maps_private_pages",
-	       range_maps_private_pages(addr, range_len));
-	report("populate_write_mincore_resident",
-	       range_resident(addr, range_len));
+	report_named(range_not_populated(addr, range_len),
+		     "populate_%s_range_unpopulated_before", adv);
+	report_named(madvise_result_is(addr, range_len, advice, 0),
+		     "populate_%s_returns_0", adv);
+	report_named(range_present(addr, range_len),
+		     "populate_%s_range_present", adv);
+	if (read)
+		report("populate_read_maps_zero_page",
+		       range_maps_zero_page(addr, range_len));
+	else
+		report("populate_write_maps_private_pages",
+		       range_maps_private_pages(addr, range_len));
+	report_named(range_resident(addr, range_len),
+		     "populate_%s_mincore_resident", adv);
+	if (read) {
+		report("populate_write_after_read_returns_0",
+		       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE,
+					 0));
+		report("populate_write_after_read_maps_private_pages",
+		       range_maps_private_pages(addr, range_len));
+	}
 	munmap(addr, range_len);
 }
 
@@ -789,8 +786,8 @@ int main(void)
 
 	test_protections();
 	test_holes();
-	test_populate_read();
-	test_populate_write();
+	test_populate(MADV_POPULATE_READ);
+	test_populate(MADV_POPULATE_WRITE);
 	test_softdirty();
 	test_shmem_beyond_eof();
 	test_private_memfd_populate_write();

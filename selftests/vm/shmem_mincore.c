@@ -776,34 +776,33 @@ static int test_guard_page_reports_page_cache(int backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_untouched_not_resident(int backend)
+/* Private anonymous memory: the pages marked '1' in @want are written */
+static int anon_residency(int backend, const char *when, const char *want)
 {
 	struct region r;
+	size_t i;
 	bool ok;
 	int ret;
 
 	ret = region_setup(&r, &backends[backend], NR_PAGES);
 	if (ret)
 		return ret;
-	ok = check_residency("untouched anonymous mapping", r.addr, "0000");
+	for (i = 0; i < NR_PAGES; i++)
+		if (want[i] == '1')
+			region_write(&r, i);
+	ok = check_residency(when, r.addr, want);
 	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
+static int test_anon_untouched_not_resident(int backend)
+{
+	return anon_residency(backend, "untouched anonymous mapping", "0000");
+}
+
 static int test_anon_touched_resident(int backend)
 {
-	struct region r;
-	bool ok;
-	int ret;
-
-	ret = region_setup(&r, &backends[backend], NR_PAGES);
-	if (ret)
-		return ret;
-	region_write(&r, 1);
-	region_write(&r, 3);
-	ok = check_residency("pages 1 and 3 written", r.addr, "0101");
-	region_destroy(&r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return anon_residency(backend, "pages 1 and 3 written", "0101");
 }
 
 static const struct subtest subtests[] = {
