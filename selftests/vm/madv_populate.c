@@ -99,19 +99,15 @@ static bool map_range(struct region *r, int backend, int prot, int flags,
 	const struct backend *b = &backends[backend];
 	int ret;
 
-	ret = region_open(r, b, NR_PAGES);
-	if (!ret && r->fd >= 0 && file_size != (off_t)range_len &&
-	    ftruncate(r->fd, file_size)) {
-		ret = -errno;
-		r->failed = "ftruncate";
-		region_destroy(r);
-	}
+	ret = region_open(r, b);
 	/*
 	 * A PROT_NONE or PROT_READ VMA takes MADV_NOHUGEPAGE as well; it is
 	 * not checked, THP only matters for the pagemap checks.
 	 */
 	if (!ret)
-		ret = region_map(r, b, prot, flags);
+		ret = region_map(r, NR_PAGES, prot, flags);
+	if (!ret && r->fd >= 0 && file_size != (off_t)range_len)
+		ret = region_resize(r, file_size / ps);
 	if (ret)
 		ksft_print_msg("%s of %zu bytes of %s memory failed: %s\n",
 			       r->failed, range_len, b->name, errno_name(ret));
@@ -432,7 +428,7 @@ static void test_shmem_beyond_eof(void)
 					   MADV_POPULATE_READ, EFAULT));
 	report(names[1], madvise_result_is(r.addr, range_len,
 					   MADV_POPULATE_WRITE, EFAULT));
-	region_destroy(&r);
+	region_close(&r);
 }
 
 /*
@@ -490,7 +486,7 @@ static void test_private_memfd_populate_write(void)
 out:
 	free(buf);
 	if (addr)
-		region_destroy(&r);
+		region_close(&r);
 }
 
 /* No page of the range mapped: pagemap none, soft-dirty bit aside */
@@ -550,7 +546,7 @@ static void test_shmem_populate(int backend, int advice)
 			      false);
 		report_named(ok, "%s_populate_%s_%s", prefix, adv, checks[4]);
 	}
-	region_destroy(&r);
+	region_close(&r);
 }
 
 /* No populate on a PROT_NONE shared mapping: EINVAL */
@@ -570,7 +566,7 @@ static void test_shmem_prot_none(int backend)
 	report_named(madvise_result_is(r.addr, range_len, MADV_POPULATE_WRITE,
 				       EINVAL),
 		     "%s_prot_none_populate_write_einval", prefix);
-	region_destroy(&r);
+	region_close(&r);
 }
 
 /*
@@ -616,7 +612,7 @@ static void test_shmem_softdirty(int backend)
 			ksft_test_result_code(KSFT_SKIP, name,
 					      "writing /proc/self/clear_refs failed: %s",
 					      errno_name(ret));
-			region_destroy(&r);
+			region_close(&r);
 			continue;
 		}
 		/* clean and unpopulated before */
@@ -627,7 +623,7 @@ static void test_shmem_softdirty(int backend)
 		else
 			ok &= range_pagemap_is(r.addr, range_len, present, sd);
 		report(name, ok);
-		region_destroy(&r);
+		region_close(&r);
 	}
 }
 
@@ -725,7 +721,7 @@ static int swapped_populate(int backend, int advice,
 	codes[SWAPPED_DATA_INTACT] = range_data_intact(addr) ?
 				     KSFT_PASS : KSFT_FAIL;
 out:
-	region_destroy(&r);
+	region_close(&r);
 	return code;
 }
 

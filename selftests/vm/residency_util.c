@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -723,13 +724,14 @@ void backends_probe(struct backend *backends, size_t nr)
 		switch (b->kind) {
 		case MEM_MEMFD:
 		case MEM_SYSV_SHM:
-			ret = region_open(&r, b, 1);
+			ret = region_open(&r, b);
+			if (!ret)
+				ret = region_map(&r, 1, PROT_READ, 0);
 			if (ret)
 				snprintf(b->skip, sizeof(b->skip),
 					 "%s failed: %s", r.failed,
 					 errno_name(ret));
-			else
-				region_destroy(&r);
+			region_close(&r);
 			break;
 		case MEM_TMPFS:
 			if (b->dir[0] || !tmpfs_find_dir(b->dir, sizeof(b->dir)))
@@ -747,46 +749,42 @@ void backends_probe(struct backend *backends, size_t nr)
 	}
 }
 
-/* Fail region_open() or region_map(): @call failed with errno */
+/* Fail a region_*() call: @call failed with errno; the region is closed */
 static int region_failed(struct region *r, const char *call)
 {
 	int err = errno;
 
 	r->failed = call;
-	region_destroy(r);
+	region_close(r);
 	return -err;
 }
 
-int region_open(struct region *r, const struct backend *b, size_t npages)
+int region_open(struct region *r, const struct backend *b)
 {
+	r->backend = b;
 	r->kind = b->kind;
 	r->addr = MAP_FAILED;
-	r->npages = npages;
-	r->len = npages * sys_pagesize();
+	r->npages = 0;
+	r->len = 0;
 	r->fd = -1;
 	r->shmid = -1;
 	r->failed = NULL;
 
-	switch (b->kind) {
-	case MEM_MEMFD:
+	if (b->kind == MEM_MEMFD) {
 		r->fd = memfd_create(program_invocation_short_name, MFD_CLOEXEC);
 		if (r->fd < 0)
 			return region_failed(r, "memfd_create");
-		break;
-	case MEM_TMPFS:
+	} else if (b->kind == MEM_TMPFS) {
 		r->fd = tmpfile_new(b->dir);
 		if (r->fd < 0)
 			return region_failed(r, "open(O_TMPFILE)");
-		break;
-	case MEM_SYSV_SHM:
-		r->shmid = shmget(IPC_PRIVATE, r->len, IPC_CREAT | 0600);
-		if (r->shmid < 0)
-			return region_failed(r, "shmget");
-		return 0;
-	default:
-		return 0;
 	}
-	if (r->len && ftruncate(r->fd, r->len))
+	return 0;
+}
+
+int region_resize(struct region *r, size_t npages)
+{
+	if (ftruncate(r->fd, npages * sys_pagesize()))
 		return region_failed(r, "ftruncate");
 	return 0;
 }
@@ -824,24 +822,48 @@ static void *mmap_aligned(size_t len, int prot, int flags, int fd,
 	return addr;
 }
 
-int region_map(struct region *r, const struct backend *b, int prot,
-	       int flags)
+/* Attach a SysV segment of r->len bytes, removed once it is detached */
+static int region_attach(struct region *r, int prot)
 {
-	int shmflg = prot & PROT_WRITE ? 0 : SHM_RDONLY;
+	r->shmid = shmget(IPC_PRIVATE, r->len, IPC_CREAT | 0600);
+	if (r->shmid < 0)
+		return region_failed(r, "shmget");
+	r->addr = shmat(r->shmid, NULL, prot & PROT_WRITE ? 0 : SHM_RDONLY);
+	if (r->addr == (void *)-1) {
+		r->addr = MAP_FAILED;
+		return region_failed(r, "shmat");
+	}
+	shmctl(r->shmid, IPC_RMID, NULL);
+	r->shmid = -1;
+	return 0;
+}
 
-	if (b->kind == MEM_SYSV_SHM) {
-		r->addr = shmat(r->shmid, NULL, shmflg);
-		if (r->addr == (void *)-1) {
-			r->addr = MAP_FAILED;
-			return region_failed(r, "shmat");
+int region_map(struct region *r, size_t npages, int prot, int flags)
+{
+	const struct backend *b = r->backend;
+	struct stat st;
+	int ret;
+
+	r->npages = npages;
+	r->len = npages * sys_pagesize();
+	if (r->fd >= 0) {
+		if (fstat(r->fd, &st))
+			return region_failed(r, "fstat");
+		if (st.st_size < (off_t)r->len) {
+			ret = region_resize(r, npages);
+			if (ret)
+				return ret;
 		}
-		/* removed now, the segment goes away with its last mapping */
-		shmctl(r->shmid, IPC_RMID, NULL);
-		r->shmid = -1;
+	}
+	if (r->kind == MEM_SYSV_SHM) {
+		ret = region_attach(r, prot);
+		if (ret)
+			return ret;
 	} else {
 		if (!flags)
-			flags = b->kind == MEM_PRIVATE_ANON ? MAP_PRIVATE : MAP_SHARED;
-		if (b->kind == MEM_PRIVATE_ANON || b->kind == MEM_SHARED_ANON)
+			flags = r->kind == MEM_PRIVATE_ANON ? MAP_PRIVATE :
+				MAP_SHARED;
+		if (r->fd < 0)
 			flags |= MAP_ANONYMOUS;
 		if (b->huge_size)
 			r->addr = mmap_aligned(r->len, prot, flags, r->fd,
@@ -861,31 +883,29 @@ int region_map(struct region *r, const struct backend *b, int prot,
 	return 0;
 }
 
-int region_create(struct region *r, const struct backend *b, size_t npages)
+int region_setup(struct region *r, size_t npages)
 {
-	int ret = region_open(r, b, npages);
-
-	return ret ? ret : region_map(r, b, PROT_READ | PROT_WRITE, 0);
-}
-
-int region_setup(struct region *r, const struct backend *b, size_t npages)
-{
-	int ret = region_create(r, b, npages);
+	int ret = region_map(r, npages, PROT_READ | PROT_WRITE, 0);
 
 	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
 }
 
-void region_destroy(struct region *r)
+void region_unmap(struct region *r)
 {
 	if (r->addr != MAP_FAILED && r->kind == MEM_SYSV_SHM)
 		shmdt(r->addr);
 	else if (r->addr != MAP_FAILED)
 		munmap(r->addr, r->len);
+	r->addr = MAP_FAILED;
+}
+
+void region_close(struct region *r)
+{
+	region_unmap(r);
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->shmid >= 0)
 		shmctl(r->shmid, IPC_RMID, NULL);
-	r->addr = MAP_FAILED;
 	r->fd = -1;
 	r->shmid = -1;
 }

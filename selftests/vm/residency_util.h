@@ -341,10 +341,14 @@ void backends_probe(struct backend *backends, size_t nr);
 int mount_private_tmpfs(struct backend *b, const char * const *opts,
 			size_t nr);
 
-/* A mapping of a number of pages of some backend and its file, if any */
+/*
+ * Memory of a backend, mapped or not yet: a memfd or tmpfs file, a SysV
+ * segment, or nothing for anonymous memory, and a mapping of it.
+ */
 struct region {
+	const struct backend *backend;
 	enum mem_kind kind;
-	char *addr;
+	char *addr;		/* MAP_FAILED when not mapped */
 	size_t len;
 	size_t npages;
 	int fd;			/* memfd or tmpfs file; -1 for the others */
@@ -353,31 +357,34 @@ struct region {
 };
 
 /*
- * The memory of a region of @npages of @b without mapping it: a fresh
- * memfd, tmpfs file or SysV segment of that size (a file of 0 pages stays
- * empty); nothing for anonymous memory.  Returns 0 or a negative errno,
- * with the failing call in @r->failed.
+ * Start a region of @b: a fresh, empty memfd or tmpfs file; nothing yet for
+ * the others.  Returns 0 or a negative errno, with the failing call in
+ * @r->failed.
  */
-int region_open(struct region *r, const struct backend *b, size_t npages);
+int region_open(struct region *r, const struct backend *b);
+
+/* Size the file of a region to @npages; 0 or a negative errno */
+int region_resize(struct region *r, size_t npages);
 
 /*
- * Map an opened region with @prot: MAP_SHARED, or MAP_PRIVATE for private
- * anonymous memory, unless @flags says otherwise (MAP_PRIVATE for a private
- * file mapping).  Each page gets its own page table entry (MADV_NOHUGEPAGE)
- * unless @b->huge_size asks for huge pages.  Returns 0 or a negative errno,
- * with the failing call in @r->failed.
+ * Map @npages of the region with @prot: MAP_SHARED, or MAP_PRIVATE for
+ * private anonymous memory, unless @flags says otherwise (MAP_PRIVATE for
+ * a private file mapping).  A file shorter than that is first made that
+ * long, a SysV segment created that large.  Each page gets its own page
+ * table entry (MADV_NOHUGEPAGE) unless the backend's huge_size asks for
+ * huge pages.  Returns 0 or a negative errno, with the failing call in
+ * @r->failed; the region is then closed.
  */
-int region_map(struct region *r, const struct backend *b, int prot,
-	       int flags);
+int region_map(struct region *r, size_t npages, int prot, int flags);
 
-/* region_open() and region_map() with PROT_READ | PROT_WRITE */
-int region_create(struct region *r, const struct backend *b, size_t npages);
+/* region_map() with PROT_READ | PROT_WRITE as a setup step: a KSFT code */
+int region_setup(struct region *r, size_t npages);
 
-/* region_create() as a setup step: KSFT_PASS, or a setup failure */
-int region_setup(struct region *r, const struct backend *b, size_t npages);
+/* Unmap the region, if mapped */
+void region_unmap(struct region *r);
 
 /* Unmap the region and close or remove its memory */
-void region_destroy(struct region *r);
+void region_close(struct region *r);
 
 static inline char *region_page(const struct region *r, size_t idx)
 {
@@ -405,12 +412,13 @@ int region_pageout(const struct region *r, size_t first, size_t npages);
 /*
  * A subtest of a table run by suite_main(): it runs on each backend b
  * whose bit (1U << b) is set in @on and is reported as
- * "<backend name>_<name>".  @fn returns a KSFT_* code, with skip() for a
- * SKIP; it gets the backend's index, or what the suite's run hook passes.
+ * "<backend name>_<name>".  @fn gets a fresh region of the backend from
+ * region_open(), which it maps as it needs, and returns a KSFT_* code,
+ * with skip() for a SKIP; the region is closed after it.
  */
 struct subtest {
 	const char *name;
-	int (*fn)(int arg);
+	int (*fn)(struct region *r);
 	unsigned int on;
 };
 
@@ -430,8 +438,8 @@ struct suite {
 	void (*setup)(void);
 	/* diagnostics of the banner beyond the common ones */
 	void (*environment)(void);
-	/* runs @t on backend @b in place of @t->fn(@b) */
-	int (*run)(const struct subtest *t, int b);
+	/* runs @t on @r in place of @t->fn(@r) */
+	int (*run)(const struct subtest *t, struct region *r);
 	/* called after the last subtest */
 	void (*cleanup)(void);
 };
@@ -487,14 +495,12 @@ unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
 static inline void report_result(const char *a, const char *b, const char *c,
 				 int code)
 {
-	const char *parts[] = { a, b, c };
-	char name[128] = "";
-	size_t i, used = 0;
+	char name[128];
 
-	for (i = 0; i < ARRAY_SIZE(parts); i++)
-		if (parts[i] && used < sizeof(name))
-			used += snprintf(name + used, sizeof(name) - used,
-					 "%s%s", used ? "_" : "", parts[i]);
+	if (snprintf(name, sizeof(name), "%s%s%s%s%s", a ? a : "",
+		     a && b ? "_" : "", b ? b : "", (a || b) && c ? "_" : "",
+		     c ? c : "") >= (int)sizeof(name))
+		ksft_print_msg("subtest name truncated: %s\n", name);
 	ksft_test_result_code(code, name, "%s",
 			      code == KSFT_SKIP ? skip_reason : "");
 }
@@ -521,15 +527,22 @@ static inline void run_subtest(const struct suite *s, const struct subtest *t,
 			       size_t b)
 {
 	struct backend *be = &s->backends[b];
-	int code;
+	struct region r;
+	int code, ret;
 
 	if (!(t->on & (1U << b)))
 		return;
 	skip_reason[0] = '\0';
-	if (be->skip[0])
+	if (be->skip[0]) {
 		code = skip("%s", be->skip);
-	else
-		code = s->run ? s->run(t, b) : t->fn(b);
+	} else {
+		ret = region_open(&r, be);
+		if (ret)
+			code = setup_failed(r.failed, -ret);
+		else
+			code = s->run ? s->run(t, &r) : t->fn(&r);
+		region_close(&r);
+	}
 	report_result(be->name, t->name, NULL, code);
 }
 

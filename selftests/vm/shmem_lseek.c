@@ -230,8 +230,9 @@ static void print_residency(const char *when, char *map, size_t npages)
 
 /* Subtests.  Each gets a fresh, empty file and returns a KSFT_* code. */
 
-static int test_empty_file_enxio(int fd)
+static int test_empty_file_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 
 	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
@@ -239,8 +240,9 @@ static int test_empty_file_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_written_page_is_data(int fd)
+static int test_written_page_is_data(struct region *r)
 {
+	int fd = r->fd;
 	const char *layout = "HDHH";
 	int code;
 
@@ -250,8 +252,9 @@ static int test_written_page_is_data(int fd)
 	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fallocated_unwritten_is_hole(int fd)
+static int test_fallocated_unwritten_is_hole(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code;
@@ -271,8 +274,9 @@ static int test_fallocated_unwritten_is_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fallocate_then_write_one_page(int fd)
+static int test_fallocate_then_write_one_page(struct region *r)
 {
+	int fd = r->fd;
 	const char *layout = "HHDH";
 	int code;
 
@@ -285,8 +289,9 @@ static int test_fallocate_then_write_one_page(int fd)
 	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_read_of_fallocated_page_stays_hole(int fd)
+static int test_read_of_fallocated_page_stays_hole(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	size_t i;
 	int code;
@@ -300,8 +305,9 @@ static int test_read_of_fallocated_page_stays_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_punched_hole_is_hole(int fd)
+static int test_punched_hole_is_hole(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code;
@@ -328,8 +334,9 @@ static int test_punched_hole_is_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_mmap_read_fault_is_data(int fd)
+static int test_mmap_read_fault_is_data(struct region *r)
 {
+	int fd = r->fd;
 	char *map;
 	bool ok = true;
 	char c;
@@ -355,8 +362,9 @@ static int test_mmap_read_fault_is_data(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_populate_read_is_data(int fd)
+static int test_populate_read_is_data(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	char *map;
 	int err;
@@ -382,8 +390,9 @@ static int test_populate_read_is_data(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_read_of_hole_stays_hole(int fd)
+static int test_read_of_hole_stays_hole(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	size_t i;
 	int err;
@@ -396,8 +405,9 @@ static int test_read_of_hole_stays_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_offset_inside_page(int fd)
+static int test_offset_inside_page(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -420,8 +430,9 @@ static int test_offset_inside_page(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_sparse_data_in_last_page_only(int fd)
+static int test_sparse_data_in_last_page_only(struct region *r)
 {
+	int fd = r->fd;
 	const char *layout = "HHHHHHHD";
 	bool ok = true;
 	int code;
@@ -436,8 +447,9 @@ static int test_sparse_data_in_last_page_only(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_hole_in_data_returns_isize(int fd)
+static int test_seek_hole_in_data_returns_isize(struct region *r)
 {
+	int fd = r->fd;
 	off_t size = 3 * ps + 100;
 	char *buf;
 	bool ok = true;
@@ -462,8 +474,9 @@ static int test_seek_hole_in_data_returns_isize(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_at_eof_enxio(int fd)
+static int test_seek_at_eof_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -478,8 +491,9 @@ static int test_seek_at_eof_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_past_eof_enxio(int fd)
+static int test_seek_past_eof_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -495,8 +509,9 @@ static int test_seek_past_eof_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_negative_offset_enxio(int fd)
+static int test_negative_offset_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -510,8 +525,9 @@ static int test_negative_offset_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_alternating_extents(int fd)
+static int test_alternating_extents(struct region *r)
 {
+	int fd = r->fd;
 	const char *layout = "DHDDHHDH";
 	int code;
 
@@ -521,8 +537,9 @@ static int test_alternating_extents(int fd)
 	return check_layout(fd, layout, 8 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_sets_file_position(int fd)
+static int test_seek_sets_file_position(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	off_t pos;
 	int code;
@@ -592,8 +609,9 @@ static bool check_middle_content(int fd)
  * MADV_PAGEOUT on written pages, whatever it achieves (with no swap, shmem
  * pages get unmapped but stay in the page cache), must not lose data.
  */
-static int test_pageout_keeps_data(int fd)
+static int test_pageout_keeps_data(struct region *r)
 {
+	int fd = r->fd;
 	unsigned long swap_kb = 0;
 	bool ok = true;
 	char *map;
@@ -624,8 +642,9 @@ static int test_pageout_keeps_data(int fd)
  * Pages moved to swap are still data: SEEK_DATA finds them without
  * swapping them in, and their contents come back intact.
  */
-static int test_swapped_out_pages_are_data(int fd)
+static int test_swapped_out_pages_are_data(struct region *r)
 {
+	int fd = r->fd;
 	unsigned long swap_kb = 0, after_kb = 0;
 	bool ok = true;
 	char *map;
@@ -791,8 +810,9 @@ static bool ftruncate_fails(int fd, off_t size, int want_err)
  * sparse, and refuses one byte more with EFBIG (a negative size with
  * EINVAL).  On a 64-bit kernel it is MAX_LFS_FILESIZE, LLONG_MAX.
  */
-static int test_max_size_ftruncate(int fd)
+static int test_max_size_ftruncate(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code;
@@ -823,8 +843,9 @@ static int test_max_size_ftruncate(int fd)
 }
 
 /* An empty file of the largest size has no data anywhere */
-static int test_max_size_empty_seek_data_enxio(int fd)
+static int test_max_size_empty_seek_data_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -839,8 +860,9 @@ static int test_max_size_empty_seek_data_enxio(int fd)
 }
 
 /* ... and every offset below i_size is a hole */
-static int test_max_size_empty_seek_hole_at_offset(int fd)
+static int test_max_size_empty_seek_hole_at_offset(struct region *r)
 {
+	int fd = r->fd;
 	off_t offs[4];
 	bool ok = true;
 	size_t i;
@@ -859,8 +881,9 @@ static int test_max_size_empty_seek_hole_at_offset(int fd)
 }
 
 /* One byte written at max_size - 1: SEEK_DATA finds its page */
-static int test_max_size_last_byte_seek_data(int fd)
+static int test_max_size_last_byte_seek_data(struct region *r)
 {
+	int fd = r->fd;
 	off_t last;
 	bool ok = true;
 	int code;
@@ -880,8 +903,9 @@ static int test_max_size_last_byte_seek_data(int fd)
 }
 
 /* ... and SEEK_HOLE from inside that page returns i_size */
-static int test_max_size_last_byte_seek_hole_isize(int fd)
+static int test_max_size_last_byte_seek_hole_isize(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -894,8 +918,9 @@ static int test_max_size_last_byte_seek_hole_isize(int fd)
 }
 
 /* ... while seeking from i_size itself fails */
-static int test_max_size_seek_at_isize_enxio(int fd)
+static int test_max_size_seek_at_isize_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -913,8 +938,9 @@ static int test_max_size_seek_at_isize_enxio(int fd)
  * file is one hole; with its last byte written, the data is the last page.
  * The same file is truncated to 0 and grown again for each size.
  */
-static int test_sparse_size_sweep_last_byte(int fd)
+static int test_sparse_size_sweep_last_byte(struct region *r)
 {
+	int fd = r->fd;
 	static const unsigned long long fixed[] = {
 		0, 1, 2, 4095, 4096, 4097, 8192, 65537, 1ULL << 20,
 		(1ULL << 31) - 1, 1ULL << 31, 1ULL << 32, (1ULL << 32) + 1,
@@ -970,8 +996,9 @@ next:
 }
 
 /* Truncating a file with data to 0 leaves nothing to seek to */
-static int test_truncated_to_zero_enxio(int fd)
+static int test_truncated_to_zero_enxio(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code, err;
@@ -1001,7 +1028,7 @@ static int test_truncated_to_zero_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-/* Each subtest gets a fresh, empty file of its backend from run_on_new_file() */
+/* Each subtest gets a fresh, empty file of its backend */
 static const struct subtest subtests[] = {
 	{ "empty_file_enxio", test_empty_file_enxio, ON_BOTH },
 	{ "written_page_is_data", test_written_page_is_data, ON_BOTH },
@@ -1036,22 +1063,11 @@ static const struct subtest subtests[] = {
 	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH },
 };
 
-/* Run subtest @t on a fresh, empty file of backend @b */
-static int run_on_new_file(const struct subtest *t, int b)
+/* Run subtest @t on a fresh, empty file */
+static int run_counted(const struct subtest *t, struct region *r)
 {
-	struct region r;
-	int code, ret;
-
-	ret = region_open(&r, &backends[b], 0);
-	if (ret) {
-		ksft_print_msg("creating a %s file failed: %s\n",
-			       backends[b].name, errno_name(ret));
-		return KSFT_FAIL;
-	}
 	seek_diags = 0;
-	code = t->fn(r.fd);
-	region_destroy(&r);
-	return code;
+	return t->fn(r);
 }
 
 static const struct suite suite = {
@@ -1060,7 +1076,7 @@ static const struct suite suite = {
 	.backends = backends,
 	.nr_backends = NR_BACKENDS,
 	.environment = probe_max_size,
-	.run = run_on_new_file,
+	.run = run_counted,
 };
 
 int main(void)

@@ -133,43 +133,37 @@ static bool check_untouched(const char *addr)
 }
 
 /*
- * A fresh file of @backend, NR_PAGES long and set up by @prepare, and a
- * fresh mapping of it with @prot.  Returns KSFT_PASS with the region, or
- * the code the subtest ends with.
+ * The file of @r made NR_PAGES long and set up by @prepare, then mapped
+ * with @prot.  Returns KSFT_PASS, or the code the subtest ends with.
  */
-static int setup_prepared(int backend, int (*prepare)(int fd), int prot,
-			  struct region *r)
+static int setup_prepared(struct region *r, int (*prepare)(int fd), int prot)
 {
 	int ret;
 
-	ret = region_open(r, &backends[backend], NR_PAGES);
+	ret = region_resize(r, NR_PAGES);
 	if (ret)
 		return setup_failed(r->failed, -ret);
 	ret = prepare(r->fd);
-	if (ret) {
-		region_destroy(r);
+	if (ret)
 		return ret;
-	}
-	ret = region_map(r, &backends[backend], prot, 0);
+	ret = region_map(r, NR_PAGES, prot, 0);
 	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
 }
 
 /* Page-cache subtests: a file set up by @prepare, then a fresh mapping */
 
-static int file_residency(int backend, int (*prepare)(int fd),
+static int file_residency(struct region *r, int (*prepare)(int fd),
 			  const char *want)
 {
-	struct region r;
 	bool ok = true;
 	int ret;
 
 	/* read-only and never touched: no pte, mincore asks the page cache */
-	ret = setup_prepared(backend, prepare, PROT_READ, &r);
+	ret = setup_prepared(r, prepare, PROT_READ);
 	if (ret)
 		return ret;
-	ok &= check_residency("fresh, untouched mapping", r.addr, want);
-	ok &= check_untouched(r.addr);
-	region_destroy(&r);
+	ok &= check_residency("fresh, untouched mapping", r->addr, want);
+	ok &= check_untouched(r->addr);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -209,25 +203,25 @@ static int prepare_punched(int fd)
 }
 
 /* write(2) puts pages 0 and 2 into the page cache; nothing maps them */
-static int test_written_unmapped_resident(int backend)
+static int test_written_unmapped_resident(struct region *r)
 {
-	return file_residency(backend, prepare_written, "1010");
+	return file_residency(r, prepare_written, "1010");
 }
 
-static int test_hole_not_resident(int backend)
+static int test_hole_not_resident(struct region *r)
 {
-	return file_residency(backend, prepare_nothing, "0000");
+	return file_residency(r, prepare_nothing, "0000");
 }
 
 /* fallocate() allocates pages but does not make them uptodate */
-static int test_fallocated_unwritten_not_resident(int backend)
+static int test_fallocated_unwritten_not_resident(struct region *r)
 {
-	return file_residency(backend, prepare_fallocated, "0000");
+	return file_residency(r, prepare_fallocated, "0000");
 }
 
-static int test_punched_hole_not_resident(int backend)
+static int test_punched_hole_not_resident(struct region *r)
 {
-	return file_residency(backend, prepare_punched, "1001");
+	return file_residency(r, prepare_punched, "1001");
 }
 
 /* cgroup v2: a child cgroup whose memory.reclaim evicts the swap cache */
@@ -452,7 +446,7 @@ static const char *kpf_str(uint64_t flags, char *buf, size_t len)
  * it is charged to (empty when none could be created).
  */
 struct swapped {
-	struct region r;
+	struct region *r;
 	uint64_t pfn;
 	bool kpf_unusable;
 	char cg[PATH_MAX + 64];
@@ -460,7 +454,7 @@ struct swapped {
 
 static void swapped_destroy(struct swapped *s)
 {
-	region_destroy(&s->r);
+	region_close(s->r);
 	if (s->cg[0])
 		cg_remove(s->cg);
 }
@@ -470,7 +464,7 @@ static void swapped_destroy(struct swapped *s)
  * page it out and verify that through smaps Swap:.  Returns KSFT_PASS or
  * the code the subtest ends with, having cleaned up.
  */
-static int setup_swapped(int backend, struct swapped *s)
+static int setup_swapped(struct region *r, struct swapped *s)
 {
 	uint64_t entry = 0, flags = 0;
 	char desc[96];
@@ -479,7 +473,8 @@ static int setup_swapped(int backend, struct swapped *s)
 	if (!swap_present())
 		return skip("no swap");
 	memset(s, 0, sizeof(*s));
-	ret = region_setup(&s->r, &backends[backend], NR_PAGES);
+	s->r = r;
+	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
 
@@ -499,7 +494,7 @@ static int setup_swapped(int backend, struct swapped *s)
 			s->cg[0] = '\0';
 		}
 	}
-	region_write(&s->r, TEST_PAGE);
+	region_write(s->r, TEST_PAGE);
 	if (s->cg[0]) {
 		ret = cg_move_to(cg_home);
 		if (ret) {
@@ -508,7 +503,7 @@ static int setup_swapped(int backend, struct swapped *s)
 		}
 	}
 
-	if (!pagemap_read(-1, region_page(&s->r, TEST_PAGE), &entry) &&
+	if (!pagemap_read(-1, region_page(s->r, TEST_PAGE), &entry) &&
 	    pagemap_entry_has(entry, PME_PRESENT))
 		s->pfn = entry & PME_PFN_MASK;
 	/* kpageflags must not see a page in the swap cache before page-out */
@@ -521,7 +516,7 @@ static int setup_swapped(int backend, struct swapped *s)
 		s->kpf_unusable = true;
 	}
 
-	ret = region_pageout(&s->r, TEST_PAGE, 1);
+	ret = region_pageout(s->r, TEST_PAGE, 1);
 	if (ret)
 		swapped_destroy(s);
 	return ret;
@@ -597,7 +592,7 @@ static bool still_swapped(const struct swapped *s)
 	unsigned long kb = 0;
 	int ret;
 
-	ret = smaps_vma_field_kb(s->r.addr, "Swap", &kb, NULL);
+	ret = smaps_vma_field_kb(s->r->addr, "Swap", &kb, NULL);
 	if (!ret && kb >= ps / 1024)
 		return true;
 	ksft_print_msg("page no longer swapped out: smaps Swap: %lu kB (%s)\n",
@@ -610,7 +605,7 @@ static bool still_swapped(const struct swapped *s)
  * reports the page resident.  Checked only while /proc/kpageflags shows
  * the folio in the swap cache both before and after the mincore() call.
  */
-static int test_swapcache_page_resident(int backend)
+static int test_swapcache_page_resident(struct region *r)
 {
 	uint64_t before = 0, after = 0;
 	bool cached_before = false, cached_after = false;
@@ -619,14 +614,14 @@ static int test_swapcache_page_resident(int backend)
 	char desc[96];
 	int i, ret, err = 0;
 
-	ret = setup_swapped(backend, &s);
+	ret = setup_swapped(r, &s);
 	if (ret)
 		return ret;
 	for (i = 0; i < STABLE_TRIES; i++) {
 		err = in_swap_cache(&s, &cached_before, &before);
 		if (err)
 			break;
-		ret = mincore_page(region_page(&s.r, TEST_PAGE), &resident);
+		ret = mincore_page(region_page(s.r, TEST_PAGE), &resident);
 		if (ret) {
 			swapped_destroy(&s);
 			ksft_print_msg("mincore: %s\n", errno_name(ret));
@@ -659,7 +654,7 @@ static int test_swapcache_page_resident(int backend)
 	return resident ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_reclaimed_page_not_resident(int backend)
+static int test_reclaimed_page_not_resident(struct region *r)
 {
 	struct swapped s;
 	uint64_t flags = 0;
@@ -668,7 +663,7 @@ static int test_reclaimed_page_not_resident(int backend)
 	bool resident;
 	int ret;
 
-	ret = setup_swapped(backend, &s);
+	ret = setup_swapped(r, &s);
 	if (ret)
 		return ret;
 	ret = evict_from_swap_cache(&s);
@@ -678,7 +673,7 @@ static int test_reclaimed_page_not_resident(int backend)
 	}
 	/* out of the swap cache and still swapped out: nowhere in memory */
 	ok &= still_swapped(&s);
-	ret = mincore_page(region_page(&s.r, TEST_PAGE), &resident);
+	ret = mincore_page(region_page(s.r, TEST_PAGE), &resident);
 	if (ret) {
 		ksft_print_msg("mincore: %s\n", errno_name(ret));
 		ok = false;
@@ -693,7 +688,7 @@ static int test_reclaimed_page_not_resident(int backend)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_swapin_resident_data_intact(int backend)
+static int test_swapin_resident_data_intact(struct region *r)
 {
 	unsigned long swap_kb = 0;
 	struct swapped s;
@@ -701,7 +696,7 @@ static int test_swapin_resident_data_intact(int backend)
 	bool resident;
 	int ret;
 
-	ret = setup_swapped(backend, &s);
+	ret = setup_swapped(r, &s);
 	if (ret)
 		return ret;
 	/* have the fault read the page back from the swap device if we can */
@@ -711,15 +706,15 @@ static int test_swapin_resident_data_intact(int backend)
 		skip_reason[0] = '\0';
 	}
 
-	region_read(&s.r, TEST_PAGE);
-	ret = mincore_page(region_page(&s.r, TEST_PAGE), &resident);
+	region_read(s.r, TEST_PAGE);
+	ret = mincore_page(region_page(s.r, TEST_PAGE), &resident);
 	if (ret || !resident) {
 		ksft_print_msg("after a read fault: mincore %s, expected 1\n",
 			       ret ? errno_name(ret) : "0");
 		ok = false;
 	}
-	ok &= region_intact(&s.r, TEST_PAGE);
-	if (!smaps_vma_field_kb(s.r.addr, "Swap", &swap_kb, NULL) && swap_kb) {
+	ok &= region_intact(s.r, TEST_PAGE);
+	if (!smaps_vma_field_kb(s.r->addr, "Swap", &swap_kb, NULL) && swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after the swap-in, expected 0\n",
 			       swap_kb);
 		ok = false;
@@ -732,10 +727,9 @@ static int test_swapin_resident_data_intact(int backend)
  * A guard marker is no page: mincore() of a guard page in a shmem mapping
  * reports whether the page cache holds the page.
  */
-static int test_guard_page_reports_page_cache(int backend)
+static int test_guard_page_reports_page_cache(struct region *r)
 {
 	uint64_t marker = PME_SWAP;
-	struct region r;
 	char desc[160];
 	uint64_t entry;
 	bool ok = true;
@@ -744,14 +738,12 @@ static int test_guard_page_reports_page_cache(int backend)
 	int ret;
 
 	/* pages 0 and 2 cached, 1 and 3 holes */
-	ret = setup_prepared(backend, prepare_written, PROT_READ | PROT_WRITE,
-			     &r);
+	ret = setup_prepared(r, prepare_written, PROT_READ | PROT_WRITE);
 	if (ret)
 		return ret;
-	addr = r.addr;
+	addr = r->addr;
 	if (madvise(addr, NR_PAGES * ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
-		region_destroy(&r);
 		if (ret != EINVAL)
 			return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
 		return skip("%s", guard_einval_reason());
@@ -772,37 +764,35 @@ static int test_guard_page_reports_page_cache(int backend)
 	ok &= check_residency("guard pages over cached pages 0 and 2", addr,
 			      "1010");
 	madvise(addr, NR_PAGES * ps, MADV_GUARD_REMOVE);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 /* Private anonymous memory: the pages marked '1' in @want are written */
-static int anon_residency(int backend, const char *when, const char *want)
+static int anon_residency(struct region *r, const char *when,
+			  const char *want)
 {
-	struct region r;
 	size_t i;
 	bool ok;
 	int ret;
 
-	ret = region_setup(&r, &backends[backend], NR_PAGES);
+	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
 	for (i = 0; i < NR_PAGES; i++)
 		if (want[i] == '1')
-			region_write(&r, i);
-	ok = check_residency(when, r.addr, want);
-	region_destroy(&r);
+			region_write(r, i);
+	ok = check_residency(when, r->addr, want);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_untouched_not_resident(int backend)
+static int test_anon_untouched_not_resident(struct region *r)
 {
-	return anon_residency(backend, "untouched anonymous mapping", "0000");
+	return anon_residency(r, "untouched anonymous mapping", "0000");
 }
 
-static int test_anon_touched_resident(int backend)
+static int test_anon_touched_resident(struct region *r)
 {
-	return anon_residency(backend, "pages 1 and 3 written", "0101");
+	return anon_residency(r, "pages 1 and 3 written", "0101");
 }
 
 static const struct subtest subtests[] = {

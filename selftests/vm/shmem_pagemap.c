@@ -154,9 +154,9 @@ static bool check_none(const char *when, const struct region *r, size_t idx)
 }
 
 /* Write page TEST_PAGE of a fresh mapping; returns 0 or a KSFT code */
-static int setup_written(int b, struct region *r)
+static int setup_written(struct region *r)
 {
-	int ret = region_setup(r, &backends[b], NR_PAGES);
+	int ret = region_setup(r, NR_PAGES);
 
 	if (!ret)
 		region_write(r, TEST_PAGE);
@@ -164,36 +164,29 @@ static int setup_written(int b, struct region *r)
 }
 
 /* ... and page it out */
-static int setup_paged_out(int b, struct region *r)
+static int setup_paged_out(struct region *r)
 {
 	int ret;
 
 	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(b, r);
-	if (ret)
-		return ret;
-	ret = region_pageout(r, TEST_PAGE, 1);
-	if (ret)
-		region_destroy(r);
-	return ret;
+	ret = setup_written(r);
+	return ret ? ret : region_pageout(r, TEST_PAGE, 1);
 }
 
 /* Subtests.  Each one returns a KSFT_* code. */
 
-static int test_written_page_present_file_exclusive(int backend)
+static int test_written_page_present_file_exclusive(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ok = check_entry("after a write", &r, TEST_PAGE,
+	ok = check_entry("after a write", r, TEST_PAGE,
 			 PME_PRESENT | PME_FILE |
 			 PME_MMAP_EXCLUSIVE, PME_SWAP);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -201,63 +194,54 @@ static int test_written_page_present_file_exclusive(int backend)
  * The documented behaviour: the pte of a swapped-out shmem page is cleared,
  * so the entry reads neither PRESENT nor SWAP.
  */
-static int test_pageout_reads_none(int backend)
+static int test_pageout_reads_none(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ok = check_none("after MADV_PAGEOUT", &r, TEST_PAGE);
+	ok = check_none("after MADV_PAGEOUT", r, TEST_PAGE);
 	if (!ok)
-		ksft_print_msg("smaps Swap: %lu kB\n", region_smaps_kb(&r, "Swap"));
-	region_destroy(&r);
+		ksft_print_msg("smaps Swap: %lu kB\n", region_smaps_kb(r, "Swap"));
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_dontneed_reads_none(int backend)
+static int test_dontneed_reads_none(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	if (madvise(region_page(&r, TEST_PAGE), ps, MADV_DONTNEED)) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("madvise(MADV_DONTNEED)", ret);
-	}
-	ok = check_none("after MADV_DONTNEED", &r, TEST_PAGE);
-	region_destroy(&r);
+	if (madvise(region_page(r, TEST_PAGE), ps, MADV_DONTNEED))
+		return setup_failed("madvise(MADV_DONTNEED)", errno);
+	ok = check_none("after MADV_DONTNEED", r, TEST_PAGE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fault_back_present_data_intact(int backend)
+static int test_fault_back_present_data_intact(struct region *r)
 {
 	unsigned long before, after;
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	before = region_smaps_kb(&r, "Swap");
-	region_read(&r, TEST_PAGE);
-	after = region_smaps_kb(&r, "Swap");
+	before = region_smaps_kb(r, "Swap");
+	region_read(r, TEST_PAGE);
+	after = region_smaps_kb(r, "Swap");
 
-	ok &= check_entry("after a read fault", &r, TEST_PAGE,
+	ok &= check_entry("after a read fault", r, TEST_PAGE,
 			  PME_PRESENT | PME_FILE,
 			  PME_SWAP);
-	ok &= region_intact(&r, TEST_PAGE);
+	ok &= region_intact(r, TEST_PAGE);
 	if (!ok)
 		ksft_print_msg("smaps Swap: %lu kB before the fault, %lu kB after\n",
 			       before, after);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -267,11 +251,10 @@ static int test_fault_back_present_data_intact(int backend)
  * not get it back from a read fault.  A private anonymous page keeps it in
  * its swap pte and gets it back at swap-in.
  */
-static int test_softdirty_across_pageout(int backend)
+static int test_softdirty_across_pageout(struct region *r)
 {
 	uint64_t sd = PME_SOFT_DIRTY;
-	bool shmem = backend != BACKEND_ANON;
-	struct region r;
+	bool shmem = r->kind != MEM_PRIVATE_ANON;
 	bool ok = true;
 	int ret;
 
@@ -279,74 +262,63 @@ static int test_softdirty_across_pageout(int backend)
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
 	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
 	ret = softdirty_clear();
-	if (ret) {
-		region_destroy(&r);
+	if (ret)
 		return setup_failed("writing 4 to /proc/self/clear_refs", -ret);
-	}
-	region_write(&r, TEST_PAGE);
-	if (!check_entry("written after clear_refs", &r, TEST_PAGE,
-			 PME_PRESENT | sd, 0)) {
-		region_destroy(&r);
+	region_write(r, TEST_PAGE);
+	if (!check_entry("written after clear_refs", r, TEST_PAGE,
+			 PME_PRESENT | sd, 0))
 		return KSFT_FAIL;
-	}
-	ret = region_pageout(&r, TEST_PAGE, 1);
-	if (ret) {
-		region_destroy(&r);
+	ret = region_pageout(r, TEST_PAGE, 1);
+	if (ret)
 		return ret;
-	}
 
 	if (shmem) {
-		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, 0,
+		ok &= check_entry("after MADV_PAGEOUT", r, TEST_PAGE, 0,
 				  PME_PRESENT | PME_SWAP | sd);
-		region_read(&r, TEST_PAGE);
-		ok &= check_entry("after a read fault", &r, TEST_PAGE,
+		region_read(r, TEST_PAGE);
+		ok &= check_entry("after a read fault", r, TEST_PAGE,
 				  PME_PRESENT, sd);
 	} else {
-		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE,
+		ok &= check_entry("after MADV_PAGEOUT", r, TEST_PAGE,
 				  PME_SWAP | sd, PME_PRESENT);
-		region_read(&r, TEST_PAGE);
-		ok &= check_entry("after a read fault", &r, TEST_PAGE,
+		region_read(r, TEST_PAGE);
+		ok &= check_entry("after a read fault", r, TEST_PAGE,
 				  PME_PRESENT | sd, PME_SWAP);
 	}
-	ok &= region_intact(&r, TEST_PAGE);
-	region_destroy(&r);
+	ok &= region_intact(r, TEST_PAGE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_pageout_reads_swap(int backend)
+static int test_anon_pageout_reads_swap(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ok = check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, PME_SWAP,
+	ok = check_entry("after MADV_PAGEOUT", r, TEST_PAGE, PME_SWAP,
 			 PME_PRESENT | PME_FILE |
 			 PME_MMAP_EXCLUSIVE);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_fault_back_data_intact(int backend)
+static int test_anon_fault_back_data_intact(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	region_read(&r, TEST_PAGE);
-	ok &= check_entry("after a read fault", &r, TEST_PAGE,
+	region_read(r, TEST_PAGE);
+	ok &= check_entry("after a read fault", r, TEST_PAGE,
 			  PME_PRESENT, PME_SWAP | PME_FILE);
-	ok &= region_intact(&r, TEST_PAGE);
-	region_destroy(&r);
+	ok &= region_intact(r, TEST_PAGE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -454,75 +426,64 @@ static bool finish_reporter(pid_t pid, int report_fd, int go_fd)
 }
 
 /* fork() does not copy the ptes of a shared mapping without anon_vma */
-static int test_fork_child_untouched_reads_none(int backend)
+static int test_fork_child_untouched_reads_none(struct region *r)
 {
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ok &= check_entry("parent, after a write", &r, TEST_PAGE,
+	ok &= check_entry("parent, after a write", r, TEST_PAGE,
 			  PME_PRESENT | PME_FILE, 0);
-	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
-	if (pid < 0) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("fork", ret);
-	}
+	pid = fork_reporter(r, TEST_PAGE, false, &report_fd, &go_fd);
+	if (pid < 0)
+		return setup_failed("fork", errno);
 	if (parent_get_entry(report_fd, &entry))
 		ok &= entry_none("child that never touched the page", TEST_PAGE,
 				 entry);
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_shared_page_not_exclusive(int backend)
+static int test_shared_page_not_exclusive(struct region *r)
 {
 	uint64_t present_file = PME_PRESENT | PME_FILE;
 	uint64_t excl = PME_MMAP_EXCLUSIVE;
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	pid = fork_reporter(&r, TEST_PAGE, true, &report_fd, &go_fd);
-	if (pid < 0) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("fork", ret);
-	}
+	pid = fork_reporter(r, TEST_PAGE, true, &report_fd, &go_fd);
+	if (pid < 0)
+		return setup_failed("fork", errno);
 	/* the child has the page mapped once it has reported */
 	if (parent_get_entry(report_fd, &entry))
 		ok &= entry_is("child, after a read fault", TEST_PAGE, entry,
 			       present_file, excl);
 	else
 		ok = false;
-	ok &= check_entry("parent, page also mapped by the child", &r,
+	ok &= check_entry("parent, page also mapped by the child", r,
 			  TEST_PAGE, present_file, excl);
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 /* MADV_PAGEOUT skips a page that another process maps too */
-static int test_shared_page_not_paged_out(int backend)
+static int test_shared_page_not_paged_out(struct region *r)
 {
 	unsigned long swap_kb;
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
@@ -530,47 +491,41 @@ static int test_shared_page_not_paged_out(int backend)
 
 	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	pid = fork_reporter(&r, TEST_PAGE, true, &report_fd, &go_fd);
-	if (pid < 0) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("fork", ret);
-	}
+	pid = fork_reporter(r, TEST_PAGE, true, &report_fd, &go_fd);
+	if (pid < 0)
+		return setup_failed("fork", errno);
 	ok &= parent_get_entry(report_fd, &entry);
 	for (i = 0; ok && i < SHARED_PAGEOUT_TRIES; i++) {
-		if (madvise(region_page(&r, TEST_PAGE), ps, MADV_PAGEOUT)) {
+		if (madvise(region_page(r, TEST_PAGE), ps, MADV_PAGEOUT)) {
 			ksft_print_msg("madvise(MADV_PAGEOUT): %s\n",
 				       errno_name(errno));
 			ok = false;
 		}
 		usleep(1000);
 	}
-	swap_kb = region_smaps_kb(&r, "Swap");
+	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after MADV_PAGEOUT of a page mapped twice, expected 0\n",
 			       swap_kb);
 		ok = false;
 	}
-	ok &= check_entry("parent, after MADV_PAGEOUT", &r, TEST_PAGE,
+	ok &= check_entry("parent, after MADV_PAGEOUT", r, TEST_PAGE,
 			  PME_PRESENT | PME_FILE,
 			  PME_SWAP);
 	ok &= finish_reporter(pid, report_fd, go_fd);
 
 	/* control: mapped once again, the same page does get paged out */
 	if (ok) {
-		ret = region_pageout(&r, TEST_PAGE, 1);
+		ret = region_pageout(r, TEST_PAGE, 1);
 		if (ret == KSFT_SKIP)
 			ksft_print_msg("control page-out after the child exited: %s\n",
 				       skip_reason);
-		if (ret) {
-			region_destroy(&r);
+		if (ret)
 			return ret;
-		}
 	}
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -685,11 +640,11 @@ static bool check_marker(const char *when, const struct region *r, size_t idx)
  * write-protected through a userfaultfd.  Returns KSFT_PASS with the fd in
  * *@fdp, or the code the subtest ends with.
  */
-static int setup_wp_holes(int backend, struct region *r, int *fdp)
+static int setup_wp_holes(struct region *r, int *fdp)
 {
 	int ret;
 
-	ret = region_setup(r, &backends[backend], NR_PAGES);
+	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
 	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
@@ -700,142 +655,126 @@ static int setup_wp_holes(int backend, struct region *r, int *fdp)
 		if (ret)
 			close(*fdp);
 	}
-	if (ret)
-		region_destroy(r);
 	return ret;
 }
 
-static int test_uffd_wp_hole_reads_swap_uffd_wp(int backend)
+static int test_uffd_wp_hole_reads_swap_uffd_wp(struct region *r)
 {
 	unsigned long swap_kb;
-	struct region r;
 	bool ok = true;
 	off_t hole;
 	size_t i;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
 	for (i = 0; i < NR_PAGES; i++)
-		ok &= check_marker("write-protected hole", &r, i);
+		ok &= check_marker("write-protected hole", r, i);
 
 	/* nothing is in swap, and the file has no data */
-	swap_kb = region_smaps_kb(&r, "Swap");
+	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB, expected 0\n", swap_kb);
 		ok = false;
 	}
-	hole = lseek(r.fd, 0, SEEK_HOLE);
+	hole = lseek(r->fd, 0, SEEK_HOLE);
 	if (hole != 0) {
 		ksft_print_msg("SEEK_HOLE from 0 returned 0x%llx (%s), expected 0\n",
 			       (long long)hole, hole < 0 ? errno_name(errno) : "data");
 		ok = false;
 	}
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_wp_paged_out_reads_swap_uffd_wp(int backend)
+static int test_uffd_wp_paged_out_reads_swap_uffd_wp(struct region *r)
 {
 	unsigned long swap_kb;
-	struct region r;
 	bool ok = true;
 	int fd, ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
 	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
-				   r.addr, r.len, &fd);
-	if (ret) {
-		region_destroy(&r);
+				   r->addr, r->len, &fd);
+	if (ret)
 		return ret;
-	}
-	ret = uffd_writeprotect(fd, region_page(&r, TEST_PAGE), ps);
+	ret = uffd_writeprotect(fd, region_page(r, TEST_PAGE), ps);
 	if (ret) {
 		close(fd);
-		region_destroy(&r);
 		return ret;
 	}
-	ok &= check_marker("paged out, then write-protected", &r, TEST_PAGE);
-	swap_kb = region_smaps_kb(&r, "Swap");
+	ok &= check_marker("paged out, then write-protected", r, TEST_PAGE);
+	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb < ps / 1024) {
 		ksft_print_msg("smaps Swap: %lu kB, expected at least %zu kB\n",
 			       swap_kb, ps / 1024);
 		ok = false;
 	}
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_unregister_clears_marker(int backend)
+static int test_uffd_unregister_clears_marker(struct region *r)
 {
 	struct uffdio_range range;
-	struct region r;
 	bool ok;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
-	ok = check_marker("before UFFDIO_UNREGISTER", &r, TEST_PAGE);
-	range.start = (uintptr_t)r.addr;
-	range.len = r.len;
+	ok = check_marker("before UFFDIO_UNREGISTER", r, TEST_PAGE);
+	range.start = (uintptr_t)r->addr;
+	range.len = r->len;
 	if (ioctl(fd, UFFDIO_UNREGISTER, &range)) {
 		ret = errno;
 		close(fd);
-		region_destroy(&r);
 		return setup_failed("UFFDIO_UNREGISTER", ret);
 	}
-	ok &= check_none("after UFFDIO_UNREGISTER", &r, TEST_PAGE);
+	ok &= check_none("after UFFDIO_UNREGISTER", r, TEST_PAGE);
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_close_clears_marker(int backend)
+static int test_uffd_close_clears_marker(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
-	ok = check_marker("before closing the userfaultfd", &r, TEST_PAGE);
+	ok = check_marker("before closing the userfaultfd", r, TEST_PAGE);
 	close(fd);
 	if (!check_none("after closing the userfaultfd without UFFDIO_UNREGISTER",
-			&r, TEST_PAGE)) {
+			r, TEST_PAGE)) {
 		ksft_print_msg("the write-protect marker outlived its userfaultfd (fixed upstream by \"mm/userfaultfd: reset ptes when close() for wr-protected ones\")\n");
 		ok = false;
 	}
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_fork_copies_no_marker(int backend)
+static int test_uffd_fork_copies_no_marker(struct region *r)
 {
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok;
 	pid_t pid;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
-	ok = check_marker("parent, before fork", &r, TEST_PAGE);
+	ok = check_marker("parent, before fork", r, TEST_PAGE);
 	/* no UFFD_FEATURE_EVENT_FORK: the child's VMA is not registered */
-	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
+	pid = fork_reporter(r, TEST_PAGE, false, &report_fd, &go_fd);
 	if (pid < 0) {
 		ret = errno;
 		close(fd);
-		region_destroy(&r);
 		return setup_failed("fork", ret);
 	}
 	if (parent_get_entry(report_fd, &entry))
@@ -844,9 +783,8 @@ static int test_uffd_fork_copies_no_marker(int backend)
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	ok &= check_marker("parent, after fork", &r, TEST_PAGE);
+	ok &= check_marker("parent, after fork", r, TEST_PAGE);
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -854,52 +792,45 @@ static int test_uffd_fork_copies_no_marker(int backend)
  * Private anonymous memory gets a marker on an unpopulated pte only with
  * UFFD_FEATURE_WP_UNPOPULATED.
  */
-static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(int backend)
+static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int fd, ret;
 
-	ret = region_setup(&r, &backends[backend], NR_PAGES);
+	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
 	ret = uffd_open_registered(UFFD_FEATURE_WP_UNPOPULATED,
 				   "UFFD_FEATURE_WP_UNPOPULATED",
-				   r.addr, r.len, &fd);
-	if (ret) {
-		region_destroy(&r);
+				   r->addr, r->len, &fd);
+	if (ret)
 		return ret;
-	}
-	ret = uffd_writeprotect(fd, r.addr, r.len);
+	ret = uffd_writeprotect(fd, r->addr, r->len);
 	if (ret) {
 		close(fd);
-		region_destroy(&r);
 		return ret;
 	}
-	ok = check_marker("write-protected unpopulated page", &r, TEST_PAGE);
+	ok = check_marker("write-protected unpopulated page", r, TEST_PAGE);
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_guard_reads_guard_and_swap(int backend)
+static int test_guard_reads_guard_and_swap(struct region *r)
 {
 	uint64_t entry;
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	if (madvise(region_page(&r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
+	if (madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
-		region_destroy(&r);
 		if (ret == EINVAL)
 			return skip("%s", guard_einval_reason());
 		return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
 	}
-	if (!read_entry(&r, TEST_PAGE, &entry)) {
+	if (!read_entry(r, TEST_PAGE, &entry)) {
 		ok = false;
 	} else if (pagemap_entry_has(entry, PME_SWAP) &&
 		   !pagemap_entry_has(entry, PME_GUARD_REGION) &&
@@ -912,8 +843,7 @@ static int test_guard_reads_guard_and_swap(int backend)
 			      PME_GUARD_REGION | PME_SWAP,
 			      PME_PRESENT | PME_FILE |
 			      PME_UFFD_WP);
-	madvise(region_page(&r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
-	region_destroy(&r);
+	madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 

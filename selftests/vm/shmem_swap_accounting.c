@@ -123,8 +123,11 @@ static int expect_kb(const char *what, unsigned long got, unsigned long want)
 /* A region of @npages of @backend, written; a KSFT_* code */
 static int setup_written(struct region *r, int backend, size_t npages)
 {
-	int code = region_setup(r, &backends[backend], npages);
+	int code = region_open(r, &backends[backend]);
 
+	if (code)
+		return setup_failed(r->failed, -code);
+	code = region_setup(r, npages);
 	if (code == KSFT_PASS)
 		fill_pages(r->addr, npages);
 	return code;
@@ -177,7 +180,7 @@ static int shmem_swap(int backend, int codes[MAX_GROUP])
 	codes[2] = expect_kb("status VmSwap after the shmem page-out",
 			     vmswap_after, vmswap_before);
 out:
-	region_destroy(&r);
+	region_close(&r);
 	return code;
 }
 
@@ -210,7 +213,7 @@ static int private_anon_swap(int backend, int codes[MAX_GROUP])
 	codes[0] = expect_kb("smaps Swap:", v.swap, want);
 	codes[1] = expect_kb("smaps SwapPss:", v.swap_pss, want);
 out:
-	region_destroy(&r);
+	region_close(&r);
 	return code;
 }
 
@@ -315,10 +318,9 @@ static int paged_out_memfd(struct region *r, int backend)
 	if (code != KSFT_PASS)
 		return code;
 	code = region_pageout(r, 0, r->npages);
-	munmap(r->addr, r->len);
-	r->addr = MAP_FAILED;
+	region_unmap(r);
 	if (code != KSFT_PASS)
-		region_destroy(r);
+		region_close(r);
 	return code;
 }
 
@@ -341,7 +343,7 @@ static int remap(int backend, int codes[MAX_GROUP])
 			       "private writable mapping", NULL);
 	codes[3] = check_remap(r.fd, PARTIAL_FIRST, partial, PROT_READ,
 			       MAP_PRIVATE, "private read-only mapping", NULL);
-	region_destroy(&r);
+	region_close(&r);
 	return KSFT_PASS;
 }
 
@@ -357,7 +359,7 @@ static int shared_remap(int backend, int codes[MAX_GROUP])
 	codes[0] = check_remap(r.fd, PARTIAL_FIRST, partial,
 			       PROT_READ | PROT_WRITE, MAP_SHARED,
 			       "shared mapping", NULL);
-	region_destroy(&r);
+	region_close(&r);
 	return KSFT_PASS;
 }
 

@@ -116,14 +116,13 @@ static int setup_written(struct region *r)
 	unsigned long kb;
 	int ret;
 
-	ret = region_setup(r, &backends[BACKEND_THP], NR_HUGE * pmd_size / ps);
+	ret = region_setup(r, NR_HUGE * pmd_size / ps);
 	if (ret)
 		return ret;
 	fill_pages(r->addr, r->npages);
 	kb = pmd_mapped_kb(r);
 	if (!kb) {
 		print_smaps("after writing", r);
-		region_destroy(r);
 		return skip("no huge page allocated");
 	}
 	return KSFT_PASS;
@@ -168,12 +167,7 @@ static int setup_paged_out(struct region *r)
 	if (!swap_present())
 		return skip("no swap");
 	ret = setup_written(r);
-	if (ret)
-		return ret;
-	ret = pageout_all(r, false);
-	if (ret)
-		region_destroy(r);
-	return ret;
+	return ret ? ret : pageout_all(r, false);
 }
 
 /*
@@ -237,18 +231,15 @@ static bool pread_intact(const char *how, const struct region *r)
 
 /* Subtests.  Each one returns a KSFT_* code. */
 
-static int test_written_is_pmd_mapped(int backend)
+static int test_written_is_pmd_mapped(struct region *r)
 {
-	struct region r;
 	int ret;
 
-	(void)backend;
-	ret = setup_written(&r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ksft_print_msg("PMD-mapped %lu kB of %zu kB\n", pmd_mapped_kb(&r),
-		       r.len / 1024);
-	region_destroy(&r);
+	ksft_print_msg("PMD-mapped %lu kB of %zu kB\n", pmd_mapped_kb(r),
+		       r->len / 1024);
 	return KSFT_PASS;
 }
 
@@ -256,106 +247,93 @@ static int test_written_is_pmd_mapped(int backend)
  * One byte written at the start of a huge page: the whole PMD-sized folio
  * becomes data, the next huge page of the file stays a hole.
  */
-static int test_one_byte_makes_whole_folio_data(int backend)
+static int test_one_byte_makes_whole_folio_data(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	(void)backend;
 	/* two huge pages, so that i_size does not end the data anyway */
-	ret = region_setup(&r, &backends[BACKEND_THP], 2 * pmd_size / ps);
+	ret = region_setup(r, 2 * pmd_size / ps);
 	if (ret)
 		return ret;
-	r.addr[0] = 1;
-	if (pmd_mapped_kb(&r) < pmd_size / 1024) {
-		print_smaps("after writing one byte", &r);
-		region_destroy(&r);
+	r->addr[0] = 1;
+	if (pmd_mapped_kb(r) < pmd_size / 1024) {
+		print_smaps("after writing one byte", r);
 		return skip("no huge page allocated");
 	}
-	ok &= seek_is(r.fd, 0, SEEK_DATA, 0, false);
-	if (!seek_is(r.fd, 0, SEEK_HOLE, pmd_size, false)) {
+	ok &= seek_is(r->fd, 0, SEEK_DATA, 0, false);
+	if (!seek_is(r->fd, 0, SEEK_HOLE, pmd_size, false)) {
 		ksft_print_msg("SEEK_HOLE from 0 should end the data at the end of the 0x%zx byte folio, not at the end of the written 0x%zx byte page\n",
 			       pmd_size, ps);
 		ok = false;
 	}
-	ok &= seek_is(r.fd, ps, SEEK_DATA, ps, false);
-	ok &= seek_is(r.fd, pmd_size - 1, SEEK_DATA, pmd_size - 1, false);
-	ok &= seek_is(r.fd, pmd_size, SEEK_DATA, -ENXIO, false);
-	ok &= seek_is(r.fd, pmd_size, SEEK_HOLE, pmd_size, false);
-	region_destroy(&r);
+	ok &= seek_is(r->fd, ps, SEEK_DATA, ps, false);
+	ok &= seek_is(r->fd, pmd_size - 1, SEEK_DATA, pmd_size - 1, false);
+	ok &= seek_is(r->fd, pmd_size, SEEK_DATA, -ENXIO, false);
+	ok &= seek_is(r->fd, pmd_size, SEEK_HOLE, pmd_size, false);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_pageout_swaps_out(int backend)
+static int test_pageout_swaps_out(struct region *r)
 {
 	struct thp_swpout before, after;
-	struct region r;
 	int ret;
 
-	(void)backend;
 	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(&r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
 	thp_swpout_read(&before);
-	ret = pageout_all(&r, true);
+	ret = pageout_all(r, true);
 	thp_swpout_read(&after);
 	/* 6.1 splits shmem huge pages for swap; 6.12+ can write them whole */
 	ksft_print_msg("vmstat thp_swpout +%lu, thp_swpout_fallback +%lu\n",
 		       after.whole - before.whole,
 		       after.fallback - before.fallback);
-	if (!ret && pmd_mapped_kb(&r)) {
-		print_smaps("after MADV_PAGEOUT", &r);
+	if (!ret && pmd_mapped_kb(r)) {
+		print_smaps("after MADV_PAGEOUT", r);
 		ksft_print_msg("huge pages still PMD-mapped after a verified page-out\n");
 		ret = KSFT_FAIL;
 	}
-	region_destroy(&r);
 	return ret;
 }
 
 /* Every page of a swapped-out huge page file is data */
-static int test_swapped_is_data(int backend)
+static int test_swapped_is_data(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	size_t i;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	for (i = 0; i < r.npages; i++) {
-		if (!seek_is(r.fd, i * ps, SEEK_DATA, i * ps, false)) {
+	for (i = 0; i < r->npages; i++) {
+		if (!seek_is(r->fd, i * ps, SEEK_DATA, i * ps, false)) {
 			ksft_print_msg("page %zu (huge page %zu) is not data\n",
 				       i, i * ps / pmd_size);
 			ok = false;
 			break;
 		}
 	}
-	ok &= seek_is(r.fd, 0, SEEK_HOLE, r.len, false);
+	ok &= seek_is(r->fd, 0, SEEK_HOLE, r->len, false);
 	if (!ok)
-		print_smaps("after MADV_PAGEOUT", &r);
-	region_destroy(&r);
+		print_smaps("after MADV_PAGEOUT", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_swapin_data_intact(int backend)
+static int test_swapin_data_intact(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ok = mapping_intact("swap-in through page faults", &r);
+	ok = mapping_intact("swap-in through page faults", r);
 	if (!ok)
-		print_smaps("after reading", &r);
-	region_destroy(&r);
+		print_smaps("after reading", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -363,28 +341,23 @@ static int test_swapin_data_intact(int backend)
  * Swapped in through faults, paged out again, then read with pread(2):
  * shmem swaps the pages in for read(2) itself, without a fault.
  */
-static int test_swapin_read_syscall_intact(int backend)
+static int test_swapin_read_syscall_intact(struct region *r)
 {
-	struct region r;
 	bool ok;
 	size_t i;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	for (i = 0; i < r.npages; i++)
-		region_read(&r, i);
-	ret = pageout_all(&r, false);
-	if (ret) {
-		region_destroy(&r);
+	for (i = 0; i < r->npages; i++)
+		region_read(r, i);
+	ret = pageout_all(r, false);
+	if (ret)
 		return ret;
-	}
-	ok = pread_intact("swap-in through pread(2)", &r);
+	ok = pread_intact("swap-in through pread(2)", r);
 	if (!ok)
-		print_smaps("after pread(2)", &r);
-	region_destroy(&r);
+		print_smaps("after pread(2)", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -394,32 +367,27 @@ static int test_swapin_read_syscall_intact(int backend)
  * page.  Whether the second page-out gets everything out depends on how the
  * kernel swapped in, so it is reported but not required.
  */
-static int test_partial_swapin_then_pageout_intact(int backend)
+static int test_partial_swapin_then_pageout_intact(struct region *r)
 {
 	unsigned long swap_kb = 0;
-	struct region r;
 	bool ok;
 	size_t i;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	for (i = 0; i < r.npages; i += PARTIAL_STEP)
-		region_read(&r, i);
-	print_smaps("after the partial swap-in", &r);
-	ret = pageout_range(r.addr, r.len, PAGEOUT_RETRIES, &swap_kb);
-	if (ret && ret != -EAGAIN) {
-		region_destroy(&r);
+	for (i = 0; i < r->npages; i += PARTIAL_STEP)
+		region_read(r, i);
+	print_smaps("after the partial swap-in", r);
+	ret = pageout_range(r->addr, r->len, PAGEOUT_RETRIES, &swap_kb);
+	if (ret && ret != -EAGAIN)
 		return setup_failed("MADV_PAGEOUT", -ret);
-	}
 	if (ret)
-		print_smaps("second page-out not complete", &r);
-	ok = mapping_intact("after partial swap-in and page-out", &r);
+		print_smaps("second page-out not complete", r);
+	ok = mapping_intact("after partial swap-in and page-out", r);
 	if (!ok)
-		print_smaps("after reading", &r);
-	region_destroy(&r);
+		print_smaps("after reading", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 

@@ -338,12 +338,12 @@ static int map_files_skip(int err)
 		    errno_name(err));
 }
 
-/* Map @npages of @backend; returns a KSFT_* code */
-static int setup_region(struct region *r, int backend, size_t npages)
+/* Map @npages of the region; returns a KSFT_* code */
+static int setup_region(struct region *r, size_t npages)
 {
 	int err, fd;
 
-	err = region_create(r, &backends[backend], npages);
+	err = region_map(r, npages, PROT_READ | PROT_WRITE, 0);
 	/* vm.overcommit_memory=2 refuses more than RAM plus swap */
 	if (err == -ENOMEM && !strcmp(r->failed, "mmap"))
 		return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
@@ -358,7 +358,6 @@ static int setup_region(struct region *r, int backend, size_t npages)
 	if (r->kind == MEM_SHARED_ANON) {
 		fd = open_map_files(r->addr, r->len);
 		if (fd < 0) {
-			region_destroy(r);
 			if (fd == -EPERM || fd == -EACCES)
 				return map_files_skip(-fd);
 			return setup_failed("open of /proc/self/map_files", -fd);
@@ -375,74 +374,64 @@ static unsigned int shmem_req(const struct region *r, unsigned int req)
 
 /* Scenarios; each returns a KSFT_* code */
 
-static int scenario_all_resident(int backend)
+static int scenario_all_resident(struct region *r)
 {
 	unsigned int req;
-	struct region r;
 	bool ok = true;
 	int code;
 
-	code = setup_region(&r, backend, NR_PAGES);
+	code = setup_region(r, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	req = shmem_req(&r, REQ_PRESENT | REQ_RESIDENT);
-	ok &= check_region(&r, req, req, "resident");
-	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	region_fill(r);
+	req = shmem_req(r, REQ_PRESENT | REQ_RESIDENT);
+	ok &= check_region(r, req, req, "resident");
+	ok &= check_region_content(r, false, 0, "read back");
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int scenario_all_paged_out(int backend)
+static int scenario_all_paged_out(struct region *r)
 {
 	unsigned int req;
-	struct region r;
 	bool ok = true;
 	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-	code = setup_region(&r, backend, NR_PAGES);
+	code = setup_region(r, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	code = region_pageout(&r, 0, r.npages);
-	if (code != KSFT_PASS) {
-		region_destroy(&r);
+	region_fill(r);
+	code = region_pageout(r, 0, r->npages);
+	if (code != KSFT_PASS)
 		return code;
-	}
-	req = shmem_req(&r, 0);
-	ok &= check_region(&r, req, req, "paged out");
-	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	req = shmem_req(r, 0);
+	ok &= check_region(r, req, req, "paged out");
+	ok &= check_region_content(r, false, 0, "read back");
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int scenario_half_paged_out(int backend)
+static int scenario_half_paged_out(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	size_t i;
 	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-	code = setup_region(&r, backend, NR_PAGES);
+	code = setup_region(r, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
+	region_fill(r);
 	/* every odd page, so that resident and swapped pages alternate */
-	for (i = 1; i < r.npages; i += 2) {
-		code = region_pageout(&r, i, 1);
-		if (code != KSFT_PASS) {
-			region_destroy(&r);
+	for (i = 1; i < r->npages; i += 2) {
+		code = region_pageout(r, i, 1);
+		if (code != KSFT_PASS)
 			return code;
-		}
 	}
-	ok &= check_region(&r, shmem_req(&r, REQ_PRESENT | REQ_RESIDENT),
-			   shmem_req(&r, 0), "odd pages paged out");
-	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	ok &= check_region(r, shmem_req(r, REQ_PRESENT | REQ_RESIDENT),
+			   shmem_req(r, 0), "odd pages paged out");
+	ok &= check_region_content(r, false, 0, "read back");
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -529,11 +518,10 @@ out:
 	_exit(0);
 }
 
-static int scenario_fork_after_swapout(int backend)
+static int scenario_fork_after_swapout(struct region *r)
 {
 	int go_pipe[2], res_pipe[2];
 	struct child_report rep;
-	struct region r;
 	int code, status;
 	ssize_t got;
 	pid_t pid;
@@ -541,23 +529,21 @@ static int scenario_fork_after_swapout(int backend)
 
 	if (!swap_present())
 		return skip("no swap");
-	code = setup_region(&r, backend, NR_PAGES);
+	code = setup_region(r, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	code = region_pageout(&r, 0, r.npages);
+	region_fill(r);
+	code = region_pageout(r, 0, r->npages);
 	if (code != KSFT_PASS)
-		goto out;
+		return code;
 
-	if (pipe2(go_pipe, O_CLOEXEC)) {
-		code = setup_failed("pipe", errno);
-		goto out;
-	}
+	if (pipe2(go_pipe, O_CLOEXEC))
+		return setup_failed("pipe", errno);
 	if (pipe2(res_pipe, O_CLOEXEC)) {
 		code = setup_failed("pipe", errno);
 		close(go_pipe[0]);
 		close(go_pipe[1]);
-		goto out;
+		return code;
 	}
 
 	fflush(stdout);
@@ -565,7 +551,7 @@ static int scenario_fork_after_swapout(int backend)
 	if (pid == 0) {
 		close(go_pipe[1]);
 		close(res_pipe[0]);
-		fork_child(&r, go_pipe[0], res_pipe[1]);
+		fork_child(r, go_pipe[0], res_pipe[1]);
 	}
 	close(go_pipe[0]);
 	close(res_pipe[1]);
@@ -573,11 +559,11 @@ static int scenario_fork_after_swapout(int backend)
 		code = setup_failed("fork", errno);
 		close(go_pipe[1]);
 		close(res_pipe[0]);
-		goto out;
+		return code;
 	}
 
 	/* the child's mapping, never touched, is now the only one */
-	region_destroy(&r);
+	region_close(r);
 	if (write(go_pipe[1], "g", 1) != 1)
 		ksft_print_msg("signalling the child failed: %s\n",
 			       errno_name(errno));
@@ -604,20 +590,16 @@ static int scenario_fork_after_swapout(int backend)
 	if (rep.code != KSFT_PASS && rep.reason[0])
 		ksft_print_msg("child: %s\n", rep.reason);
 	return rep.code;
-out:
-	region_destroy(&r);
-	return code;
 }
 
 /*
  * Write more memory than the machine has RAM, ~1.25 x MemTotal, but never
  * more than MemTotal plus 80% of the free swap, then check every page.
  */
-static int scenario_memory_pressure(int backend)
+static int scenario_memory_pressure(struct region *r)
 {
 	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
 	double t0, t1, t2;
-	struct region r;
 	bool ok = true;
 	int code, ret;
 
@@ -634,26 +616,25 @@ static int scenario_memory_pressure(int backend)
 		return skip("swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
 			    want_kb, mem_total, swap_free);
 
-	code = setup_region(&r, backend, want_kb / (ps / 1024));
+	code = setup_region(r, want_kb / (ps / 1024));
 	if (code != KSFT_PASS)
 		return code;
 	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
-		       r.npages * ps >> 20, mem_total, swap_free);
+		       r->npages * ps >> 20, mem_total, swap_free);
 	t0 = now_seconds();
-	region_fill(&r);
+	region_fill(r);
 	t1 = now_seconds();
-	smaps_vma_field_kb(r.addr, "Swap", &swap_kb, NULL);
+	smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL);
 	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
 		       swap_kb);
 
-	ok &= check_region(&r, shmem_req(&r, 0), shmem_req(&r, 0),
+	ok &= check_region(r, shmem_req(r, 0), shmem_req(r, 0),
 			   "under pressure");
 	t2 = now_seconds();
-	ok &= check_region_content(&r, true, shmem_req(&r, 0),
+	ok &= check_region_content(r, true, shmem_req(r, 0),
 				   "checked again while reading back");
 	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
 		       now_seconds() - t2);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -694,13 +675,13 @@ static void free_ref_page(void)
 	free(ref_page);
 }
 
-/* Run scenario @t on backend @b, and say how long it took */
-static int run_timed(const struct subtest *t, int b)
+/* Run scenario @t on @r, and say how long it took */
+static int run_timed(const struct subtest *t, struct region *r)
 {
 	double start = now_seconds();
-	int code = t->fn(b);
+	int code = t->fn(r);
 
-	ksft_print_msg("%s_%s: %.3f s\n", backends[b].name, t->name,
+	ksft_print_msg("%s_%s: %.3f s\n", r->backend->name, t->name,
 		       now_seconds() - start);
 	return code;
 }
