@@ -600,127 +600,134 @@ static bool still_swapped(const struct swapped *s)
 	return false;
 }
 
+/* Run @check on the page of @r that setup_swapped() pages out */
+static int with_swapped(struct region *r, int (*check)(struct swapped *s))
+{
+	struct swapped s;
+	int ret;
+
+	ret = setup_swapped(r, &s);
+	if (ret)
+		return ret;
+	ret = check(&s);
+	swapped_destroy(&s);
+	return ret;
+}
+
 /*
  * While the folio of a swapped-out page is in the swap cache, mincore()
  * reports the page resident.  Checked only while /proc/kpageflags shows
  * the folio in the swap cache both before and after the mincore() call.
  */
-static int test_swapcache_page_resident(struct region *r)
+static int swapcache_page_resident(struct swapped *s)
 {
 	uint64_t before = 0, after = 0;
 	bool cached_before = false, cached_after = false;
 	bool resident = false;
-	struct swapped s;
 	char desc[96];
 	int i, ret, err = 0;
 
-	ret = setup_swapped(r, &s);
-	if (ret)
-		return ret;
 	for (i = 0; i < STABLE_TRIES; i++) {
-		err = in_swap_cache(&s, &cached_before, &before);
+		err = in_swap_cache(s, &cached_before, &before);
 		if (err)
 			break;
-		ret = mincore_page(region_page(s.r, TEST_PAGE), &resident);
+		ret = mincore_page(region_page(s->r, TEST_PAGE), &resident);
 		if (ret) {
-			swapped_destroy(&s);
 			ksft_print_msg("mincore: %s\n", errno_name(ret));
 			return KSFT_FAIL;
 		}
-		err = in_swap_cache(&s, &cached_after, &after);
+		err = in_swap_cache(s, &cached_after, &after);
 		if (err || (cached_before && cached_after))
 			break;
 		if (!cached_before && !cached_after) {
-			swapped_destroy(&s);
 			return skip("the page had left the swap cache when MADV_PAGEOUT returned (synchronous swap device?): kpageflags of pfn 0x%llx %s",
-				    (unsigned long long)s.pfn,
+				    (unsigned long long)s->pfn,
 				    kpf_str(after, desc, sizeof(desc)));
 		}
 	}
-	if (err) {
-		swapped_destroy(&s);
-		return swap_cache_unknown(&s, err);
-	}
+	if (err)
+		return swap_cache_unknown(s, err);
 	if (!cached_before || !cached_after) {
-		swapped_destroy(&s);
 		return skip("the page kept leaving the swap cache during %d mincore calls",
 			    STABLE_TRIES);
 	}
 	if (!resident)
 		ksft_print_msg("mincore 0 for a page whose folio (pfn 0x%llx, kpageflags %s) is in the swap cache\n",
-			       (unsigned long long)s.pfn,
+			       (unsigned long long)s->pfn,
 			       kpf_str(after, desc, sizeof(desc)));
-	swapped_destroy(&s);
 	return resident ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_reclaimed_page_not_resident(struct region *r)
+static int test_swapcache_page_resident(struct region *r)
 {
-	struct swapped s;
+	return with_swapped(r, swapcache_page_resident);
+}
+
+static int reclaimed_page_not_resident(struct swapped *s)
+{
 	uint64_t flags = 0;
 	char desc[96];
 	bool ok = true;
 	bool resident;
 	int ret;
 
-	ret = setup_swapped(r, &s);
+	ret = evict_from_swap_cache(s);
 	if (ret)
 		return ret;
-	ret = evict_from_swap_cache(&s);
-	if (ret) {
-		swapped_destroy(&s);
-		return ret;
-	}
 	/* out of the swap cache and still swapped out: nowhere in memory */
-	ok &= still_swapped(&s);
-	ret = mincore_page(region_page(s.r, TEST_PAGE), &resident);
+	ok &= still_swapped(s);
+	ret = mincore_page(region_page(s->r, TEST_PAGE), &resident);
 	if (ret) {
 		ksft_print_msg("mincore: %s\n", errno_name(ret));
 		ok = false;
 	} else if (resident) {
-		kpageflags_read(s.pfn, &flags);
+		kpageflags_read(s->pfn, &flags);
 		ksft_print_msg("mincore 1 for a swapped-out page whose folio left the swap cache (pfn 0x%llx now %s)\n",
-			       (unsigned long long)s.pfn,
+			       (unsigned long long)s->pfn,
 			       kpf_str(flags, desc, sizeof(desc)));
 		ok = false;
 	}
-	swapped_destroy(&s);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_swapin_resident_data_intact(struct region *r)
+static int test_reclaimed_page_not_resident(struct region *r)
+{
+	return with_swapped(r, reclaimed_page_not_resident);
+}
+
+static int swapin_resident_data_intact(struct swapped *s)
 {
 	unsigned long swap_kb = 0;
-	struct swapped s;
 	bool ok = true;
 	bool resident;
 	int ret;
 
-	ret = setup_swapped(r, &s);
-	if (ret)
-		return ret;
 	/* have the fault read the page back from the swap device if we can */
-	if (evict_from_swap_cache(&s)) {
+	if (evict_from_swap_cache(s)) {
 		ksft_print_msg("the read fault may find the page in the swap cache: %s\n",
 			       skip_reason);
 		skip_reason[0] = '\0';
 	}
 
-	region_read(s.r, TEST_PAGE);
-	ret = mincore_page(region_page(s.r, TEST_PAGE), &resident);
+	region_read(s->r, TEST_PAGE);
+	ret = mincore_page(region_page(s->r, TEST_PAGE), &resident);
 	if (ret || !resident) {
 		ksft_print_msg("after a read fault: mincore %s, expected 1\n",
 			       ret ? errno_name(ret) : "0");
 		ok = false;
 	}
-	ok &= region_intact(s.r, TEST_PAGE);
-	if (!smaps_vma_field_kb(s.r->addr, "Swap", &swap_kb, NULL) && swap_kb) {
+	ok &= region_intact(s->r, TEST_PAGE);
+	if (!smaps_vma_field_kb(s->r->addr, "Swap", &swap_kb, NULL) && swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after the swap-in, expected 0\n",
 			       swap_kb);
 		ok = false;
 	}
-	swapped_destroy(&s);
 	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_swapin_resident_data_intact(struct region *r)
+{
+	return with_swapped(r, swapin_resident_data_intact);
 }
 
 /*

@@ -58,8 +58,9 @@ struct vma_swap {
 
 struct group {
 	const char *names[MAX_GROUP + 1];
-	int (*fn)(int backend, int codes[MAX_GROUP]);
+	int (*fn)(const struct group *g, int codes[MAX_GROUP]);
 	int backend;
+	int map_flags;		/* of the remap groups: how the memfd is mapped */
 };
 
 enum {
@@ -145,7 +146,7 @@ static void set_all(int codes[MAX_GROUP], int code)
  * Shmem (memfd, or MAP_SHARED|MAP_ANONYMOUS): NR_PAGES paged out show up
  * as Swap of the VMA, not as SwapPss, and leave VmSwap alone.
  */
-static int shmem_swap(int backend, int codes[MAX_GROUP])
+static int shmem_swap(const struct group *g, int codes[MAX_GROUP])
 {
 	unsigned long want = pages_kb(NR_PAGES);
 	unsigned long vmswap_before, vmswap_after;
@@ -153,7 +154,7 @@ static int shmem_swap(int backend, int codes[MAX_GROUP])
 	struct region r;
 	int code, ret;
 
-	code = setup_written(&r, backend, NR_PAGES);
+	code = setup_written(&r, g->backend, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
 
@@ -185,7 +186,7 @@ out:
 }
 
 /* Private anonymous swap: in Swap and, not shared, fully in SwapPss */
-static int private_anon_swap(int backend, int codes[MAX_GROUP])
+static int private_anon_swap(const struct group *g, int codes[MAX_GROUP])
 {
 	unsigned long want = pages_kb(NR_PAGES);
 	unsigned long vmswap_before = 0, vmswap_after = 0;
@@ -193,7 +194,7 @@ static int private_anon_swap(int backend, int codes[MAX_GROUP])
 	struct region r;
 	int code;
 
-	code = setup_written(&r, backend, NR_PAGES);
+	code = setup_written(&r, g->backend, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
 	proc_field_kb("/proc/self/status", "VmSwap", &vmswap_before);
@@ -324,58 +325,49 @@ static int paged_out_memfd(struct region *r, int backend)
 	return code;
 }
 
-/* ... then mapped again in part */
-static int remap(int backend, int codes[MAX_GROUP])
+/* ... then mapped again in part, private or shared as @g says */
+static int remap(const struct group *g, int codes[MAX_GROUP])
 {
 	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
 	struct region r;
 	int code;
 
-	code = paged_out_memfd(&r, backend);
+	code = paged_out_memfd(&r, g->backend);
 	if (code != KSFT_PASS)
 		return code;
-
-	codes[0] = check_remap(r.fd, 0, REMAP_HEAD_SIZE / ps,
-			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			       "private writable mapping", &codes[1]);
-	codes[2] = check_remap(r.fd, PARTIAL_FIRST, partial,
-			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			       "private writable mapping", NULL);
-	codes[3] = check_remap(r.fd, PARTIAL_FIRST, partial, PROT_READ,
-			       MAP_PRIVATE, "private read-only mapping", NULL);
-	region_close(&r);
-	return KSFT_PASS;
-}
-
-static int shared_remap(int backend, int codes[MAX_GROUP])
-{
-	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
-	struct region r;
-	int code;
-
-	code = paged_out_memfd(&r, backend);
-	if (code != KSFT_PASS)
-		return code;
-	codes[0] = check_remap(r.fd, PARTIAL_FIRST, partial,
-			       PROT_READ | PROT_WRITE, MAP_SHARED,
-			       "shared mapping", NULL);
+	if (g->map_flags == MAP_SHARED) {
+		codes[0] = check_remap(r.fd, PARTIAL_FIRST, partial,
+				       PROT_READ | PROT_WRITE, MAP_SHARED,
+				       "shared mapping", NULL);
+	} else {
+		codes[0] = check_remap(r.fd, 0, REMAP_HEAD_SIZE / ps,
+				       PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				       "private writable mapping", &codes[1]);
+		codes[2] = check_remap(r.fd, PARTIAL_FIRST, partial,
+				       PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				       "private writable mapping", NULL);
+		codes[3] = check_remap(r.fd, PARTIAL_FIRST, partial, PROT_READ,
+				       MAP_PRIVATE, "private read-only mapping",
+				       NULL);
+	}
 	region_close(&r);
 	return KSFT_PASS;
 }
 
 static const struct group groups[] = {
 	{ { "swap_in_smaps_swap", "swap_not_in_swappss",
-	    "swap_not_in_status_vmswap" }, shmem_swap, BACKEND_MEMFD },
+	    "swap_not_in_status_vmswap" }, shmem_swap, BACKEND_MEMFD, 0 },
 	{ { "swap_in_smaps_swap", "swap_not_in_swappss",
-	    "swap_not_in_status_vmswap" }, shmem_swap, BACKEND_SHARED_ANON },
+	    "swap_not_in_status_vmswap" }, shmem_swap, BACKEND_SHARED_ANON, 0 },
 	{ { "swap_in_smaps_swap", "swap_in_swappss" }, private_anon_swap,
-	  BACKEND_PRIVATE_ANON },
+	  BACKEND_PRIVATE_ANON, 0 },
 	{ { "private_remap_first_4m_of_6m_swap_exact",
 	    "private_remap_first_4m_of_6m_rollup_agrees",
 	    "private_remap_pages_3_to_700_swap_exact",
-	    "readonly_remap_pages_3_to_700_swap_exact" }, remap, BACKEND_FILE },
-	{ { "shared_remap_pages_3_to_700_swap_exact" }, shared_remap,
-	  BACKEND_FILE },
+	    "readonly_remap_pages_3_to_700_swap_exact" }, remap, BACKEND_FILE,
+	  MAP_PRIVATE },
+	{ { "shared_remap_pages_3_to_700_swap_exact" }, remap, BACKEND_FILE,
+	  MAP_SHARED },
 };
 
 int main(void)
@@ -396,7 +388,7 @@ int main(void)
 	for (g = groups; g < groups + ARRAY_SIZE(groups); g++) {
 		skip_reason[0] = '\0';
 		set_all(codes, KSFT_SKIP);
-		code = swap_present() ? g->fn(g->backend, codes) :
+		code = swap_present() ? g->fn(g, codes) :
 		       skip("no swap");
 		report_checks(backends[g->backend].name, g->names, codes, code);
 	}

@@ -367,6 +367,20 @@ static int setup_region(struct region *r, size_t npages)
 	return KSFT_PASS;
 }
 
+/* Map NR_PAGES of the region, fill them and page them all out */
+static int setup_paged_out(struct region *r)
+{
+	int code;
+
+	if (!swap_present())
+		return skip("no swap");
+	code = setup_region(r, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
+	region_fill(r);
+	return region_pageout(r, 0, r->npages);
+}
+
 static unsigned int shmem_req(const struct region *r, unsigned int req)
 {
 	return r->fd >= 0 ? req | REQ_SEEK_DATA : req;
@@ -374,65 +388,55 @@ static unsigned int shmem_req(const struct region *r, unsigned int req)
 
 /* Scenarios; each returns a KSFT_* code */
 
-static int scenario_all_resident(struct region *r)
+/* Which pages of the small scenarios are paged out */
+enum { PAGED_OUT_NONE, PAGED_OUT_ALL, PAGED_OUT_ODD };
+
+/*
+ * NR_PAGES written and, as @paged_out says, none, all or every odd page
+ * paged out (so that resident and swapped pages alternate): a page still
+ * in memory must be PRESENT and resident, and every page must read back.
+ */
+static int small_scenario(struct region *r, int paged_out, const char *when)
 {
-	unsigned int req;
-	bool ok = true;
-	int code;
-
-	code = setup_region(r, NR_PAGES);
-	if (code != KSFT_PASS)
-		return code;
-	region_fill(r);
-	req = shmem_req(r, REQ_PRESENT | REQ_RESIDENT);
-	ok &= check_region(r, req, req, "resident");
-	ok &= check_region_content(r, false, 0, "read back");
-	return ok ? KSFT_PASS : KSFT_FAIL;
-}
-
-static int scenario_all_paged_out(struct region *r)
-{
-	unsigned int req;
-	bool ok = true;
-	int code;
-
-	if (!swap_present())
-		return skip("no swap");
-	code = setup_region(r, NR_PAGES);
-	if (code != KSFT_PASS)
-		return code;
-	region_fill(r);
-	code = region_pageout(r, 0, r->npages);
-	if (code != KSFT_PASS)
-		return code;
-	req = shmem_req(r, 0);
-	ok &= check_region(r, req, req, "paged out");
-	ok &= check_region_content(r, false, 0, "read back");
-	return ok ? KSFT_PASS : KSFT_FAIL;
-}
-
-static int scenario_half_paged_out(struct region *r)
-{
+	unsigned int in_memory = REQ_PRESENT | REQ_RESIDENT;
+	unsigned int even = paged_out == PAGED_OUT_ALL ? 0 : in_memory;
+	unsigned int odd = paged_out == PAGED_OUT_NONE ? in_memory : 0;
 	bool ok = true;
 	size_t i;
 	int code;
 
-	if (!swap_present())
-		return skip("no swap");
-	code = setup_region(r, NR_PAGES);
+	if (paged_out == PAGED_OUT_ALL) {
+		code = setup_paged_out(r);
+	} else if (paged_out == PAGED_OUT_ODD && !swap_present()) {
+		code = skip("no swap");
+	} else {
+		code = setup_region(r, NR_PAGES);
+		if (code == KSFT_PASS)
+			region_fill(r);
+		for (i = 1; paged_out && code == KSFT_PASS && i < r->npages;
+		     i += 2)
+			code = region_pageout(r, i, 1);
+	}
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(r);
-	/* every odd page, so that resident and swapped pages alternate */
-	for (i = 1; i < r->npages; i += 2) {
-		code = region_pageout(r, i, 1);
-		if (code != KSFT_PASS)
-			return code;
-	}
-	ok &= check_region(r, shmem_req(r, REQ_PRESENT | REQ_RESIDENT),
-			   shmem_req(r, 0), "odd pages paged out");
+	ok &= check_region(r, shmem_req(r, even), shmem_req(r, odd), when);
 	ok &= check_region_content(r, false, 0, "read back");
 	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int scenario_all_resident(struct region *r)
+{
+	return small_scenario(r, PAGED_OUT_NONE, "resident");
+}
+
+static int scenario_all_paged_out(struct region *r)
+{
+	return small_scenario(r, PAGED_OUT_ALL, "paged out");
+}
+
+static int scenario_half_paged_out(struct region *r)
+{
+	return small_scenario(r, PAGED_OUT_ODD, "odd pages paged out");
 }
 
 static bool read_full(int fd, void *buf, size_t len, ssize_t *got)
@@ -527,13 +531,7 @@ static int scenario_fork_after_swapout(struct region *r)
 	pid_t pid;
 	bool full;
 
-	if (!swap_present())
-		return skip("no swap");
-	code = setup_region(r, NR_PAGES);
-	if (code != KSFT_PASS)
-		return code;
-	region_fill(r);
-	code = region_pageout(r, 0, r->npages);
+	code = setup_paged_out(r);
 	if (code != KSFT_PASS)
 		return code;
 
