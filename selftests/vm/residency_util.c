@@ -18,6 +18,7 @@
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <linux/kernel-page-flags.h>
 
 #include "residency_util.h"
 
@@ -29,6 +30,8 @@
 #define PAGEMAP_PATH	"/proc/self/pagemap"
 /* long enough for a VMA header with a PATH_MAX file name */
 #define SMAPS_LINE_MAX	4352
+/* each memory.reclaim request: far more than a child cgroup holds */
+#define RECLAIM_REQUEST	"64M"
 
 size_t sys_pagesize(void)
 {
@@ -1023,4 +1026,224 @@ unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
 			if (tests[i].on & (1U << b))
 				plan++;
 	return plan;
+}
+
+int kpageflags_read(uint64_t pfn, uint64_t *flags)
+{
+	ssize_t ret;
+	int fd, err = 0;
+
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
+	if (ret < 0)
+		err = -errno;
+	else if (ret != sizeof(*flags))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+const char *kpageflags_str(uint64_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
+		 flags & (1ULL << KPF_SWAPCACHE) ? " SWAPCACHE" : "",
+		 flags & (1ULL << KPF_WRITEBACK) ? " WRITEBACK" : "",
+		 flags & (1ULL << KPF_BUDDY) ? " BUDDY" : "",
+		 flags & (1ULL << KPF_NOPAGE) ? " NOPAGE" : "");
+	return buf;
+}
+
+/* cgroup v2: child cgroups whose memory.reclaim evicts the swap cache */
+
+char memcg_home[PATH_MAX];
+char memcg_skip[256];
+/* whether memcg_probe() enabled the memory controller for the children */
+static bool memcg_enabled_memory;
+static unsigned int memcg_seq;
+
+/* Is @word one of the space-separated words of @line? */
+static bool has_word(const char *line, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p = line;
+
+	while ((p = strstr(p, word))) {
+		if ((p == line || p[-1] == ' ') &&
+		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* Mount point of the cgroup v2 hierarchy and our cgroup in it */
+static bool find_cgroup2(char *mnt, size_t mnt_len, char *path,
+			 size_t path_len)
+{
+	char line[PATH_MAX + 256], dir[PATH_MAX], type[64];
+	bool found = false;
+	FILE *fp;
+
+	fp = fopen("/proc/self/mounts", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(mnt, mnt_len, "%s", dir);
+			found = true;
+			break;
+		}
+	}
+	fclose(fp);
+	if (!found)
+		return false;
+
+	found = false;
+	fp = fopen("/proc/self/cgroup", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line + 3) < path_len) {
+			snprintf(path, path_len, "%s", line + 3);
+			found = true;
+		}
+		break;
+	}
+	fclose(fp);
+	return found;
+}
+
+static int memcg_path(char *buf, size_t len, const char *dir, const char *file)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, file);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int memcg_create(char *dir, size_t len)
+{
+	int n;
+
+	if (memcg_skip[0])
+		return -ENOENT;
+	n = snprintf(dir, len, "%s/%s.%d.%u", memcg_home,
+		     program_invocation_short_name, getpid(),
+		     memcg_seq++);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0755))
+		return -errno;
+	return 0;
+}
+
+int memcg_enter(const char *dir)
+{
+	char path[PATH_MAX + 32], pid[32];
+	int ret;
+
+	ret = memcg_path(path, sizeof(path), dir, "cgroup.procs");
+	if (ret)
+		return ret;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_knob(path, pid);
+}
+
+void memcg_remove(const char *dir)
+{
+	int i;
+
+	/* a cgroup that just lost its last process may be busy briefly */
+	for (i = 0; i < 100; i++) {
+		if (!rmdir(dir) || errno == ENOENT)
+			return;
+		if (errno != EBUSY)
+			break;
+		usleep(10000);
+	}
+	ksft_print_msg("could not remove cgroup %s: %s\n", dir,
+		       errno_name(errno));
+}
+
+int memcg_reclaim(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	int ret;
+
+	ret = memcg_path(path, sizeof(path), dir, "memory.reclaim");
+	if (!ret)
+		ret = write_knob(path, RECLAIM_REQUEST);
+	/* EAGAIN: less than requested could be reclaimed, as expected */
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+void memcg_unavailable(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(memcg_skip, sizeof(memcg_skip), fmt, args);
+	va_end(args);
+}
+
+void memcg_probe(void)
+{
+	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 96];
+	char line[512], dir[PATH_MAX + 64];
+	int ret;
+
+	if (!find_cgroup2(mnt, sizeof(mnt), path, sizeof(path)))
+		return memcg_unavailable("no cgroup v2 hierarchy mounted");
+	if (snprintf(memcg_home, sizeof(memcg_home), "%s%s", mnt,
+		     strcmp(path, "/") ? path : "") >= (int)sizeof(memcg_home))
+		return memcg_unavailable("cgroup path too long");
+
+	memcg_path(file, sizeof(file), memcg_home, "cgroup.controllers");
+	ret = read_first_line(file, line, sizeof(line));
+	if (ret == -ENODATA)
+		line[0] = '\0';
+	else if (ret)
+		return memcg_unavailable("reading %s: %s", file, errno_name(ret));
+	if (!has_word(line, "memory"))
+		return memcg_unavailable("cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
+				      memcg_home, line);
+
+	memcg_path(file, sizeof(file), memcg_home, "cgroup.subtree_control");
+	ret = read_first_line(file, line, sizeof(line));
+	if (ret == -ENODATA)
+		line[0] = '\0';
+	else if (ret)
+		return memcg_unavailable("reading %s: %s", file, errno_name(ret));
+	if (!has_word(line, "memory")) {
+		ret = write_knob(file, "+memory");
+		if (ret)
+			return memcg_unavailable("enabling the memory controller in %s: %s",
+					      file, errno_name(ret));
+		memcg_enabled_memory = true;
+	}
+
+	ret = memcg_create(dir, sizeof(dir));
+	if (ret)
+		return memcg_unavailable("creating a cgroup in %s: %s", memcg_home,
+				      errno_name(ret));
+	memcg_path(file, sizeof(file), dir, "memory.reclaim");
+	if (access(file, W_OK))
+		memcg_unavailable("no memory.reclaim in cgroup v2: %s",
+			       errno_name(errno));
+	memcg_remove(dir);
+}
+
+void memcg_cleanup(void)
+{
+	char file[PATH_MAX + 32];
+
+	/* leave the controller as we found it, if nothing else needs it */
+	if (memcg_enabled_memory &&
+	    !memcg_path(file, sizeof(file), memcg_home, "cgroup.subtree_control"))
+		write_knob(file, "-memory");
 }

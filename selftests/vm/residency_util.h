@@ -259,6 +259,34 @@ int proc_field_kb(const char *path, const char *field, unsigned long *kb);
  */
 int smaps_sum_field_kb(const char *field, unsigned long *kb);
 
+/* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
+int kpageflags_read(uint64_t pfn, uint64_t *flags);
+
+/* The flags of a kpageflags entry a swapped-out page may show, for diagnostics */
+const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
+
+/*
+ * Child cgroups of our cgroup v2 cgroup, to reclaim the memory charged to
+ * them with memory.reclaim.  memcg_probe() finds our cgroup (memcg_home),
+ * enables the memory controller for its children if needed (undone by
+ * memcg_cleanup()) and checks that a child has memory.reclaim; when any of
+ * that fails, memcg_skip says why and memcg_create() fails.
+ */
+extern char memcg_home[PATH_MAX];
+extern char memcg_skip[256];
+void memcg_probe(void);
+void memcg_cleanup(void);
+/* Record why child cgroups cannot be used in memcg_skip */
+__printf(1, 2) void memcg_unavailable(const char *fmt, ...);
+/* Create a child cgroup; its directory goes to @dir; 0 or a negative errno */
+int memcg_create(char *dir, size_t len);
+/* Move this process into the cgroup at @dir; 0 or a negative errno */
+int memcg_enter(const char *dir);
+/* Remove the child cgroup at @dir, retrying while it is busy */
+void memcg_remove(const char *dir);
+/* Ask the child cgroup at @dir to reclaim far more than it holds */
+int memcg_reclaim(const char *dir);
+
 /*
  * Subtests and their reporting.  The helpers below that only print, through
  * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are

@@ -50,7 +50,6 @@
 #define TEST_PAGE		1
 /* memory.reclaim requests, each far more than the cgroup holds */
 #define RECLAIM_ROUNDS		50
-#define RECLAIM_REQUEST		"64M"
 /* attempts at a mincore() call during which the swap cache state holds */
 #define STABLE_TRIES		10
 
@@ -73,13 +72,6 @@ static struct backend backends[NR_BACKENDS] = {
 };
 
 static size_t ps;
-
-/* The cgroup v2 directory this process runs in, and what we did to it */
-static char cg_home[PATH_MAX];
-static bool cg_enabled_memory;
-static unsigned int cg_seq;
-/* Why no child cgroup with memory.reclaim can be used; empty when it can */
-static char cg_skip[256];
 
 /*
  * mincore() of the NR_PAGES pages at @addr must match @want, one
@@ -224,222 +216,6 @@ static int test_punched_hole_not_resident(struct region *r)
 	return file_residency(r, prepare_punched, "1001");
 }
 
-/* cgroup v2: a child cgroup whose memory.reclaim evicts the swap cache */
-
-/* Is @word one of the space-separated words of @line? */
-static bool has_word(const char *line, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p = line;
-
-	while ((p = strstr(p, word))) {
-		if ((p == line || p[-1] == ' ') &&
-		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-/* Mount point of the cgroup v2 hierarchy and our cgroup in it */
-static bool find_cgroup2(char *mnt, size_t mnt_len, char *path,
-			 size_t path_len)
-{
-	char line[PATH_MAX + 256], dir[PATH_MAX], type[64];
-	bool found = false;
-	FILE *fp;
-
-	fp = fopen("/proc/self/mounts", "re");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp)) {
-		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
-		    !strcmp(type, "cgroup2")) {
-			snprintf(mnt, mnt_len, "%s", dir);
-			found = true;
-			break;
-		}
-	}
-	fclose(fp);
-	if (!found)
-		return false;
-
-	found = false;
-	fp = fopen("/proc/self/cgroup", "re");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strlen(line + 3) < path_len) {
-			snprintf(path, path_len, "%s", line + 3);
-			found = true;
-		}
-		break;
-	}
-	fclose(fp);
-	return found;
-}
-
-static int cg_path(char *buf, size_t len, const char *dir, const char *file)
-{
-	int n = snprintf(buf, len, "%s/%s", dir, file);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* Create a child cgroup; its directory goes to @dir */
-static int cg_create(char *dir, size_t len)
-{
-	int n;
-
-	if (cg_skip[0])
-		return -ENOENT;
-	n = snprintf(dir, len, "%s/shmem_mincore.%d.%u", cg_home, getpid(),
-		     cg_seq++);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755))
-		return -errno;
-	return 0;
-}
-
-static int cg_move_to(const char *dir)
-{
-	char path[PATH_MAX + 32], pid[32];
-	int ret;
-
-	ret = cg_path(path, sizeof(path), dir, "cgroup.procs");
-	if (ret)
-		return ret;
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return write_knob(path, pid);
-}
-
-static void cg_remove(const char *dir)
-{
-	int i;
-
-	/* a cgroup that just lost its last process may be busy briefly */
-	for (i = 0; i < 100; i++) {
-		if (!rmdir(dir) || errno == ENOENT)
-			return;
-		if (errno != EBUSY)
-			break;
-		usleep(10000);
-	}
-	ksft_print_msg("could not remove cgroup %s: %s\n", dir,
-		       errno_name(errno));
-}
-
-/* Ask the child cgroup at @dir to reclaim far more than it holds */
-static int cg_reclaim(const char *dir)
-{
-	char path[PATH_MAX + 32];
-	int ret;
-
-	ret = cg_path(path, sizeof(path), dir, "memory.reclaim");
-	if (!ret)
-		ret = write_knob(path, RECLAIM_REQUEST);
-	/* EAGAIN: less than requested could be reclaimed, as expected */
-	return ret == -EAGAIN ? 0 : ret;
-}
-
-static __printf(1, 2) void cg_unavailable(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(cg_skip, sizeof(cg_skip), fmt, args);
-	va_end(args);
-}
-
-static void probe_cgroup(void)
-{
-	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 96];
-	char line[512], dir[PATH_MAX + 64];
-	int ret;
-
-	if (!find_cgroup2(mnt, sizeof(mnt), path, sizeof(path)))
-		return cg_unavailable("no cgroup v2 hierarchy mounted");
-	if (snprintf(cg_home, sizeof(cg_home), "%s%s", mnt,
-		     strcmp(path, "/") ? path : "") >= (int)sizeof(cg_home))
-		return cg_unavailable("cgroup path too long");
-
-	cg_path(file, sizeof(file), cg_home, "cgroup.controllers");
-	ret = read_first_line(file, line, sizeof(line));
-	if (ret == -ENODATA)
-		line[0] = '\0';
-	else if (ret)
-		return cg_unavailable("reading %s: %s", file, errno_name(ret));
-	if (!has_word(line, "memory"))
-		return cg_unavailable("cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
-				      cg_home, line);
-
-	cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control");
-	ret = read_first_line(file, line, sizeof(line));
-	if (ret == -ENODATA)
-		line[0] = '\0';
-	else if (ret)
-		return cg_unavailable("reading %s: %s", file, errno_name(ret));
-	if (!has_word(line, "memory")) {
-		ret = write_knob(file, "+memory");
-		if (ret)
-			return cg_unavailable("enabling the memory controller in %s: %s",
-					      file, errno_name(ret));
-		cg_enabled_memory = true;
-	}
-
-	ret = cg_create(dir, sizeof(dir));
-	if (ret)
-		return cg_unavailable("creating a cgroup in %s: %s", cg_home,
-				      errno_name(ret));
-	cg_path(file, sizeof(file), dir, "memory.reclaim");
-	if (access(file, W_OK))
-		cg_unavailable("no memory.reclaim in cgroup v2: %s",
-			       errno_name(errno));
-	cg_remove(dir);
-}
-
-static void cleanup_cgroup(void)
-{
-	char file[PATH_MAX + 32];
-
-	/* leave the controller as we found it, if nothing else needs it */
-	if (cg_enabled_memory &&
-	    !cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control"))
-		write_knob(file, "-memory");
-}
-
-/* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
-static int kpageflags_read(uint64_t pfn, uint64_t *flags)
-{
-	ssize_t ret;
-	int fd, err = 0;
-
-	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
-	if (ret < 0)
-		err = -errno;
-	else if (ret != sizeof(*flags))
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
-static const char *kpf_str(uint64_t flags, char *buf, size_t len)
-{
-	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
-		 flags & (1ULL << KPF_SWAPCACHE) ? " SWAPCACHE" : "",
-		 flags & (1ULL << KPF_WRITEBACK) ? " WRITEBACK" : "",
-		 flags & (1ULL << KPF_BUDDY) ? " BUDDY" : "",
-		 flags & (1ULL << KPF_NOPAGE) ? " NOPAGE" : "");
-	return buf;
-}
-
 /*
  * A page moved to swap by MADV_PAGEOUT, with what is needed to follow its
  * folio: the frame it had (0 when pagemap hides PFNs) and the child cgroup
@@ -456,7 +232,7 @@ static void swapped_destroy(struct swapped *s)
 {
 	region_close(s->r);
 	if (s->cg[0])
-		cg_remove(s->cg);
+		memcg_remove(s->cg);
 }
 
 /*
@@ -479,27 +255,27 @@ static int setup_swapped(struct region *r, struct swapped *s)
 		return ret;
 
 	/* charge the page to a cgroup of its own, for memory.reclaim */
-	ret = cg_create(s->cg, sizeof(s->cg));
+	ret = memcg_create(s->cg, sizeof(s->cg));
 	if (ret) {
-		if (!cg_skip[0])
-			ksft_print_msg("creating a cgroup in %s: %s\n", cg_home,
+		if (!memcg_skip[0])
+			ksft_print_msg("creating a cgroup in %s: %s\n", memcg_home,
 				       errno_name(ret));
 		s->cg[0] = '\0';
 	} else {
-		ret = cg_move_to(s->cg);
+		ret = memcg_enter(s->cg);
 		if (ret) {
 			ksft_print_msg("entering cgroup %s: %s\n", s->cg,
 				       errno_name(ret));
-			cg_remove(s->cg);
+			memcg_remove(s->cg);
 			s->cg[0] = '\0';
 		}
 	}
 	region_write(s->r, TEST_PAGE);
 	if (s->cg[0]) {
-		ret = cg_move_to(cg_home);
+		ret = memcg_enter(memcg_home);
 		if (ret) {
 			ksft_exit_fail_msg("cannot move back to cgroup %s: %s\n",
-					   cg_home, errno_name(ret));
+					   memcg_home, errno_name(ret));
 		}
 	}
 
@@ -511,7 +287,7 @@ static int setup_swapped(struct region *r, struct swapped *s)
 	    flags & (1ULL << KPF_SWAPCACHE)) {
 		ksft_print_msg("kpageflags of pfn 0x%llx reads %s before the page-out: not usable\n",
 			       (unsigned long long)s->pfn,
-			       kpf_str(flags, desc, sizeof(desc)));
+			       kpageflags_str(flags, desc, sizeof(desc)));
 		s->pfn = 0;
 		s->kpf_unusable = true;
 	}
@@ -568,22 +344,22 @@ static int evict_from_swap_cache(const struct swapped *s)
 		if (!cached) {
 			ksft_print_msg("page out of the swap cache after %d memory.reclaim request(s): kpageflags of pfn 0x%llx %s\n",
 				       i, (unsigned long long)s->pfn,
-				       kpf_str(flags, desc, sizeof(desc)));
+				       kpageflags_str(flags, desc, sizeof(desc)));
 			return KSFT_PASS;
 		}
 		if (i == RECLAIM_ROUNDS)
 			break;
 		if (!s->cg[0])
 			return skip("page is in the swap cache and cannot be evicted: %s",
-				    cg_skip[0] ? cg_skip : "no cgroup");
-		ret = cg_reclaim(s->cg);
+				    memcg_skip[0] ? memcg_skip : "no cgroup");
+		ret = memcg_reclaim(s->cg);
 		if (ret)
 			return setup_failed("writing memory.reclaim", -ret);
 		usleep(10000);
 	}
 	return skip("page still in the swap cache after %d memory.reclaim requests: kpageflags of pfn 0x%llx %s",
 		    RECLAIM_ROUNDS, (unsigned long long)s->pfn,
-		    kpf_str(flags, desc, sizeof(desc)));
+		    kpageflags_str(flags, desc, sizeof(desc)));
 }
 
 /* The page is still swapped out: smaps Swap: counts it */
@@ -642,7 +418,7 @@ static int swapcache_page_resident(struct swapped *s)
 		if (!cached_before && !cached_after) {
 			return skip("the page had left the swap cache when MADV_PAGEOUT returned (synchronous swap device?): kpageflags of pfn 0x%llx %s",
 				    (unsigned long long)s->pfn,
-				    kpf_str(after, desc, sizeof(desc)));
+				    kpageflags_str(after, desc, sizeof(desc)));
 		}
 	}
 	if (err)
@@ -654,7 +430,7 @@ static int swapcache_page_resident(struct swapped *s)
 	if (!resident)
 		ksft_print_msg("mincore 0 for a page whose folio (pfn 0x%llx, kpageflags %s) is in the swap cache\n",
 			       (unsigned long long)s->pfn,
-			       kpf_str(after, desc, sizeof(desc)));
+			       kpageflags_str(after, desc, sizeof(desc)));
 	return resident ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -684,7 +460,7 @@ static int reclaimed_page_not_resident(struct swapped *s)
 		kpageflags_read(s->pfn, &flags);
 		ksft_print_msg("mincore 1 for a swapped-out page whose folio left the swap cache (pfn 0x%llx now %s)\n",
 			       (unsigned long long)s->pfn,
-			       kpf_str(flags, desc, sizeof(desc)));
+			       kpageflags_str(flags, desc, sizeof(desc)));
 		ok = false;
 	}
 	return ok ? KSFT_PASS : KSFT_FAIL;
@@ -821,18 +597,18 @@ static const struct subtest subtests[] = {
 static void probe(void)
 {
 	if (swap_present())
-		probe_cgroup();
+		memcg_probe();
 	else
-		cg_unavailable("no swap");
+		memcg_unavailable("no swap");
 }
 
 static void print_environment(void)
 {
-	if (cg_skip[0])
-		ksft_print_msg("no swap cache eviction: %s\n", cg_skip);
+	if (memcg_skip[0])
+		ksft_print_msg("no swap cache eviction: %s\n", memcg_skip);
 	else
 		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
-			       cg_home);
+			       memcg_home);
 }
 
 static const struct suite suite = {
@@ -842,7 +618,7 @@ static const struct suite suite = {
 	.nr_backends = NR_BACKENDS,
 	.setup = probe,
 	.environment = print_environment,
-	.cleanup = cleanup_cgroup,
+	.cleanup = memcg_cleanup,
 };
 
 int main(void)
