@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/kernel-page-flags.h>
 
@@ -1246,4 +1248,97 @@ void memcg_cleanup(void)
 	if (memcg_enabled_memory &&
 	    !memcg_path(file, sizeof(file), memcg_home, "cgroup.subtree_control"))
 		write_knob(file, "-memory");
+}
+
+char uffd_skip[160];
+uint64_t uffd_features;
+
+int uffd_new(void)
+{
+	int flags = O_CLOEXEC | O_NONBLOCK;
+	int fd, dev, err;
+
+	fd = syscall(__NR_userfaultfd, flags);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	if (err != EPERM)
+		return -err;
+	/* vm.unprivileged_userfaultfd=0 still allows user-mode faults */
+	fd = syscall(__NR_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+	if (fd >= 0)
+		return fd;
+	/* and /dev/userfaultfd (6.1+) its users */
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -err;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+	if (fd < 0)
+		fd = -errno;
+	close(dev);
+	return fd;
+}
+
+void uffd_probe_features(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = uffd_new();
+
+	if (fd < 0) {
+		snprintf(uffd_skip, sizeof(uffd_skip),
+			 "userfaultfd not available: %s", errno_name(fd));
+		return;
+	}
+	/* with no feature requested, UFFDIO_API reports all it supports */
+	if (ioctl(fd, UFFDIO_API, &api))
+		snprintf(uffd_skip, sizeof(uffd_skip), "UFFDIO_API failed: %s",
+			 errno_name(errno));
+	else
+		uffd_features = api.features;
+	close(fd);
+}
+
+int uffd_wp_register(uint64_t features, const char *feature_name,
+		     void *addr, size_t len, int *fdp)
+{
+	struct uffdio_register reg = { 0 };
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd, err;
+
+	if (uffd_skip[0])
+		return skip("%s", uffd_skip);
+	if ((uffd_features & features) != features)
+		return skip("userfaultfd lacks %s (UFFDIO_API features 0x%llx)",
+			    feature_name, (unsigned long long)uffd_features);
+	fd = uffd_new();
+	if (fd < 0)
+		return setup_failed("userfaultfd", -fd);
+	api.features = features;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		err = errno;
+		close(fd);
+		return setup_failed("UFFDIO_API", err);
+	}
+	reg.range.start = (uintptr_t)addr;
+	reg.range.len = len;
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		err = errno;
+		close(fd);
+		return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
+	}
+	*fdp = fd;
+	return KSFT_PASS;
+}
+
+int uffd_wp_protect(int fd, void *addr, size_t len)
+{
+	struct uffdio_writeprotect wp = { 0 };
+
+	wp.range.start = (uintptr_t)addr;
+	wp.range.len = len;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
+		return setup_failed("UFFDIO_WRITEPROTECT", errno);
+	return KSFT_PASS;
 }

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest.h"
 
@@ -86,6 +87,16 @@ static inline bool pagemap_entry_is_none(uint64_t entry)
 #endif
 #ifndef FALLOC_FL_PUNCH_HOLE
 #define FALLOC_FL_PUNCH_HOLE	0x02
+#endif
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY		1
+#endif
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM	(1 << 12)
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
 #endif
 
 /* MADV_PAGEOUT attempts the tests allow pageout_range() */
@@ -286,6 +297,34 @@ int memcg_enter(const char *dir);
 void memcg_remove(const char *dir);
 /* Ask the child cgroup at @dir to reclaim far more than it holds */
 int memcg_reclaim(const char *dir);
+
+/*
+ * userfaultfd write protection.  uffd_probe_features() asks UFFDIO_API
+ * what the kernel offers into uffd_features, or says in uffd_skip why
+ * there is no userfaultfd to ask.
+ */
+extern char uffd_skip[160];
+extern uint64_t uffd_features;
+void uffd_probe_features(void);
+
+/*
+ * A new userfaultfd: as an unprivileged user with UFFD_USER_MODE_ONLY or
+ * through /dev/userfaultfd when vm.unprivileged_userfaultfd forbids the
+ * plain syscall.  Returns the fd or a negative errno.
+ */
+int uffd_new(void);
+
+/*
+ * Open a userfaultfd with @features (called @feature_name in the SKIP
+ * reason when the kernel lacks them) and register [@addr, @addr + @len)
+ * for write protection.  Returns KSFT_PASS with the fd in *@fdp, or the
+ * code the subtest ends with.
+ */
+int uffd_wp_register(uint64_t features, const char *feature_name,
+		     void *addr, size_t len, int *fdp);
+
+/* UFFDIO_WRITEPROTECT [@addr, @addr + @len): KSFT_PASS or a setup failure */
+int uffd_wp_protect(int fd, void *addr, size_t len);
 
 /*
  * Subtests and their reporting.  The helpers below that only print, through

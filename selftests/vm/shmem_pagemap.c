@@ -48,23 +48,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest.h"
 #include "residency_util.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY		1
-#endif
-#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
-#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM	(1 << 12)
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
-#endif
 
 #define NR_PAGES		4
 /* the page the subtests work on; its neighbours stay holes */
@@ -93,10 +82,6 @@ static struct backend backends[NR_BACKENDS] = {
 	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
 };
 
-/* Why userfaultfd write protection cannot be tested; empty when it can */
-static char uffd_skip[160];
-/* Features the kernel offers through UFFDIO_API */
-static uint64_t uffd_features;
 
 static size_t ps;
 
@@ -529,104 +514,6 @@ static int test_shared_page_not_paged_out(struct region *r)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-/* userfaultfd */
-
-/* A new userfaultfd, or a negative errno */
-static int uffd_new(void)
-{
-	int flags = O_CLOEXEC | O_NONBLOCK;
-	int fd, dev, err;
-
-	fd = syscall(__NR_userfaultfd, flags);
-	if (fd >= 0)
-		return fd;
-	err = errno;
-	if (err != EPERM)
-		return -err;
-	/* vm.unprivileged_userfaultfd=0 still allows user-mode faults */
-	fd = syscall(__NR_userfaultfd, flags | UFFD_USER_MODE_ONLY);
-	if (fd >= 0)
-		return fd;
-	/* and /dev/userfaultfd (6.1+) its users */
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -err;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
-	if (fd < 0)
-		fd = -errno;
-	close(dev);
-	return fd;
-}
-
-static void probe_uffd(void)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd = uffd_new();
-
-	if (fd < 0) {
-		snprintf(uffd_skip, sizeof(uffd_skip),
-			 "userfaultfd not available: %s", errno_name(fd));
-		return;
-	}
-	/* with no feature requested, UFFDIO_API reports all it supports */
-	if (ioctl(fd, UFFDIO_API, &api))
-		snprintf(uffd_skip, sizeof(uffd_skip), "UFFDIO_API failed: %s",
-			 errno_name(errno));
-	else
-		uffd_features = api.features;
-	close(fd);
-}
-
-/*
- * Open a userfaultfd with @features and register [@addr, @addr + @len) for
- * write protection.  Returns KSFT_PASS with the fd in *@fdp, or the code
- * the subtest ends with.
- */
-static int uffd_open_registered(uint64_t features, const char *feature_name,
-				void *addr, size_t len, int *fdp)
-{
-	struct uffdio_register reg = { 0 };
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd, err;
-
-	if (uffd_skip[0])
-		return skip("%s", uffd_skip);
-	if ((uffd_features & features) != features)
-		return skip("userfaultfd lacks %s (UFFDIO_API features 0x%llx)",
-			    feature_name, (unsigned long long)uffd_features);
-	fd = uffd_new();
-	if (fd < 0)
-		return setup_failed("userfaultfd", -fd);
-	api.features = features;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		err = errno;
-		close(fd);
-		return setup_failed("UFFDIO_API", err);
-	}
-	reg.range.start = (uintptr_t)addr;
-	reg.range.len = len;
-	reg.mode = UFFDIO_REGISTER_MODE_WP;
-	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
-		err = errno;
-		close(fd);
-		return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
-	}
-	*fdp = fd;
-	return KSFT_PASS;
-}
-
-static int uffd_writeprotect(int fd, void *addr, size_t len)
-{
-	struct uffdio_writeprotect wp = { 0 };
-
-	wp.range.start = (uintptr_t)addr;
-	wp.range.len = len;
-	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
-		return setup_failed("UFFDIO_WRITEPROTECT", errno);
-	return KSFT_PASS;
-}
-
 /* A write-protect marker reads as SWAP|UFFD_WP, with nothing present */
 static bool check_marker(const char *when, const struct region *r, size_t idx)
 {
@@ -647,11 +534,11 @@ static int setup_wp_holes(struct region *r, int *fdp)
 	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
-	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	ret = uffd_wp_register(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 				   r->addr, r->len, fdp);
 	if (!ret) {
-		ret = uffd_writeprotect(*fdp, r->addr, r->len);
+		ret = uffd_wp_protect(*fdp, r->addr, r->len);
 		if (ret)
 			close(*fdp);
 	}
@@ -697,12 +584,12 @@ static int test_uffd_wp_paged_out_reads_swap_uffd_wp(struct region *r)
 	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	ret = uffd_wp_register(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 				   r->addr, r->len, &fd);
 	if (ret)
 		return ret;
-	ret = uffd_writeprotect(fd, region_page(r, TEST_PAGE), ps);
+	ret = uffd_wp_protect(fd, region_page(r, TEST_PAGE), ps);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -800,12 +687,12 @@ static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(struct region *r)
 	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
-	ret = uffd_open_registered(UFFD_FEATURE_WP_UNPOPULATED,
+	ret = uffd_wp_register(UFFD_FEATURE_WP_UNPOPULATED,
 				   "UFFD_FEATURE_WP_UNPOPULATED",
 				   r->addr, r->len, &fd);
 	if (ret)
 		return ret;
-	ret = uffd_writeprotect(fd, r->addr, r->len);
+	ret = uffd_wp_protect(fd, r->addr, r->len);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -888,7 +775,7 @@ static const struct suite suite = {
 	.backends = backends,
 	.nr_backends = NR_BACKENDS,
 	.pagemap = true,
-	.setup = probe_uffd,
+	.setup = uffd_probe_features,
 	.environment = print_environment,
 };
 
