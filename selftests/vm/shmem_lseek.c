@@ -204,6 +204,14 @@ static bool set_size(int fd, off_t size, int *err)
 	return true;
 }
 
+/* Map the file sized to @npages with @prot, THP off; a KSFT_* code */
+static int map_file(struct region *r, size_t npages, int prot)
+{
+	int ret = region_map(r, npages, prot, 0);
+
+	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
+}
+
 /* Print the pagemap entry and mincore state of each page of a mapping */
 static void print_residency(const char *when, char *map, size_t npages)
 {
@@ -240,16 +248,19 @@ static int test_empty_file_enxio(struct region *r)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_written_page_is_data(struct region *r)
+/* A file of @npages with the pages of @layout marked 'D' written */
+static int layout_subtest(struct region *r, size_t npages, const char *layout)
 {
-	int fd = r->fd;
-	const char *layout = "HDHH";
-	int code;
+	int code = setup_layout(r->fd, npages * ps, layout);
 
-	code = setup_layout(fd, 4 * ps, layout);
 	if (code != KSFT_PASS)
 		return code;
-	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
+	return check_layout(r->fd, layout, npages * ps) ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_written_page_is_data(struct region *r)
+{
+	return layout_subtest(r, 4, "HDHH");
 }
 
 static int test_fallocated_unwritten_is_hole(struct region *r)
@@ -336,57 +347,41 @@ static int test_punched_hole_is_hole(struct region *r)
 
 static int test_mmap_read_fault_is_data(struct region *r)
 {
-	int fd = r->fd;
-	char *map;
 	bool ok = true;
+	int code;
 	char c;
-	int err;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	map = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return setup_failed("mmap", errno);
-	/* a shmem THP would turn the whole file into data */
-	thp_disable_range(map, 4 * ps);
-
-	c = map[2 * ps];
+	/* no THP: a shmem THP would turn the whole file into data */
+	code = map_file(r, 4, PROT_READ);
+	if (code != KSFT_PASS)
+		return code;
+	c = region_read(r, 2);
 	if (c) {
 		ksft_print_msg("read fault on a hole returned 0x%02x\n", c);
 		ok = false;
 	}
-	ok &= check_layout(fd, "HHDH", 4 * ps);
+	ok &= check_layout(r->fd, "HHDH", 4 * ps);
 	if (!ok)
-		print_residency("after read fault", map, 4);
-	munmap(map, 4 * ps);
+		print_residency("after read fault", r->addr, 4);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 static int test_populate_read_is_data(struct region *r)
 {
-	int fd = r->fd;
 	bool ok = true;
-	char *map;
-	int err;
+	int code;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	map = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return setup_failed("mmap", errno);
-	thp_disable_range(map, 4 * ps);
-
-	if (madvise(map + ps, 2 * ps, MADV_POPULATE_READ)) {
-		err = errno;
-		munmap(map, 4 * ps);
-		if (err == EINVAL)
+	code = map_file(r, 4, PROT_READ);
+	if (code != KSFT_PASS)
+		return code;
+	if (madvise(region_page(r, 1), 2 * ps, MADV_POPULATE_READ)) {
+		if (errno == EINVAL)
 			return skip("MADV_POPULATE_READ not supported (EINVAL)");
-		return setup_failed("madvise(MADV_POPULATE_READ)", err);
+		return setup_failed("madvise(MADV_POPULATE_READ)", errno);
 	}
-	ok &= check_layout(fd, "HDDH", 4 * ps);
+	ok &= check_layout(r->fd, "HDDH", 4 * ps);
 	if (!ok)
-		print_residency("after MADV_POPULATE_READ", map, 4);
-	munmap(map, 4 * ps);
+		print_residency("after MADV_POPULATE_READ", r->addr, 4);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -527,21 +522,25 @@ static int test_negative_offset_enxio(struct region *r)
 
 static int test_alternating_extents(struct region *r)
 {
-	int fd = r->fd;
-	const char *layout = "DHDDHHDH";
-	int code;
+	return layout_subtest(r, 8, "DHDDHHDH");
+}
 
-	code = setup_layout(fd, 8 * ps, layout);
-	if (code != KSFT_PASS)
-		return code;
-	return check_layout(fd, layout, 8 * ps) ? KSFT_PASS : KSFT_FAIL;
+/* The file position after @what must be @want */
+static bool check_position(int fd, const char *what, off_t want)
+{
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+
+	if (pos == want)
+		return true;
+	ksft_print_msg("position after %s is 0x%llx, expected 0x%llx\n", what,
+		       (long long)pos, (long long)want);
+	return false;
 }
 
 static int test_seek_sets_file_position(struct region *r)
 {
 	int fd = r->fd;
 	bool ok = true;
-	off_t pos;
 	int code;
 
 	code = setup_layout(fd, 4 * ps, "HHDH");
@@ -549,50 +548,28 @@ static int test_seek_sets_file_position(struct region *r)
 		return code;
 
 	ok &= check_seek(fd, 0, SEEK_DATA, 2 * ps);
-	pos = lseek(fd, 0, SEEK_CUR);
-	if (pos != (off_t)(2 * ps)) {
-		ksft_print_msg("position after SEEK_DATA is 0x%llx, expected 0x%zx\n",
-			       (long long)pos, 2 * ps);
-		ok = false;
-	}
+	ok &= check_position(fd, "SEEK_DATA", 2 * ps);
 	ok &= check_seek(fd, 2 * ps, SEEK_HOLE, 3 * ps);
-	pos = lseek(fd, 0, SEEK_CUR);
-	if (pos != (off_t)(3 * ps)) {
-		ksft_print_msg("position after SEEK_HOLE is 0x%llx, expected 0x%zx\n",
-			       (long long)pos, 3 * ps);
-		ok = false;
-	}
+	ok &= check_position(fd, "SEEK_HOLE", 3 * ps);
 	/* a failing SEEK_DATA must leave the position alone */
 	ok &= check_seek(fd, 3 * ps, SEEK_DATA, -ENXIO);
-	pos = lseek(fd, 0, SEEK_CUR);
-	if (pos != (off_t)(3 * ps)) {
-		ksft_print_msg("position after failed SEEK_DATA is 0x%llx, expected 0x%zx\n",
-			       (long long)pos, 3 * ps);
-		ok = false;
-	}
+	ok &= check_position(fd, "failed SEEK_DATA", 3 * ps);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 /*
  * Map an 8-page file MAP_SHARED and write pages 2-5 through the mapping,
- * leaving the others holes.
+ * leaving the others holes.  A KSFT_* code.
  */
-static char *map_and_dirty_middle(int fd, int *err)
+static int map_and_dirty_middle(struct region *r)
 {
 	size_t i;
-	char *map;
+	int code;
 
-	if (!set_size(fd, 8 * ps, err))
-		return NULL;
-	map = mmap(NULL, 8 * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		*err = errno;
-		return NULL;
-	}
-	thp_disable_range(map, 8 * ps);
-	for (i = 2; i < 6; i++)
-		memset(map + i * ps, page_byte(i), ps);
-	return map;
+	code = map_file(r, 8, PROT_READ | PROT_WRITE);
+	for (i = 2; code == KSFT_PASS && i < 6; i++)
+		region_write(r, i);
+	return code;
 }
 
 static bool check_middle_content(int fd)
@@ -611,30 +588,25 @@ static bool check_middle_content(int fd)
  */
 static int test_pageout_keeps_data(struct region *r)
 {
-	int fd = r->fd;
 	unsigned long swap_kb = 0;
 	bool ok = true;
-	char *map;
-	int err;
+	int code;
 
-	map = map_and_dirty_middle(fd, &err);
-	if (!map)
-		return setup_failed("ftruncate/mmap", err);
-	if (madvise(map + 2 * ps, 4 * ps, MADV_PAGEOUT)) {
-		err = errno;
-		munmap(map, 8 * ps);
-		if (err == EINVAL)
+	code = map_and_dirty_middle(r);
+	if (code != KSFT_PASS)
+		return code;
+	if (madvise(region_page(r, 2), 4 * ps, MADV_PAGEOUT)) {
+		if (errno == EINVAL)
 			return skip("MADV_PAGEOUT not supported (EINVAL)");
-		return setup_failed("madvise(MADV_PAGEOUT)", err);
+		return setup_failed("madvise(MADV_PAGEOUT)", errno);
 	}
-	if (!smaps_vma_field_kb(map, "Swap", &swap_kb, NULL))
+	if (!smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL))
 		ksft_print_msg("after MADV_PAGEOUT: smaps Swap: %lu kB (swap %s)\n",
 			       swap_kb, swap_present() ? "on" : "off");
-	print_residency("after MADV_PAGEOUT", map + 2 * ps, 1);
+	print_residency("after MADV_PAGEOUT", region_page(r, 2), 1);
 
-	ok &= check_layout(fd, "HHDDDDHH", 8 * ps);
-	ok &= check_middle_content(fd);
-	munmap(map, 8 * ps);
+	ok &= check_layout(r->fd, "HHDDDDHH", 8 * ps);
+	ok &= check_middle_content(r->fd);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -644,40 +616,32 @@ static int test_pageout_keeps_data(struct region *r)
  */
 static int test_swapped_out_pages_are_data(struct region *r)
 {
-	int fd = r->fd;
-	unsigned long swap_kb = 0, after_kb = 0;
+	unsigned long swap_kb, after_kb;
 	bool ok = true;
-	char *map;
-	int err;
+	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-
-	map = map_and_dirty_middle(fd, &err);
-	if (!map)
-		return setup_failed("ftruncate/mmap", err);
-
-	err = setup_pageout(map + 2 * ps, 4 * ps);
-	if (err) {
-		munmap(map, 8 * ps);
-		return err;
-	}
-	smaps_vma_field_kb(map, "Swap", &swap_kb, NULL);
+	code = map_and_dirty_middle(r);
+	if (code == KSFT_PASS)
+		code = region_pageout(r, 2, 4);
+	if (code != KSFT_PASS)
+		return code;
+	swap_kb = region_smaps_kb(r, "Swap");
 	ksft_print_msg("paged out: smaps Swap: %lu kB\n", swap_kb);
-	print_residency("after page-out", map + 2 * ps, 1);
+	print_residency("after page-out", region_page(r, 2), 1);
 
-	ok &= check_layout(fd, "HHDDDDHH", 8 * ps);
+	ok &= check_layout(r->fd, "HHDDDDHH", 8 * ps);
 
 	/* seeking must not have swapped anything in */
-	if (!smaps_vma_field_kb(map, "Swap", &after_kb, NULL) &&
-	    after_kb < swap_kb) {
+	after_kb = region_smaps_kb(r, "Swap");
+	if (after_kb < swap_kb) {
 		ksft_print_msg("smaps Swap: dropped from %lu to %lu kB while seeking\n",
 			       swap_kb, after_kb);
 		ok = false;
 	}
 
-	ok &= check_middle_content(fd);
-	munmap(map, 8 * ps);
+	ok &= check_middle_content(r->fd);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
