@@ -752,6 +752,17 @@ static int setup_max_size(int fd, bool last_byte)
 	return KSFT_PASS;
 }
 
+/* @check on a file of the largest size, with its last byte with @last_byte */
+static int max_size_subtest(struct region *r, bool last_byte,
+			    bool (*check)(int fd))
+{
+	int code = setup_max_size(r->fd, last_byte);
+
+	if (code != KSFT_PASS)
+		return code;
+	return check(r->fd) ? KSFT_PASS : KSFT_FAIL;
+}
+
 /* ftruncate(@fd, @size) must fail with @want_err */
 static bool ftruncate_fails(int fd, off_t size, int want_err)
 {
@@ -807,54 +818,49 @@ static int test_max_size_ftruncate(struct region *r)
 }
 
 /* An empty file of the largest size has no data anywhere */
-static int test_max_size_empty_seek_data_enxio(struct region *r)
+static bool empty_seek_data_enxio(int fd)
 {
-	int fd = r->fd;
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, false);
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, max_size / 2, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, last_page_start(max_size), SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, max_size - 1, SEEK_DATA, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_empty_seek_data_enxio(struct region *r)
+{
+	return max_size_subtest(r, false, empty_seek_data_enxio);
 }
 
 /* ... and every offset below i_size is a hole */
-static int test_max_size_empty_seek_hole_at_offset(struct region *r)
+static bool empty_seek_hole_at_offset(int fd)
 {
-	int fd = r->fd;
 	off_t offs[4];
 	bool ok = true;
 	size_t i;
-	int code;
 
-	code = setup_max_size(fd, false);
-	if (code != KSFT_PASS)
-		return code;
 	offs[0] = 0;
 	offs[1] = max_size / 2;
 	offs[2] = last_page_start(max_size);
 	offs[3] = max_size - 1;
 	for (i = 0; i < ARRAY_SIZE(offs); i++)
 		ok &= check_seek(fd, offs[i], SEEK_HOLE, offs[i]);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_empty_seek_hole_at_offset(struct region *r)
+{
+	return max_size_subtest(r, false, empty_seek_hole_at_offset);
 }
 
 /* One byte written at max_size - 1: SEEK_DATA finds its page */
-static int test_max_size_last_byte_seek_data(struct region *r)
+static bool last_byte_seek_data(int fd)
 {
-	int fd = r->fd;
 	off_t last;
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, true);
-	if (code != KSFT_PASS)
-		return code;
 	last = last_page_start(max_size);
 	ok &= check_seek(fd, 0, SEEK_DATA, last);
 	ok &= check_seek(fd, max_size / 2, SEEK_DATA, last);
@@ -863,37 +869,42 @@ static int test_max_size_last_byte_seek_data(struct region *r)
 	/* the hole before it */
 	ok &= check_seek(fd, 0, SEEK_HOLE, 0);
 	ok &= check_seek(fd, last - 1, SEEK_HOLE, last - 1);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_last_byte_seek_data(struct region *r)
+{
+	return max_size_subtest(r, true, last_byte_seek_data);
 }
 
 /* ... and SEEK_HOLE from inside that page returns i_size */
-static int test_max_size_last_byte_seek_hole_isize(struct region *r)
+static bool last_byte_seek_hole_isize(int fd)
 {
-	int fd = r->fd;
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, true);
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, last_page_start(max_size), SEEK_HOLE, max_size);
 	ok &= check_seek(fd, max_size - 1, SEEK_HOLE, max_size);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_last_byte_seek_hole_isize(struct region *r)
+{
+	return max_size_subtest(r, true, last_byte_seek_hole_isize);
 }
 
 /* ... while seeking from i_size itself fails */
-static int test_max_size_seek_at_isize_enxio(struct region *r)
+static bool seek_at_isize_enxio(int fd)
 {
-	int fd = r->fd;
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, true);
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, max_size, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, max_size, SEEK_HOLE, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_seek_at_isize_enxio(struct region *r)
+{
+	return max_size_subtest(r, true, seek_at_isize_enxio);
 }
 
 /*
