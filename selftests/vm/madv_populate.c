@@ -150,29 +150,8 @@ static bool madvise_result_is(void *addr, size_t len, int advice,
 static bool range_pagemap_is(char *addr, size_t len, uint64_t must_set,
 			     uint64_t must_clear)
 {
-	unsigned int diags = 0;
-	char desc[128];
-	uint64_t entry;
-	bool ok = true;
-	size_t off;
-	int ret;
-
-	for (off = 0; off < len; off += ps) {
-		ret = pagemap_read(pagemap_fd, addr + off, &entry);
-		if (ret) {
-			ksft_print_msg("pagemap read at page %zu: %s\n",
-				       off / ps, errno_name(ret));
-			return false;
-		}
-		if ((entry & must_set) == must_set && !(entry & must_clear))
-			continue;
-		ok = false;
-		if (diags++ < MAX_PAGE_DIAGS)
-			ksft_print_msg("page %zu: pagemap %s\n", off / ps,
-				       pagemap_describe(entry, desc,
-							sizeof(desc)));
-	}
-	return ok;
+	return pagemap_pages_are(NULL, addr, 0, len / ps, must_set, must_clear,
+				 MAX_PAGE_DIAGS);
 }
 
 static bool range_not_populated(char *addr, size_t len)

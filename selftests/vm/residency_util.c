@@ -213,6 +213,56 @@ const char *pagemap_describe(uint64_t entry, char *buf, size_t len)
 	return buf;
 }
 
+bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
+		      uint64_t set, uint64_t clear)
+{
+	char desc[160], want_set[96], want_clear[96];
+
+	if ((entry & set) == set && !(entry & clear))
+		return true;
+	pagemap_describe(entry, desc, sizeof(desc));
+	if (!set && clear == PME_NONE_MASK)
+		ksft_print_msg("%s%spage %zu: pagemap %s; expected none (nothing but SOFT_DIRTY)\n",
+			       when ? when : "", when ? ": " : "", idx, desc);
+	else
+		ksft_print_msg("%s%spage %zu: pagemap %s; expected %s set, %s clear\n",
+			       when ? when : "", when ? ": " : "", idx, desc,
+			       pagemap_flags_str(set, "-", want_set,
+						 sizeof(want_set)),
+			       pagemap_flags_str(clear, "-", want_clear,
+						 sizeof(want_clear)));
+	return false;
+}
+
+bool pagemap_pages_are(const char *when, const void *base, size_t first,
+		       size_t npages, uint64_t set, uint64_t clear,
+		       unsigned int max_diags)
+{
+	unsigned int diags = 0;
+	uint64_t entry;
+	bool ok = true;
+	size_t i;
+	int ret;
+
+	for (i = first; i < first + npages; i++) {
+		ret = pagemap_read(pagemap_fd,
+				   (const char *)base + i * sys_pagesize(),
+				   &entry);
+		if (ret) {
+			ksft_print_msg("%s%spage %zu: reading its pagemap entry: %s\n",
+				       when ? when : "", when ? ": " : "", i,
+				       errno_name(ret));
+			return false;
+		}
+		if ((entry & set) == set && !(entry & clear))
+			continue;
+		ok = false;
+		if (diags++ < max_diags)
+			pagemap_entry_is(when, i, entry, set, clear);
+	}
+	return ok;
+}
+
 int mincore_range(const void *addr, size_t len, unsigned char *vec)
 {
 	if (mincore((void *)addr, len, vec))

@@ -146,6 +146,27 @@ const char *pagemap_describe(uint64_t entry, char *buf, size_t len);
 const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
 			      size_t len);
 
+/* The pagemap flags to find clear in "nothing mapped", soft-dirty aside */
+#define PME_NONE_MASK		(~PME_SOFT_DIRTY)
+
+/*
+ * Does @entry, the pagemap entry of page @idx, have all the flags of @set
+ * and none of @clear?  If not, the entry is printed after @when (if not
+ * NULL), with what was expected.
+ */
+bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
+		      uint64_t set, uint64_t clear);
+
+/*
+ * pagemap_entry_is() for each of the @npages pages from page @first of the
+ * mapping at @base, read through pagemap_fd (or an fd of its own when that
+ * is not open); a page whose entry cannot be read fails them all.  At most
+ * @max_diags mismatches are printed.
+ */
+bool pagemap_pages_are(const char *when, const void *base, size_t first,
+		       size_t npages, uint64_t set, uint64_t clear,
+		       unsigned int max_diags);
+
 /*
  * mincore() of @len bytes from page-aligned @addr.  @vec must hold one byte
  * per page.  Returns 0 or a negative errno.

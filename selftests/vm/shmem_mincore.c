@@ -103,25 +103,8 @@ static bool check_residency(const char *when, const char *addr,
 /* The pages at @addr are not mapped: each pagemap entry reads none */
 static bool check_untouched(const char *addr)
 {
-	char desc[160];
-	uint64_t entry;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < NR_PAGES; i++) {
-		ret = pagemap_read(-1, addr + i * ps, &entry);
-		if (ret) {
-			ksft_print_msg("pagemap: %s\n", errno_name(ret));
-			return false;
-		}
-		if (!pagemap_entry_is_none(entry)) {
-			ksft_print_msg("page at offset 0x%zx is mapped: pagemap %s\n",
-				       i * ps, pagemap_describe(entry, desc,
-							       sizeof(desc)));
-			return false;
-		}
-	}
-	return true;
+	return pagemap_pages_are("fresh mapping", addr, 0, NR_PAGES, 0,
+				 PME_NONE_MASK, 1);
 }
 
 /*

@@ -85,57 +85,16 @@ static struct backend backends[NR_BACKENDS] = {
 
 static size_t ps;
 
-static bool read_entry(const struct region *r, size_t idx, uint64_t *entry)
-{
-	int ret = pagemap_read(pagemap_fd, region_page(r, idx), entry);
-
-	if (ret)
-		ksft_print_msg("reading the pagemap entry of offset 0x%zx: %s\n",
-			       idx * ps, errno_name(ret));
-	return !ret;
-}
-
-static bool entry_is(const char *when, size_t idx, uint64_t entry,
-		     uint64_t set, uint64_t clear)
-{
-	char desc[160], want_set[96], want_clear[96];
-
-	if ((entry & set) == set && !(entry & clear))
-		return true;
-	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected %s set, %s clear\n",
-		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)),
-		       pagemap_flags_str(set, "-", want_set, sizeof(want_set)),
-		       pagemap_flags_str(clear, "-", want_clear,
-					 sizeof(want_clear)));
-	return false;
-}
-
 /* The pagemap entry of page @idx has all of @set and none of @clear */
 static bool check_entry(const char *when, const struct region *r, size_t idx,
 			uint64_t set, uint64_t clear)
 {
-	uint64_t entry;
-
-	return read_entry(r, idx, &entry) &&
-	       entry_is(when, idx, entry, set, clear);
-}
-
-static bool entry_none(const char *when, size_t idx, uint64_t entry)
-{
-	char desc[160];
-
-	if (pagemap_entry_is_none(entry))
-		return true;
-	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected none (nothing but SOFT_DIRTY)\n",
-		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)));
-	return false;
+	return pagemap_pages_are(when, r->addr, idx, 1, set, clear, 1);
 }
 
 static bool check_none(const char *when, const struct region *r, size_t idx)
 {
-	uint64_t entry;
-
-	return read_entry(r, idx, &entry) && entry_none(when, idx, entry);
+	return check_entry(when, r, idx, 0, PME_NONE_MASK);
 }
 
 /* Write page TEST_PAGE of a fresh mapping; returns 0 or a KSFT code */
@@ -428,8 +387,8 @@ static int test_fork_child_untouched_reads_none(struct region *r)
 	if (pid < 0)
 		return setup_failed("fork", errno);
 	if (parent_get_entry(report_fd, &entry))
-		ok &= entry_none("child that never touched the page", TEST_PAGE,
-				 entry);
+		ok &= pagemap_entry_is("child that never touched the page",
+				       TEST_PAGE, entry, 0, PME_NONE_MASK);
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
@@ -454,8 +413,8 @@ static int test_shared_page_not_exclusive(struct region *r)
 		return setup_failed("fork", errno);
 	/* the child has the page mapped once it has reported */
 	if (parent_get_entry(report_fd, &entry))
-		ok &= entry_is("child, after a read fault", TEST_PAGE, entry,
-			       present_file, excl);
+		ok &= pagemap_entry_is("child, after a read fault", TEST_PAGE,
+				       entry, present_file, excl);
 	else
 		ok = false;
 	ok &= check_entry("parent, page also mapped by the child", r,
@@ -665,8 +624,8 @@ static int test_uffd_fork_copies_no_marker(struct region *r)
 		return setup_failed("fork", ret);
 	}
 	if (parent_get_entry(report_fd, &entry))
-		ok &= entry_none("child forked without UFFD_FEATURE_EVENT_FORK",
-				 TEST_PAGE, entry);
+		ok &= pagemap_entry_is("child forked without UFFD_FEATURE_EVENT_FORK",
+				       TEST_PAGE, entry, 0, PME_NONE_MASK);
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
@@ -717,7 +676,10 @@ static int test_guard_reads_guard_and_swap(struct region *r)
 			return skip("%s", guard_einval_reason());
 		return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
 	}
-	if (!read_entry(r, TEST_PAGE, &entry)) {
+	ret = pagemap_read(pagemap_fd, region_page(r, TEST_PAGE), &entry);
+	if (ret) {
+		ksft_print_msg("reading the pagemap entry of page %d: %s\n",
+			       TEST_PAGE, errno_name(ret));
 		ok = false;
 	} else if (pagemap_entry_has(entry, PME_SWAP) &&
 		   !pagemap_entry_has(entry, PME_GUARD_REGION) &&
@@ -726,10 +688,9 @@ static int test_guard_reads_guard_and_swap(struct region *r)
 		ok = false;
 	}
 	if (ok)
-		ok = entry_is("after MADV_GUARD_INSTALL", TEST_PAGE, entry,
-			      PME_GUARD_REGION | PME_SWAP,
-			      PME_PRESENT | PME_FILE |
-			      PME_UFFD_WP);
+		ok = pagemap_entry_is("after MADV_GUARD_INSTALL", TEST_PAGE,
+				      entry, PME_GUARD_REGION | PME_SWAP,
+				      PME_PRESENT | PME_FILE | PME_UFFD_WP);
 	madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
