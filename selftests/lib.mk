@@ -12,7 +12,7 @@
 # then includes this file.  Generated programs go to $(OUTPUT), which
 # defaults to the current directory.  Extra prerequisites of the programs
 # (say a shared .c file) are declared after the include, e.g.
-#   $(TEST_GEN_PROGS): vm_util.c
+#   $(TEST_GEN_PROGS): residency_util.c
 # and every .c prerequisite is compiled and linked into the program.
 #
 # Targets: all (default), run_tests, install (needs INSTALL_PATH), clean,

@@ -139,11 +139,13 @@ def test_probe_output_matches_upstream(
     assert our_code == their_code, f"{where}: exit {our_code}, upstream exits {their_code}"
 
 
-@pytest.mark.parametrize("program", sorted(p.stem for p in VM.glob("*.c") if p.stem != "vm_util"))
+@pytest.mark.parametrize(
+    "program", sorted(p.stem for p in VM.glob("*.c") if p.stem != "residency_util")
+)
 def test_programs_build_against_upstream(
     upstream: UpstreamHeader, program: str, tmp_path: Path
 ) -> None:
     """Our programs use only what upstream's header offers, without a warning."""
-    sources = [VM / f"{program}.c", VM / "vm_util.c"]
+    sources = [VM / f"{program}.c", VM / "residency_util.c"]
     warnings = _compile(upstream.path.parent, sources, tmp_path / program, "-I", str(VM))
     assert warnings == "", f"{program} against {upstream.package} {upstream.package_version}:"

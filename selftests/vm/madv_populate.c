@@ -13,7 +13,7 @@
  * populates fault every page in, a read populate of a memfd hole allocates
  * a zero-filled page-cache page (SEEK_DATA finds it), a write populate
  * marks the pages soft-dirty, and PROT_NONE fails with EINVAL.  A shmem
- * page counts as populated when its pagemap entry is PRESENT: PM_SWAP is
+ * page counts as populated when its pagemap entry is PRESENT: the SWAP bit is
  * never set for swapped-out shmem, whose page table entry is cleared.
  *
  * Last, pages paged out to swap (private anonymous, and a MAP_SHARED memfd)
@@ -37,28 +37,34 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 /* pages in each test range */
 #define NR_PAGES	16
 #define MAX_PAGE_DIAGS	4
 #define NAME_LEN	128
 
-/* The shared memory the shmem populate subtests run on */
-enum shmem_kind {
-	SHMEM_SHARED_ANON,	/* MAP_SHARED | MAP_ANONYMOUS */
-	SHMEM_MEMFD,		/* memfd, MAP_SHARED */
-	NR_SHMEM_KINDS,
+/* The memory the subtests run on; nothing is probed, all of it must work */
+enum {
+	BACKEND_SHARED_ANON,
+	BACKEND_MEMFD,
+	BACKEND_PRIVATE_ANON,
+	NR_BACKENDS,
 };
 
-static const char * const shmem_kind_names[NR_SHMEM_KINDS] = {
-	[SHMEM_SHARED_ANON] = "shared_anon",
-	[SHMEM_MEMFD] = "memfd",
+/* the shared memory of the shmem populate subtests, in this order */
+#define NR_SHMEM_BACKENDS	(BACKEND_MEMFD + 1)
+
+static const struct backend backends[NR_BACKENDS] = {
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
+				  .kind = MEM_SHARED_ANON },
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
+				   .kind = MEM_PRIVATE_ANON },
 };
 
 static size_t ps;
 static size_t range_len;
-static int pagemap_fd = -1;
 
 static void report(const char *name, bool ok)
 {
@@ -82,20 +88,40 @@ static const char *advice_name(int advice)
 	return advice == MADV_POPULATE_READ ? "read" : "write";
 }
 
+/*
+ * range_len bytes of @backend mapped with @prot and @flags (0: the
+ * backend's own), THP off; a memfd is @file_size bytes long.  Returns
+ * false after printing why not.
+ */
+static bool map_range(struct region *r, int backend, int prot, int flags,
+		      off_t file_size)
+{
+	const struct backend *b = &backends[backend];
+	int ret;
+
+	ret = region_open(r, b);
+	/*
+	 * A PROT_NONE or PROT_READ VMA takes MADV_NOHUGEPAGE as well; it is
+	 * not checked, THP only matters for the pagemap checks.
+	 */
+	if (!ret)
+		ret = region_map(r, NR_PAGES, prot, flags);
+	if (!ret && r->fd >= 0 && file_size != (off_t)range_len)
+		ret = region_resize(r, file_size / ps);
+	if (ret)
+		ksft_print_msg("%s of %zu bytes of %s memory failed: %s\n",
+			       r->failed, range_len, b->name, errno_name(ret));
+	return !ret;
+}
+
+/* Private anonymous memory; exits when it cannot be mapped */
 static char *map_anon(int prot)
 {
-	char *addr;
+	struct region r;
 
-	addr = mmap(NULL, range_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (addr == MAP_FAILED)
-		ksft_exit_fail_msg("mmap of %zu bytes failed: %s\n", range_len,
-				   errno_name(errno));
-	/*
-	 * A PROT_NONE or PROT_READ VMA takes MADV_NOHUGEPAGE as well; keep
-	 * going if it is refused, THP only matters for the pagemap checks.
-	 */
-	thp_disable_range(addr, range_len);
-	return addr;
+	if (!map_range(&r, BACKEND_PRIVATE_ANON, prot, 0, 0))
+		ksft_exit_fail_msg("cannot map private anonymous memory\n");
+	return r.addr;
 }
 
 /* madvise() must fail with @want_err, or succeed when @want_err is 0 */
@@ -124,40 +150,19 @@ static bool madvise_result_is(void *addr, size_t len, int advice,
 static bool range_pagemap_is(char *addr, size_t len, uint64_t must_set,
 			     uint64_t must_clear)
 {
-	unsigned int diags = 0;
-	char desc[128];
-	uint64_t entry;
-	bool ok = true;
-	size_t off;
-	int ret;
-
-	for (off = 0; off < len; off += ps) {
-		ret = pagemap_read(pagemap_fd, addr + off, &entry);
-		if (ret) {
-			ksft_print_msg("pagemap read at page %zu: %s\n",
-				       off / ps, errno_name(ret));
-			return false;
-		}
-		if ((entry & must_set) == must_set && !(entry & must_clear))
-			continue;
-		ok = false;
-		if (diags++ < MAX_PAGE_DIAGS)
-			ksft_print_msg("page %zu: pagemap %s\n", off / ps,
-				       pagemap_describe(entry, desc,
-							sizeof(desc)));
-	}
-	return ok;
+	return pagemap_pages_are(NULL, addr, 0, len / ps, must_set, must_clear,
+				 MAX_PAGE_DIAGS);
 }
 
 static bool range_not_populated(char *addr, size_t len)
 {
 	return range_pagemap_is(addr, len, 0,
-				PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP));
+				PME_PRESENT | PME_SWAP);
 }
 
 static bool range_present(char *addr, size_t len)
 {
-	return range_pagemap_is(addr, len, PM_BIT(PM_PRESENT), 0);
+	return range_pagemap_is(addr, len, PME_PRESENT, 0);
 }
 
 static bool range_resident(char *addr, size_t len)
@@ -186,9 +191,9 @@ static uint64_t page_pfn(char *addr)
 	uint64_t entry;
 
 	if (pagemap_read(pagemap_fd, addr, &entry) ||
-	    !pagemap_entry_has(entry, PM_PRESENT))
+	    !pagemap_entry_has(entry, PME_PRESENT))
 		return 0;
-	return entry & PM_PFN_MASK;
+	return entry & PME_PFN_MASK;
 }
 
 /*
@@ -203,8 +208,8 @@ static bool range_maps_zero_page(char *addr, size_t len)
 	bool ok;
 	size_t off;
 
-	ok = range_pagemap_is(addr, len, PM_BIT(PM_PRESENT),
-			      PM_BIT(PM_MMAP_EXCLUSIVE) | PM_BIT(PM_FILE));
+	ok = range_pagemap_is(addr, len, PME_PRESENT,
+			      PME_MMAP_EXCLUSIVE | PME_FILE);
 	for (off = ps; first && off < len; off += ps) {
 		if (page_pfn(addr + off) != first) {
 			ksft_print_msg("page %zu: pfn 0x%llx, page 0: pfn 0x%llx\n",
@@ -225,8 +230,8 @@ static bool range_maps_private_pages(char *addr, size_t len)
 	bool ok;
 
 	ok = range_pagemap_is(addr, len,
-			      PM_BIT(PM_PRESENT) | PM_BIT(PM_MMAP_EXCLUSIVE),
-			      PM_BIT(PM_FILE) | PM_BIT(PM_SWAP));
+			      PME_PRESENT | PME_MMAP_EXCLUSIVE,
+			      PME_FILE | PME_SWAP);
 	for (i = 0; i < len / ps; i++) {
 		pfns[i] = page_pfn(addr + i * ps);
 		for (j = 0; pfns[i] && j < i; j++) {
@@ -305,41 +310,38 @@ static void test_holes(void)
 	munmap(addr + 2 * ps, range_len - 2 * ps);
 }
 
-static void test_populate_read(void)
+/*
+ * A populate of fresh private anonymous memory: a read populate maps the
+ * zero page, over which a write populate then gives every page a copy of
+ * its own; a write populate maps private pages right away.
+ */
+static void test_populate(int advice)
 {
+	bool read = advice == MADV_POPULATE_READ;
+	const char *adv = advice_name(advice);
 	char *addr = map_anon(PROT_READ | PROT_WRITE);
 
-	report("populate_read_range_unpopulated_before",
-	       range_not_populated(addr, range_len));
-	report("populate_read_returns_0",
-	       madvise_result_is(addr, range_len, MADV_POPULATE_READ, 0));
-	report("populate_read_range_present", range_present(addr, range_len));
-	report("populate_read_maps_zero_page",
-	       range_maps_zero_page(addr, range_len));
-	report("populate_read_mincore_resident",
-	       range_resident(addr, range_len));
-
-	/* writing over the zero page gives every page a copy of its own */
-	report("populate_write_after_read_returns_0",
-	       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE, 0));
-	report("populate_write_after_read_maps_private_pages",
-	       range_maps_private_pages(addr, range_len));
-	munmap(addr, range_len);
-}
-
-static void test_populate_write(void)
-{
-	char *addr = map_anon(PROT_READ | PROT_WRITE);
-
-	report("populate_write_range_unpopulated_before",
-	       range_not_populated(addr, range_len));
-	report("populate_write_returns_0",
-	       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE, 0));
-	report("populate_write_range_present", range_present(addr, range_len));
-	report("populate_write_maps_private_pages",
-	       range_maps_private_pages(addr, range_len));
-	report("populate_write_mincore_resident",
-	       range_resident(addr, range_len));
+	report_named(range_not_populated(addr, range_len),
+		     "populate_%s_range_unpopulated_before", adv);
+	report_named(madvise_result_is(addr, range_len, advice, 0),
+		     "populate_%s_returns_0", adv);
+	report_named(range_present(addr, range_len),
+		     "populate_%s_range_present", adv);
+	if (read)
+		report("populate_read_maps_zero_page",
+		       range_maps_zero_page(addr, range_len));
+	else
+		report("populate_write_maps_private_pages",
+		       range_maps_private_pages(addr, range_len));
+	report_named(range_resident(addr, range_len),
+		     "populate_%s_mincore_resident", adv);
+	if (read) {
+		report("populate_write_after_read_returns_0",
+		       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE,
+					 0));
+		report("populate_write_after_read_maps_private_pages",
+		       range_maps_private_pages(addr, range_len));
+	}
 	munmap(addr, range_len);
 }
 
@@ -352,12 +354,12 @@ static void test_softdirty(void)
 		"softdirty_populate_write_returns_0",
 		"softdirty_populate_write_dirties_range",
 	};
-	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
+	uint64_t sd = PME_SOFT_DIRTY;
 	char *addr;
 	size_t i;
 	int ret;
 
-	if (!softdirty_supported()) {
+	if (!softdirty_available()) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			ksft_test_result_code(KSFT_SKIP, names[i],
 					      "soft-dirty tracking not supported");
@@ -365,7 +367,7 @@ static void test_softdirty(void)
 	}
 
 	addr = map_anon(PROT_READ | PROT_WRITE);
-	ret = clear_softdirty();
+	ret = softdirty_clear();
 	if (ret) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			ksft_test_result_code(KSFT_SKIP, names[i],
@@ -378,38 +380,11 @@ static void test_softdirty(void)
 	report(names[0], range_pagemap_is(addr, range_len, 0, sd));
 	report(names[1],
 	       madvise_result_is(addr, range_len, MADV_POPULATE_READ, 0));
-	report(names[2], range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT), sd));
+	report(names[2], range_pagemap_is(addr, range_len, PME_PRESENT, sd));
 	report(names[3],
 	       madvise_result_is(addr, range_len, MADV_POPULATE_WRITE, 0));
-	report(names[4], range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT) | sd, 0));
+	report(names[4], range_pagemap_is(addr, range_len, PME_PRESENT | sd, 0));
 	munmap(addr, range_len);
-}
-
-/* A memfd of @size bytes mapped over range_len bytes, or NULL */
-static char *map_memfd(int flags, int prot, off_t size, int *fdp)
-{
-	char *addr;
-	int fd;
-
-	fd = memfd_new("madv_populate");
-	if (fd < 0) {
-		ksft_print_msg("memfd_create: %s\n", errno_name(fd));
-		return NULL;
-	}
-	if (ftruncate(fd, size)) {
-		ksft_print_msg("ftruncate: %s\n", errno_name(errno));
-		close(fd);
-		return NULL;
-	}
-	addr = mmap(NULL, range_len, prot, flags, fd, 0);
-	if (addr == MAP_FAILED) {
-		ksft_print_msg("mmap of the memfd: %s\n", errno_name(errno));
-		close(fd);
-		return NULL;
-	}
-	thp_disable_range(addr, range_len);
-	*fdp = fd;
-	return addr;
 }
 
 /* Pages past i_size of a shared memfd mapping cannot be faulted in */
@@ -419,22 +394,20 @@ static void test_shmem_beyond_eof(void)
 		"shmem_beyond_eof_populate_read_efault",
 		"shmem_beyond_eof_populate_write_efault",
 	};
-	char *addr;
-	int fd;
+	struct region r;
 
 	/* i_size covers the first half of the mapping only */
-	addr = map_memfd(MAP_SHARED, PROT_READ | PROT_WRITE, range_len / 2, &fd);
-	if (!addr) {
+	if (!map_range(&r, BACKEND_MEMFD, PROT_READ | PROT_WRITE, 0,
+		       range_len / 2)) {
 		report(names[0], false);
 		report(names[1], false);
 		return;
 	}
-	report(names[0], madvise_result_is(addr, range_len,
+	report(names[0], madvise_result_is(r.addr, range_len,
 					   MADV_POPULATE_READ, EFAULT));
-	report(names[1], madvise_result_is(addr, range_len,
+	report(names[1], madvise_result_is(r.addr, range_len,
 					   MADV_POPULATE_WRITE, EFAULT));
-	munmap(addr, range_len);
-	close(fd);
+	region_close(&r);
 }
 
 /*
@@ -450,11 +423,14 @@ static void test_private_memfd_populate_write(void)
 		"private_memfd_populate_write_keeps_file_content",
 	};
 	bool unchanged = true;
+	struct region r;
 	char *addr, *buf;
 	size_t i;
 	int fd;
 
-	addr = map_memfd(MAP_PRIVATE, PROT_READ | PROT_WRITE, range_len, &fd);
+	addr = map_range(&r, BACKEND_MEMFD, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE, range_len) ? r.addr : NULL;
+	fd = r.fd;
 	buf = malloc(range_len);
 	if (!addr || !buf) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
@@ -488,46 +464,14 @@ static void test_private_memfd_populate_write(void)
 	report(names[2], unchanged);
 out:
 	free(buf);
-	if (addr) {
-		munmap(addr, range_len);
-		close(fd);
-	}
-}
-
-/*
- * Shared memory of @kind over range_len bytes with @prot, THP off; a memfd
- * is sized to the whole range.  *@fdp gets the memfd or -1.  NULL on
- * failure, after printing why.
- */
-static char *map_shmem(enum shmem_kind kind, int prot, int *fdp)
-{
-	char *addr;
-
-	if (kind == SHMEM_MEMFD)
-		return map_memfd(MAP_SHARED, prot, range_len, fdp);
-
-	*fdp = -1;
-	addr = mmap(NULL, range_len, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (addr == MAP_FAILED) {
-		ksft_print_msg("mmap of %zu bytes MAP_SHARED|MAP_ANONYMOUS: %s\n",
-			       range_len, errno_name(errno));
-		return NULL;
-	}
-	thp_disable_range(addr, range_len);
-	return addr;
-}
-
-static void unmap_shmem(char *addr, int fd)
-{
-	munmap(addr, range_len);
-	if (fd >= 0)
-		close(fd);
+	if (addr)
+		region_close(&r);
 }
 
 /* No page of the range mapped: pagemap none, soft-dirty bit aside */
 static bool range_pagemap_none(char *addr, size_t len)
 {
-	return range_pagemap_is(addr, len, 0, ~PM_BIT(PM_SOFT_DIRTY));
+	return range_pagemap_is(addr, len, 0, ~PME_SOFT_DIRTY);
 }
 
 /*
@@ -535,28 +479,30 @@ static bool range_pagemap_none(char *addr, size_t len)
  * range starts unpopulated and ends up PRESENT and resident; on a memfd
  * the holes become page-cache pages that SEEK_DATA reports as data.
  */
-static void test_shmem_populate(enum shmem_kind kind, int advice)
+static void test_shmem_populate(int backend, int advice)
 {
 	static const char * const checks[] = {
 		"range_unpopulated_before", "returns_0", "range_present",
 		"mincore_resident", "allocates_page_cache",
 	};
-	const char *prefix = shmem_kind_names[kind];
+	const char *prefix = backends[backend].name;
 	const char *adv = advice_name(advice);
-	size_t nr = kind == SHMEM_MEMFD ? ARRAY_SIZE(checks) :
+	size_t nr = backend == BACKEND_MEMFD ? ARRAY_SIZE(checks) :
 		    ARRAY_SIZE(checks) - 1;
 	bool hole_before = true;
+	struct region r;
 	char *addr;
 	size_t i;
 	int fd;
 
-	addr = map_shmem(kind, PROT_READ | PROT_WRITE, &fd);
-	if (!addr) {
+	if (!map_range(&r, backend, PROT_READ | PROT_WRITE, 0, range_len)) {
 		for (i = 0; i < nr; i++)
 			report_named(false, "%s_populate_%s_%s", prefix, adv,
 				     checks[i]);
 		return;
 	}
+	addr = r.addr;
+	fd = r.fd;
 
 	report_named(range_pagemap_none(addr, range_len),
 		     "%s_populate_%s_%s", prefix, adv, checks[0]);
@@ -579,29 +525,27 @@ static void test_shmem_populate(enum shmem_kind kind, int advice)
 			      false);
 		report_named(ok, "%s_populate_%s_%s", prefix, adv, checks[4]);
 	}
-	unmap_shmem(addr, fd);
+	region_close(&r);
 }
 
 /* No populate on a PROT_NONE shared mapping: EINVAL */
-static void test_shmem_prot_none(enum shmem_kind kind)
+static void test_shmem_prot_none(int backend)
 {
-	const char *prefix = shmem_kind_names[kind];
-	char *addr;
-	int fd;
+	const char *prefix = backends[backend].name;
+	struct region r;
 
-	addr = map_shmem(kind, PROT_NONE, &fd);
-	if (!addr) {
+	if (!map_range(&r, backend, PROT_NONE, 0, range_len)) {
 		report_named(false, "%s_prot_none_populate_read_einval", prefix);
 		report_named(false, "%s_prot_none_populate_write_einval", prefix);
 		return;
 	}
-	report_named(madvise_result_is(addr, range_len, MADV_POPULATE_READ,
+	report_named(madvise_result_is(r.addr, range_len, MADV_POPULATE_READ,
 				       EINVAL),
 		     "%s_prot_none_populate_read_einval", prefix);
-	report_named(madvise_result_is(addr, range_len, MADV_POPULATE_WRITE,
+	report_named(madvise_result_is(r.addr, range_len, MADV_POPULATE_WRITE,
 				       EINVAL),
 		     "%s_prot_none_populate_write_einval", prefix);
-	unmap_shmem(addr, fd);
+	region_close(&r);
 }
 
 /*
@@ -609,7 +553,7 @@ static void test_shmem_prot_none(enum shmem_kind kind)
  * clear_refs: a read populate maps the pages clean, a write populate
  * dirties them.
  */
-static void test_shmem_softdirty(enum shmem_kind kind)
+static void test_shmem_softdirty(int backend)
 {
 	static const struct {
 		const char *name;
@@ -621,44 +565,44 @@ static void test_shmem_softdirty(enum shmem_kind kind)
 		{ "softdirty_populate_write_dirties_range",
 		  MADV_POPULATE_WRITE, true },
 	};
-	const char *prefix = shmem_kind_names[kind];
-	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
-	uint64_t present = PM_BIT(PM_PRESENT);
+	const char *prefix = backends[backend].name;
+	uint64_t sd = PME_SOFT_DIRTY;
+	uint64_t present = PME_PRESENT;
 	char name[NAME_LEN];
+	struct region r;
 	bool ok;
 	size_t i;
-	char *addr;
-	int fd, ret;
+	int ret;
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		snprintf(name, sizeof(name), "%s_%s", prefix, cases[i].name);
-		if (!softdirty_supported()) {
+		if (!softdirty_available()) {
 			ksft_test_result_code(KSFT_SKIP, name,
 					      "soft-dirty tracking not supported");
 			continue;
 		}
-		addr = map_shmem(kind, PROT_READ | PROT_WRITE, &fd);
-		if (!addr) {
+		if (!map_range(&r, backend, PROT_READ | PROT_WRITE, 0,
+			       range_len)) {
 			report(name, false);
 			continue;
 		}
-		ret = clear_softdirty();
+		ret = softdirty_clear();
 		if (ret) {
 			ksft_test_result_code(KSFT_SKIP, name,
 					      "writing /proc/self/clear_refs failed: %s",
 					      errno_name(ret));
-			unmap_shmem(addr, fd);
+			region_close(&r);
 			continue;
 		}
 		/* clean and unpopulated before */
-		ok = range_pagemap_is(addr, range_len, 0, ~0ULL);
-		ok &= madvise_result_is(addr, range_len, cases[i].advice, 0);
+		ok = range_pagemap_is(r.addr, range_len, 0, ~0ULL);
+		ok &= madvise_result_is(r.addr, range_len, cases[i].advice, 0);
 		if (cases[i].dirty)
-			ok &= range_pagemap_is(addr, range_len, present | sd, 0);
+			ok &= range_pagemap_is(r.addr, range_len, present | sd, 0);
 		else
-			ok &= range_pagemap_is(addr, range_len, present, sd);
+			ok &= range_pagemap_is(r.addr, range_len, present, sd);
 		report(name, ok);
-		unmap_shmem(addr, fd);
+		region_close(&r);
 	}
 }
 
@@ -688,7 +632,7 @@ enum {
 	NR_SWAPPED_CHECKS,
 };
 
-static const char * const swapped_check_names[NR_SWAPPED_CHECKS] = {
+static const char * const swapped_check_names[NR_SWAPPED_CHECKS + 1] = {
 	[SWAPPED_RETURNS_0] = "returns_0",
 	[SWAPPED_RANGE_PRESENT] = "range_present",
 	[SWAPPED_SMAPS_SWAP_ZERO] = "smaps_swap_zero",
@@ -696,30 +640,26 @@ static const char * const swapped_check_names[NR_SWAPPED_CHECKS] = {
 };
 
 /*
- * Write a pattern to range_len bytes of private anonymous memory, or of a
- * MAP_SHARED memfd with @memfd, page it all out, verified, and populate it
- * again with @advice.  Fills @codes; returns KSFT_PASS, or the code every
- * check gets when the setup skipped or failed.
+ * Write a pattern to range_len bytes of @backend, private anonymous memory
+ * or a MAP_SHARED memfd, page it all out, verified, and populate it again
+ * with @advice.  Fills @codes; returns KSFT_PASS, or the code every check
+ * gets when the setup skipped or failed.
  */
-static int swapped_populate(bool memfd, int advice,
+static int swapped_populate(int backend, int advice,
 			    int codes[NR_SWAPPED_CHECKS])
 {
+	bool shmem = backend != BACKEND_PRIVATE_ANON;
 	unsigned long before_kb, swap_kb = 0, after_kb;
-	int code = KSFT_PASS;
+	struct region r;
 	char desc[128];
 	uint64_t entry;
 	char *addr;
-	int fd = -1;
+	int code;
 	int ret;
 
-	if (memfd) {
-		addr = map_memfd(MAP_SHARED, PROT_READ | PROT_WRITE,
-				 range_len, &fd);
-		if (!addr)
-			return KSFT_FAIL;
-	} else {
-		addr = map_anon(PROT_READ | PROT_WRITE);
-	}
+	if (!map_range(&r, backend, PROT_READ | PROT_WRITE, 0, range_len))
+		return KSFT_FAIL;
+	addr = r.addr;
 	fill_pages(addr, NR_PAGES);
 
 	ret = smaps_vma_field_kb(addr, "Swap", &before_kb, NULL);
@@ -728,20 +668,10 @@ static int swapped_populate(bool memfd, int advice,
 		       setup_failed("reading smaps Swap:", -ret);
 		goto out;
 	}
-	ret = pageout_range(addr, range_len, PAGEOUT_RETRIES, &swap_kb);
-	if (ret == -EINVAL) {
-		code = skip("MADV_PAGEOUT not supported (EINVAL)");
+	code = setup_pageout(addr, range_len);
+	if (code != KSFT_PASS)
 		goto out;
-	}
-	if (ret == -EAGAIN) {
-		code = skip("no swap: page-out not verified, smaps Swap: %lu kB, expected %lu kB",
-			    swap_kb, before_kb + range_len / 1024);
-		goto out;
-	}
-	if (ret) {
-		code = setup_failed("MADV_PAGEOUT", -ret);
-		goto out;
-	}
+	smaps_vma_field_kb(addr, "Swap", &swap_kb, NULL);
 	if (!pagemap_read(pagemap_fd, addr, &entry))
 		ksft_print_msg("paged out: smaps Swap: %lu kB (before %lu kB), page 0: pagemap %s\n",
 			       swap_kb, before_kb,
@@ -752,8 +682,8 @@ static int swapped_populate(bool memfd, int advice,
 		KSFT_PASS : KSFT_FAIL;
 	/* shmem: PRESENT only; anon: the swap entries must be gone too */
 	codes[SWAPPED_RANGE_PRESENT] =
-		range_pagemap_is(addr, range_len, PM_BIT(PM_PRESENT),
-				 memfd ? 0 : PM_BIT(PM_SWAP)) ?
+		range_pagemap_is(addr, range_len, PME_PRESENT,
+				 shmem ? 0 : PME_SWAP) ?
 		KSFT_PASS : KSFT_FAIL;
 	ret = smaps_vma_field_kb(addr, "Swap", &after_kb, NULL);
 	if (ret) {
@@ -770,33 +700,24 @@ static int swapped_populate(bool memfd, int advice,
 	codes[SWAPPED_DATA_INTACT] = range_data_intact(addr) ?
 				     KSFT_PASS : KSFT_FAIL;
 out:
-	munmap(addr, range_len);
-	if (fd >= 0)
-		close(fd);
+	region_close(&r);
 	return code;
 }
 
-static void test_swapped_populate(bool memfd, int advice)
+static void test_swapped_populate(int backend, int advice)
 {
-	const char *prefix = memfd ? "memfd" : "private_anon";
 	int codes[NR_SWAPPED_CHECKS];
-	char name[NAME_LEN];
+	char prefix[NAME_LEN];
 	int code;
-	size_t i;
 
 	skip_reason[0] = '\0';
 	if (swap_present())
-		code = swapped_populate(memfd, advice, codes);
+		code = swapped_populate(backend, advice, codes);
 	else
 		code = skip("no swap");
-	for (i = 0; i < NR_SWAPPED_CHECKS; i++) {
-		if (code != KSFT_PASS)
-			codes[i] = code;
-		snprintf(name, sizeof(name), "%s_swapped_populate_%s_%s",
-			 prefix, advice_name(advice), swapped_check_names[i]);
-		ksft_test_result_code(codes[i], name, "%s",
-				      codes[i] == KSFT_SKIP ? skip_reason : "");
-	}
+	snprintf(prefix, sizeof(prefix), "%s_swapped_populate_%s",
+		 backends[backend].name, advice_name(advice));
+	report_checks(prefix, swapped_check_names, codes, code);
 }
 
 /* Exit with a SKIP when the kernel predates MADV_POPULATE_(READ|WRITE) */
@@ -816,52 +737,47 @@ static void sense_support(void)
 	munmap(addr, ps);
 }
 
+static void print_environment(void)
+{
+	if (geteuid())
+		ksft_print_msg("not root: pagemap PFNs read as 0, PFN checks are skipped\n");
+}
+
 int main(void)
 {
-	int kind;
+	int b;
 
-	ps = psize();
+	ps = sys_pagesize();
 	range_len = NR_PAGES * ps;
 
-	ksft_print_header();
-	sense_support();
-	pagemap_fd = pagemap_open();
-	if (pagemap_fd < 0)
-		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
-			       errno_name(pagemap_fd));
 	/*
 	 * Private anonymous and memfd tests, then shared memory: populate
 	 * (4 checks, 5 on a memfd, for each populate), PROT_NONE (2) and
 	 * soft-dirty (2) per kind, and 4 checks per swapped-out populate.
 	 */
-	ksft_set_plan(6 + 6 + 7 + 5 + 5 + 2 + 3 +
-		      (4 + 5) * 2 + 2 * 2 + 2 * 2 + 4 * 4);
-	print_env_banner();
-	print_env_pin_cpu();
-	if (geteuid())
-		ksft_print_msg("not root: pagemap PFNs read as 0, PFN checks are skipped\n");
+	suite_start(6 + 6 + 7 + 5 + 5 + 2 + 3 +
+		    (4 + 5) * 2 + 2 * 2 + 2 * 2 + 4 * 4, sense_support, true);
+	env_banner(NULL, 0, print_environment);
 
 	test_protections();
 	test_holes();
-	test_populate_read();
-	test_populate_write();
+	test_populate(MADV_POPULATE_READ);
+	test_populate(MADV_POPULATE_WRITE);
 	test_softdirty();
 	test_shmem_beyond_eof();
 	test_private_memfd_populate_write();
 
-	for (kind = 0; kind < NR_SHMEM_KINDS; kind++) {
-		test_shmem_populate(kind, MADV_POPULATE_READ);
-		test_shmem_populate(kind, MADV_POPULATE_WRITE);
+	for (b = 0; b < NR_SHMEM_BACKENDS; b++) {
+		test_shmem_populate(b, MADV_POPULATE_READ);
+		test_shmem_populate(b, MADV_POPULATE_WRITE);
 	}
-	for (kind = 0; kind < NR_SHMEM_KINDS; kind++)
-		test_shmem_prot_none(kind);
-	for (kind = 0; kind < NR_SHMEM_KINDS; kind++)
-		test_shmem_softdirty(kind);
-	test_swapped_populate(false, MADV_POPULATE_READ);
-	test_swapped_populate(false, MADV_POPULATE_WRITE);
-	test_swapped_populate(true, MADV_POPULATE_READ);
-	test_swapped_populate(true, MADV_POPULATE_WRITE);
-
-	close(pagemap_fd);
-	ksft_finished();
+	for (b = 0; b < NR_SHMEM_BACKENDS; b++)
+		test_shmem_prot_none(b);
+	for (b = 0; b < NR_SHMEM_BACKENDS; b++)
+		test_shmem_softdirty(b);
+	test_swapped_populate(BACKEND_PRIVATE_ANON, MADV_POPULATE_READ);
+	test_swapped_populate(BACKEND_PRIVATE_ANON, MADV_POPULATE_WRITE);
+	test_swapped_populate(BACKEND_MEMFD, MADV_POPULATE_READ);
+	test_swapped_populate(BACKEND_MEMFD, MADV_POPULATE_WRITE);
+	suite_end();
 }

@@ -33,26 +33,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #define MAX_SEEK_DIAGS		8
 /* the largest off_t; _FILE_OFFSET_BITS=64 makes off_t 64 bits */
 #define OFF_T_MAX		((off_t)LLONG_MAX)
 
-enum backend {
+enum {
 	BACKEND_MEMFD,
 	BACKEND_TMPFS,
 	NR_BACKENDS,
@@ -62,13 +60,11 @@ enum backend {
 #define ON_TMPFS	(1U << BACKEND_TMPFS)
 #define ON_BOTH		(ON_MEMFD | ON_TMPFS)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = { .name = "memfd" },
-	[BACKEND_TMPFS] = { .name = "tmpfs" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS,
+			    .mount_if_none = true },
 };
-
-/* Directory of the tmpfs that holds our O_TMPFILE files */
-static char tmpfs_dir[PATH_MAX];
 
 /* Number of seek mismatches reported by the running subtest */
 static unsigned int seek_diags;
@@ -208,6 +204,14 @@ static bool set_size(int fd, off_t size, int *err)
 	return true;
 }
 
+/* Map the file sized to @npages with @prot, THP off; a KSFT_* code */
+static int map_file(struct region *r, size_t npages, int prot)
+{
+	int ret = region_map(r, npages, prot, 0);
+
+	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
+}
+
 /* Print the pagemap entry and mincore state of each page of a mapping */
 static void print_residency(const char *when, char *map, size_t npages)
 {
@@ -234,8 +238,9 @@ static void print_residency(const char *when, char *map, size_t npages)
 
 /* Subtests.  Each gets a fresh, empty file and returns a KSFT_* code. */
 
-static int test_empty_file_enxio(int fd)
+static int test_empty_file_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 
 	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
@@ -243,19 +248,24 @@ static int test_empty_file_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_written_page_is_data(int fd)
+/* A file of @npages with the pages of @layout marked 'D' written */
+static int layout_subtest(struct region *r, size_t npages, const char *layout)
 {
-	const char *layout = "HDHH";
-	int code;
+	int code = setup_layout(r->fd, npages * ps, layout);
 
-	code = setup_layout(fd, 4 * ps, layout);
 	if (code != KSFT_PASS)
 		return code;
-	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
+	return check_layout(r->fd, layout, npages * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fallocated_unwritten_is_hole(int fd)
+static int test_written_page_is_data(struct region *r)
 {
+	return layout_subtest(r, 4, "HDHH");
+}
+
+static int test_fallocated_unwritten_is_hole(struct region *r)
+{
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code;
@@ -275,8 +285,9 @@ static int test_fallocated_unwritten_is_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fallocate_then_write_one_page(int fd)
+static int test_fallocate_then_write_one_page(struct region *r)
 {
+	int fd = r->fd;
 	const char *layout = "HHDH";
 	int code;
 
@@ -289,8 +300,9 @@ static int test_fallocate_then_write_one_page(int fd)
 	return check_layout(fd, layout, 4 * ps) ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_read_of_fallocated_page_stays_hole(int fd)
+static int test_read_of_fallocated_page_stays_hole(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	size_t i;
 	int code;
@@ -304,8 +316,9 @@ static int test_read_of_fallocated_page_stays_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_punched_hole_is_hole(int fd)
+static int test_punched_hole_is_hole(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code;
@@ -332,62 +345,49 @@ static int test_punched_hole_is_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_mmap_read_fault_is_data(int fd)
+static int test_mmap_read_fault_is_data(struct region *r)
 {
-	char *map;
 	bool ok = true;
+	int code;
 	char c;
-	int err;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	map = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return setup_failed("mmap", errno);
-	/* a shmem THP would turn the whole file into data */
-	thp_disable_range(map, 4 * ps);
-
-	c = map[2 * ps];
+	/* no THP: a shmem THP would turn the whole file into data */
+	code = map_file(r, 4, PROT_READ);
+	if (code != KSFT_PASS)
+		return code;
+	c = region_read(r, 2);
 	if (c) {
 		ksft_print_msg("read fault on a hole returned 0x%02x\n", c);
 		ok = false;
 	}
-	ok &= check_layout(fd, "HHDH", 4 * ps);
+	ok &= check_layout(r->fd, "HHDH", 4 * ps);
 	if (!ok)
-		print_residency("after read fault", map, 4);
-	munmap(map, 4 * ps);
+		print_residency("after read fault", r->addr, 4);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_populate_read_is_data(int fd)
+static int test_populate_read_is_data(struct region *r)
 {
 	bool ok = true;
-	char *map;
-	int err;
+	int code;
 
-	if (!set_size(fd, 4 * ps, &err))
-		return setup_failed("ftruncate", err);
-	map = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return setup_failed("mmap", errno);
-	thp_disable_range(map, 4 * ps);
-
-	if (madvise(map + ps, 2 * ps, MADV_POPULATE_READ)) {
-		err = errno;
-		munmap(map, 4 * ps);
-		if (err == EINVAL)
+	code = map_file(r, 4, PROT_READ);
+	if (code != KSFT_PASS)
+		return code;
+	if (madvise(region_page(r, 1), 2 * ps, MADV_POPULATE_READ)) {
+		if (errno == EINVAL)
 			return skip("MADV_POPULATE_READ not supported (EINVAL)");
-		return setup_failed("madvise(MADV_POPULATE_READ)", err);
+		return setup_failed("madvise(MADV_POPULATE_READ)", errno);
 	}
-	ok &= check_layout(fd, "HDDH", 4 * ps);
+	ok &= check_layout(r->fd, "HDDH", 4 * ps);
 	if (!ok)
-		print_residency("after MADV_POPULATE_READ", map, 4);
-	munmap(map, 4 * ps);
+		print_residency("after MADV_POPULATE_READ", r->addr, 4);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_read_of_hole_stays_hole(int fd)
+static int test_read_of_hole_stays_hole(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	size_t i;
 	int err;
@@ -400,8 +400,9 @@ static int test_read_of_hole_stays_hole(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_offset_inside_page(int fd)
+static int test_offset_inside_page(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -424,8 +425,9 @@ static int test_offset_inside_page(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_sparse_data_in_last_page_only(int fd)
+static int test_sparse_data_in_last_page_only(struct region *r)
 {
+	int fd = r->fd;
 	const char *layout = "HHHHHHHD";
 	bool ok = true;
 	int code;
@@ -440,8 +442,9 @@ static int test_sparse_data_in_last_page_only(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_hole_in_data_returns_isize(int fd)
+static int test_seek_hole_in_data_returns_isize(struct region *r)
 {
+	int fd = r->fd;
 	off_t size = 3 * ps + 100;
 	char *buf;
 	bool ok = true;
@@ -466,8 +469,9 @@ static int test_seek_hole_in_data_returns_isize(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_at_eof_enxio(int fd)
+static int test_seek_at_eof_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -482,8 +486,9 @@ static int test_seek_at_eof_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_seek_past_eof_enxio(int fd)
+static int test_seek_past_eof_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -499,8 +504,9 @@ static int test_seek_past_eof_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_negative_offset_enxio(int fd)
+static int test_negative_offset_enxio(struct region *r)
 {
+	int fd = r->fd;
 	bool ok = true;
 	int code;
 
@@ -514,21 +520,27 @@ static int test_negative_offset_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_alternating_extents(int fd)
+static int test_alternating_extents(struct region *r)
 {
-	const char *layout = "DHDDHHDH";
-	int code;
-
-	code = setup_layout(fd, 8 * ps, layout);
-	if (code != KSFT_PASS)
-		return code;
-	return check_layout(fd, layout, 8 * ps) ? KSFT_PASS : KSFT_FAIL;
+	return layout_subtest(r, 8, "DHDDHHDH");
 }
 
-static int test_seek_sets_file_position(int fd)
+/* The file position after @what must be @want */
+static bool check_position(int fd, const char *what, off_t want)
 {
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+
+	if (pos == want)
+		return true;
+	ksft_print_msg("position after %s is 0x%llx, expected 0x%llx\n", what,
+		       (long long)pos, (long long)want);
+	return false;
+}
+
+static int test_seek_sets_file_position(struct region *r)
+{
+	int fd = r->fd;
 	bool ok = true;
-	off_t pos;
 	int code;
 
 	code = setup_layout(fd, 4 * ps, "HHDH");
@@ -536,50 +548,28 @@ static int test_seek_sets_file_position(int fd)
 		return code;
 
 	ok &= check_seek(fd, 0, SEEK_DATA, 2 * ps);
-	pos = lseek(fd, 0, SEEK_CUR);
-	if (pos != (off_t)(2 * ps)) {
-		ksft_print_msg("position after SEEK_DATA is 0x%llx, expected 0x%zx\n",
-			       (long long)pos, 2 * ps);
-		ok = false;
-	}
+	ok &= check_position(fd, "SEEK_DATA", 2 * ps);
 	ok &= check_seek(fd, 2 * ps, SEEK_HOLE, 3 * ps);
-	pos = lseek(fd, 0, SEEK_CUR);
-	if (pos != (off_t)(3 * ps)) {
-		ksft_print_msg("position after SEEK_HOLE is 0x%llx, expected 0x%zx\n",
-			       (long long)pos, 3 * ps);
-		ok = false;
-	}
+	ok &= check_position(fd, "SEEK_HOLE", 3 * ps);
 	/* a failing SEEK_DATA must leave the position alone */
 	ok &= check_seek(fd, 3 * ps, SEEK_DATA, -ENXIO);
-	pos = lseek(fd, 0, SEEK_CUR);
-	if (pos != (off_t)(3 * ps)) {
-		ksft_print_msg("position after failed SEEK_DATA is 0x%llx, expected 0x%zx\n",
-			       (long long)pos, 3 * ps);
-		ok = false;
-	}
+	ok &= check_position(fd, "failed SEEK_DATA", 3 * ps);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 /*
  * Map an 8-page file MAP_SHARED and write pages 2-5 through the mapping,
- * leaving the others holes.
+ * leaving the others holes.  A KSFT_* code.
  */
-static char *map_and_dirty_middle(int fd, int *err)
+static int map_and_dirty_middle(struct region *r)
 {
 	size_t i;
-	char *map;
+	int code;
 
-	if (!set_size(fd, 8 * ps, err))
-		return NULL;
-	map = mmap(NULL, 8 * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		*err = errno;
-		return NULL;
-	}
-	thp_disable_range(map, 8 * ps);
-	for (i = 2; i < 6; i++)
-		memset(map + i * ps, page_byte(i), ps);
-	return map;
+	code = map_file(r, 8, PROT_READ | PROT_WRITE);
+	for (i = 2; code == KSFT_PASS && i < 6; i++)
+		region_write(r, i);
+	return code;
 }
 
 static bool check_middle_content(int fd)
@@ -596,31 +586,27 @@ static bool check_middle_content(int fd)
  * MADV_PAGEOUT on written pages, whatever it achieves (with no swap, shmem
  * pages get unmapped but stay in the page cache), must not lose data.
  */
-static int test_pageout_keeps_data(int fd)
+static int test_pageout_keeps_data(struct region *r)
 {
 	unsigned long swap_kb = 0;
 	bool ok = true;
-	char *map;
-	int err;
+	int code;
 
-	map = map_and_dirty_middle(fd, &err);
-	if (!map)
-		return setup_failed("ftruncate/mmap", err);
-	if (madvise(map + 2 * ps, 4 * ps, MADV_PAGEOUT)) {
-		err = errno;
-		munmap(map, 8 * ps);
-		if (err == EINVAL)
+	code = map_and_dirty_middle(r);
+	if (code != KSFT_PASS)
+		return code;
+	if (madvise(region_page(r, 2), 4 * ps, MADV_PAGEOUT)) {
+		if (errno == EINVAL)
 			return skip("MADV_PAGEOUT not supported (EINVAL)");
-		return setup_failed("madvise(MADV_PAGEOUT)", err);
+		return setup_failed("madvise(MADV_PAGEOUT)", errno);
 	}
-	if (!smaps_vma_field_kb(map, "Swap", &swap_kb, NULL))
+	if (!smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL))
 		ksft_print_msg("after MADV_PAGEOUT: smaps Swap: %lu kB (swap %s)\n",
 			       swap_kb, swap_present() ? "on" : "off");
-	print_residency("after MADV_PAGEOUT", map + 2 * ps, 1);
+	print_residency("after MADV_PAGEOUT", region_page(r, 2), 1);
 
-	ok &= check_layout(fd, "HHDDDDHH", 8 * ps);
-	ok &= check_middle_content(fd);
-	munmap(map, 8 * ps);
+	ok &= check_layout(r->fd, "HHDDDDHH", 8 * ps);
+	ok &= check_middle_content(r->fd);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -628,45 +614,34 @@ static int test_pageout_keeps_data(int fd)
  * Pages moved to swap are still data: SEEK_DATA finds them without
  * swapping them in, and their contents come back intact.
  */
-static int test_swapped_out_pages_are_data(int fd)
+static int test_swapped_out_pages_are_data(struct region *r)
 {
-	unsigned long swap_kb = 0, after_kb = 0;
+	unsigned long swap_kb, after_kb;
 	bool ok = true;
-	char *map;
-	int err;
+	int code;
 
 	if (!swap_present())
 		return skip("no swap");
-
-	map = map_and_dirty_middle(fd, &err);
-	if (!map)
-		return setup_failed("ftruncate/mmap", err);
-
-	err = pageout_range(map + 2 * ps, 4 * ps, PAGEOUT_RETRIES, &swap_kb);
-	if (err) {
-		munmap(map, 8 * ps);
-		if (err == -EINVAL)
-			return skip("MADV_PAGEOUT not supported (EINVAL)");
-		if (err == -EAGAIN)
-			return skip("page-out not verified: smaps Swap: %lu kB, expected %zu kB",
-				    swap_kb, 4 * ps / 1024);
-		return setup_failed("MADV_PAGEOUT", -err);
-	}
+	code = map_and_dirty_middle(r);
+	if (code == KSFT_PASS)
+		code = region_pageout(r, 2, 4);
+	if (code != KSFT_PASS)
+		return code;
+	swap_kb = region_smaps_kb(r, "Swap");
 	ksft_print_msg("paged out: smaps Swap: %lu kB\n", swap_kb);
-	print_residency("after page-out", map + 2 * ps, 1);
+	print_residency("after page-out", region_page(r, 2), 1);
 
-	ok &= check_layout(fd, "HHDDDDHH", 8 * ps);
+	ok &= check_layout(r->fd, "HHDDDDHH", 8 * ps);
 
 	/* seeking must not have swapped anything in */
-	if (!smaps_vma_field_kb(map, "Swap", &after_kb, NULL) &&
-	    after_kb < swap_kb) {
+	after_kb = region_smaps_kb(r, "Swap");
+	if (after_kb < swap_kb) {
 		ksft_print_msg("smaps Swap: dropped from %lu to %lu kB while seeking\n",
 			       swap_kb, after_kb);
 		ok = false;
 	}
 
-	ok &= check_middle_content(fd);
-	munmap(map, 8 * ps);
+	ok &= check_middle_content(r->fd);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -777,6 +752,17 @@ static int setup_max_size(int fd, bool last_byte)
 	return KSFT_PASS;
 }
 
+/* @check on a file of the largest size, with its last byte with @last_byte */
+static int max_size_subtest(struct region *r, bool last_byte,
+			    bool (*check)(int fd))
+{
+	int code = setup_max_size(r->fd, last_byte);
+
+	if (code != KSFT_PASS)
+		return code;
+	return check(r->fd) ? KSFT_PASS : KSFT_FAIL;
+}
+
 /* ftruncate(@fd, @size) must fail with @want_err */
 static bool ftruncate_fails(int fd, off_t size, int want_err)
 {
@@ -799,8 +785,9 @@ static bool ftruncate_fails(int fd, off_t size, int want_err)
  * sparse, and refuses one byte more with EFBIG (a negative size with
  * EINVAL).  On a 64-bit kernel it is MAX_LFS_FILESIZE, LLONG_MAX.
  */
-static int test_max_size_ftruncate(int fd)
+static int test_max_size_ftruncate(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code;
@@ -831,51 +818,49 @@ static int test_max_size_ftruncate(int fd)
 }
 
 /* An empty file of the largest size has no data anywhere */
-static int test_max_size_empty_seek_data_enxio(int fd)
+static bool empty_seek_data_enxio(int fd)
 {
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, false);
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, max_size / 2, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, last_page_start(max_size), SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, max_size - 1, SEEK_DATA, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_empty_seek_data_enxio(struct region *r)
+{
+	return max_size_subtest(r, false, empty_seek_data_enxio);
 }
 
 /* ... and every offset below i_size is a hole */
-static int test_max_size_empty_seek_hole_at_offset(int fd)
+static bool empty_seek_hole_at_offset(int fd)
 {
 	off_t offs[4];
 	bool ok = true;
 	size_t i;
-	int code;
 
-	code = setup_max_size(fd, false);
-	if (code != KSFT_PASS)
-		return code;
 	offs[0] = 0;
 	offs[1] = max_size / 2;
 	offs[2] = last_page_start(max_size);
 	offs[3] = max_size - 1;
 	for (i = 0; i < ARRAY_SIZE(offs); i++)
 		ok &= check_seek(fd, offs[i], SEEK_HOLE, offs[i]);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_empty_seek_hole_at_offset(struct region *r)
+{
+	return max_size_subtest(r, false, empty_seek_hole_at_offset);
 }
 
 /* One byte written at max_size - 1: SEEK_DATA finds its page */
-static int test_max_size_last_byte_seek_data(int fd)
+static bool last_byte_seek_data(int fd)
 {
 	off_t last;
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, true);
-	if (code != KSFT_PASS)
-		return code;
 	last = last_page_start(max_size);
 	ok &= check_seek(fd, 0, SEEK_DATA, last);
 	ok &= check_seek(fd, max_size / 2, SEEK_DATA, last);
@@ -884,35 +869,42 @@ static int test_max_size_last_byte_seek_data(int fd)
 	/* the hole before it */
 	ok &= check_seek(fd, 0, SEEK_HOLE, 0);
 	ok &= check_seek(fd, last - 1, SEEK_HOLE, last - 1);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_last_byte_seek_data(struct region *r)
+{
+	return max_size_subtest(r, true, last_byte_seek_data);
 }
 
 /* ... and SEEK_HOLE from inside that page returns i_size */
-static int test_max_size_last_byte_seek_hole_isize(int fd)
+static bool last_byte_seek_hole_isize(int fd)
 {
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, true);
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, last_page_start(max_size), SEEK_HOLE, max_size);
 	ok &= check_seek(fd, max_size - 1, SEEK_HOLE, max_size);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_last_byte_seek_hole_isize(struct region *r)
+{
+	return max_size_subtest(r, true, last_byte_seek_hole_isize);
 }
 
 /* ... while seeking from i_size itself fails */
-static int test_max_size_seek_at_isize_enxio(int fd)
+static bool seek_at_isize_enxio(int fd)
 {
 	bool ok = true;
-	int code;
 
-	code = setup_max_size(fd, true);
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, max_size, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, max_size, SEEK_HOLE, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return ok;
+}
+
+static int test_max_size_seek_at_isize_enxio(struct region *r)
+{
+	return max_size_subtest(r, true, seek_at_isize_enxio);
 }
 
 /*
@@ -921,8 +913,9 @@ static int test_max_size_seek_at_isize_enxio(int fd)
  * file is one hole; with its last byte written, the data is the last page.
  * The same file is truncated to 0 and grown again for each size.
  */
-static int test_sparse_size_sweep_last_byte(int fd)
+static int test_sparse_size_sweep_last_byte(struct region *r)
 {
+	int fd = r->fd;
 	static const unsigned long long fixed[] = {
 		0, 1, 2, 4095, 4096, 4097, 8192, 65537, 1ULL << 20,
 		(1ULL << 31) - 1, 1ULL << 31, 1ULL << 32, (1ULL << 32) + 1,
@@ -978,8 +971,9 @@ next:
 }
 
 /* Truncating a file with data to 0 leaves nothing to seek to */
-static int test_truncated_to_zero_enxio(int fd)
+static int test_truncated_to_zero_enxio(struct region *r)
 {
+	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
 	int code, err;
@@ -1009,7 +1003,7 @@ static int test_truncated_to_zero_enxio(int fd)
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-/* Each subtest gets a fresh, empty file of its backend from run_on_new_file() */
+/* Each subtest gets a fresh, empty file of its backend */
 static const struct subtest subtests[] = {
 	{ "empty_file_enxio", test_empty_file_enxio, ON_BOTH },
 	{ "written_page_is_data", test_written_page_is_data, ON_BOTH },
@@ -1044,97 +1038,24 @@ static const struct subtest subtests[] = {
 	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH },
 };
 
-/*
- * As root, mount a tmpfs of our own in a private mount namespace, so that
- * it disappears with this process and nothing is left behind.
- */
-static bool mount_private_tmpfs(void)
+/* Run subtest @t on a fresh, empty file */
+static int run_counted(const struct subtest *t, struct region *r)
 {
-	static const char * const mountpoints[] = {
-		"/dev/shm", "/tmp", "/mnt", "/dev",
-	};
-	size_t i;
-
-	if (geteuid() != 0 || unshare(CLONE_NEWNS))
-		return false;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return false;
-	for (i = 0; i < ARRAY_SIZE(mountpoints); i++) {
-		if (mount("shmem_lseek", mountpoints[i], "tmpfs",
-			  MS_NOSUID | MS_NODEV, "size=64m,mode=0700"))
-			continue;
-		if (tmpfs_dir_usable(mountpoints[i])) {
-			snprintf(tmpfs_dir, sizeof(tmpfs_dir), "%s",
-				 mountpoints[i]);
-			ksft_print_msg("mounted a private tmpfs on %s\n",
-				       tmpfs_dir);
-			return true;
-		}
-		umount2(mountpoints[i], MNT_DETACH);
-	}
-	return false;
-}
-
-/*
- * The memfd backend, and a directory for the tmpfs one: tmpfs_find_dir()'s
- * or, failing that, a private tmpfs of our own.
- */
-static void probe_backends(void)
-{
-	probe_shmem_backends(&backends[BACKEND_MEMFD], NULL, NULL, 0);
-	if (!tmpfs_find_dir(tmpfs_dir, sizeof(tmpfs_dir)) ||
-	    mount_private_tmpfs())
-		return;
-	snprintf(backends[BACKEND_TMPFS].skip, sizeof(backends[0].skip),
-		 "no writable tmpfs supporting O_TMPFILE found%s",
-		 geteuid() ? " (run as root to mount one)" : "");
-}
-
-/* A fresh, empty file of @backend; returns the fd or a negative errno */
-static int new_file(enum backend backend)
-{
-	return backend == BACKEND_MEMFD ? memfd_new("shmem_lseek") :
-	       tmpfile_new(tmpfs_dir);
-}
-
-/* Run subtest @t on a fresh, empty file of backend @b */
-static int run_on_new_file(const struct subtest *t, int b)
-{
-	int code, fd;
-
-	fd = new_file(b);
-	if (fd < 0) {
-		ksft_print_msg("creating a %s file failed: %s\n",
-			       backends[b].name, errno_name(fd));
-		return KSFT_FAIL;
-	}
 	seek_diags = 0;
-	code = t->fn(fd);
-	close(fd);
-	return code;
+	return t->fn(r);
 }
 
-static void print_environment(void)
-{
-	print_env_banner();
-	print_env_pin_cpu();
-	if (tmpfs_dir[0])
-		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
-}
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.environment = probe_max_size,
+	.run = run_counted,
+};
 
 int main(void)
 {
-	ps = psize();
-	ksft_print_header();
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	probe_backends();
-	print_environment();
-	probe_max_size();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     run_on_new_file);
-
-	ksft_finished();
+	ps = sys_pagesize();
+	suite_main(&suite);
 }

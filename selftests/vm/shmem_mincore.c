@@ -43,18 +43,17 @@
 #include <linux/kernel-page-flags.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #define NR_PAGES		4
 /* the page the swap subtests work on */
 #define TEST_PAGE		1
 /* memory.reclaim requests, each far more than the cgroup holds */
 #define RECLAIM_ROUNDS		50
-#define RECLAIM_REQUEST		"64M"
 /* attempts at a mincore() call during which the swap cache state holds */
 #define STABLE_TRIES		10
 
-enum backend {
+enum {
 	BACKEND_MEMFD,
 	BACKEND_TMPFS,
 	BACKEND_ANON,
@@ -66,60 +65,13 @@ enum backend {
 #define ON_ANON		(1U << BACKEND_ANON)
 #define ON_FILES	(ON_MEMFD | ON_TMPFS)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_MEMFD] = { .name = "memfd" },
-	[BACKEND_TMPFS] = { .name = "tmpfs" },
-	[BACKEND_ANON] = { .name = "anon" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },
+	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
 };
-
-/* Directory of the tmpfs that holds our O_TMPFILE files */
-static char tmpfs_dir[PATH_MAX];
 
 static size_t ps;
-static bool swap_on;
-
-/* The cgroup v2 directory this process runs in, and what we did to it */
-static char cg_home[PATH_MAX];
-static bool cg_enabled_memory;
-static unsigned int cg_seq;
-/* Why no child cgroup with memory.reclaim can be used; empty when it can */
-static char cg_skip[256];
-
-/* A file of NR_PAGES pages (no file for anon) and a mapping of it */
-struct region {
-	char *addr;
-	size_t len;
-	int fd;
-};
-
-static char *page_addr(const struct region *r, size_t idx)
-{
-	return r->addr + idx * ps;
-}
-
-/* A fresh, empty file of @backend; returns the fd or a negative errno */
-static int new_file(int backend)
-{
-	return backend == BACKEND_MEMFD ? memfd_new("shmem_mincore") :
-	       tmpfile_new(tmpfs_dir);
-}
-
-/*
- * A fresh mapping of the NR_PAGES pages of @fd, or of anonymous memory when
- * @fd is negative.  Returns the address or NULL with errno set.
- */
-static char *map_pages(int fd, int prot)
-{
-	int flags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
-	char *addr;
-
-	addr = mmap(NULL, NR_PAGES * ps, prot, flags, fd, 0);
-	if (addr == MAP_FAILED)
-		return NULL;
-	/* one pte per page: no THP, whatever the system default */
-	thp_disable_range(addr, NR_PAGES * ps);
-	return addr;
-}
 
 /*
  * mincore() of the NR_PAGES pages at @addr must match @want, one
@@ -151,76 +103,42 @@ static bool check_residency(const char *when, const char *addr,
 /* The pages at @addr are not mapped: each pagemap entry reads none */
 static bool check_untouched(const char *addr)
 {
-	char desc[160];
-	uint64_t entry;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < NR_PAGES; i++) {
-		ret = pagemap_read(-1, addr + i * ps, &entry);
-		if (ret) {
-			ksft_print_msg("pagemap: %s\n", errno_name(ret));
-			return false;
-		}
-		if (!pagemap_entry_is_none(entry)) {
-			ksft_print_msg("page at offset 0x%zx is mapped: pagemap %s\n",
-				       i * ps, pagemap_describe(entry, desc,
-							       sizeof(desc)));
-			return false;
-		}
-	}
-	return true;
+	return pagemap_pages_are("fresh mapping", addr, 0, NR_PAGES, 0,
+				 PME_NONE_MASK, 1);
 }
 
 /*
- * A fresh file of @backend, NR_PAGES long and set up by @prepare, and a
- * fresh mapping of it with @prot.  Returns KSFT_PASS with the file in *@fdp
- * and the mapping in *@addrp, or the code the subtest ends with.
+ * The file of @r made NR_PAGES long and set up by @prepare, then mapped
+ * with @prot.  Returns KSFT_PASS, or the code the subtest ends with.
  */
-static int map_prepared_file(int backend, int (*prepare)(int fd), int prot,
-			     int *fdp, char **addrp)
+static int setup_prepared(struct region *r, int (*prepare)(int fd), int prot)
 {
-	int fd, ret;
+	int ret;
 
-	fd = new_file(backend);
-	if (fd < 0)
-		return setup_failed("creating the file", -fd);
-	if (ftruncate(fd, NR_PAGES * ps)) {
-		ret = setup_failed("ftruncate", errno);
-		goto fail;
-	}
-	ret = prepare(fd);
+	ret = region_resize(r, NR_PAGES);
 	if (ret)
-		goto fail;
-	*addrp = map_pages(fd, prot);
-	if (!*addrp) {
-		ret = setup_failed("mmap", errno);
-		goto fail;
-	}
-	*fdp = fd;
-	return KSFT_PASS;
-fail:
-	close(fd);
-	return ret;
+		return setup_failed(r->failed, -ret);
+	ret = prepare(r->fd);
+	if (ret)
+		return ret;
+	ret = region_map(r, NR_PAGES, prot, 0);
+	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
 }
 
 /* Page-cache subtests: a file set up by @prepare, then a fresh mapping */
 
-static int file_residency(enum backend backend,
-			  int (*prepare)(int fd), const char *want)
+static int file_residency(struct region *r, int (*prepare)(int fd),
+			  const char *want)
 {
 	bool ok = true;
-	char *addr;
-	int fd, ret;
+	int ret;
 
 	/* read-only and never touched: no pte, mincore asks the page cache */
-	ret = map_prepared_file(backend, prepare, PROT_READ, &fd, &addr);
+	ret = setup_prepared(r, prepare, PROT_READ);
 	if (ret)
 		return ret;
-	ok &= check_residency("fresh, untouched mapping", addr, want);
-	ok &= check_untouched(addr);
-	munmap(addr, NR_PAGES * ps);
-	close(fd);
+	ok &= check_residency("fresh, untouched mapping", r->addr, want);
+	ok &= check_untouched(r->addr);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -260,241 +178,25 @@ static int prepare_punched(int fd)
 }
 
 /* write(2) puts pages 0 and 2 into the page cache; nothing maps them */
-static int test_written_unmapped_resident(int backend)
+static int test_written_unmapped_resident(struct region *r)
 {
-	return file_residency(backend, prepare_written, "1010");
+	return file_residency(r, prepare_written, "1010");
 }
 
-static int test_hole_not_resident(int backend)
+static int test_hole_not_resident(struct region *r)
 {
-	return file_residency(backend, prepare_nothing, "0000");
+	return file_residency(r, prepare_nothing, "0000");
 }
 
 /* fallocate() allocates pages but does not make them uptodate */
-static int test_fallocated_unwritten_not_resident(int backend)
+static int test_fallocated_unwritten_not_resident(struct region *r)
 {
-	return file_residency(backend, prepare_fallocated, "0000");
+	return file_residency(r, prepare_fallocated, "0000");
 }
 
-static int test_punched_hole_not_resident(int backend)
+static int test_punched_hole_not_resident(struct region *r)
 {
-	return file_residency(backend, prepare_punched, "1001");
-}
-
-/* cgroup v2: a child cgroup whose memory.reclaim evicts the swap cache */
-
-/* Is @word one of the space-separated words of @line? */
-static bool has_word(const char *line, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p = line;
-
-	while ((p = strstr(p, word))) {
-		if ((p == line || p[-1] == ' ') &&
-		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-/* Mount point of the cgroup v2 hierarchy and our cgroup in it */
-static bool find_cgroup2(char *mnt, size_t mnt_len, char *path,
-			 size_t path_len)
-{
-	char line[PATH_MAX + 256], dir[PATH_MAX], type[64];
-	bool found = false;
-	FILE *fp;
-
-	fp = fopen("/proc/self/mounts", "re");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp)) {
-		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
-		    !strcmp(type, "cgroup2")) {
-			snprintf(mnt, mnt_len, "%s", dir);
-			found = true;
-			break;
-		}
-	}
-	fclose(fp);
-	if (!found)
-		return false;
-
-	found = false;
-	fp = fopen("/proc/self/cgroup", "re");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strlen(line + 3) < path_len) {
-			strcpy(path, line + 3);
-			found = true;
-		}
-		break;
-	}
-	fclose(fp);
-	return found;
-}
-
-static int cg_path(char *buf, size_t len, const char *dir, const char *file)
-{
-	int n = snprintf(buf, len, "%s/%s", dir, file);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* Create a child cgroup; its directory goes to @dir */
-static int cg_create(char *dir, size_t len)
-{
-	int n;
-
-	if (cg_skip[0])
-		return -ENOENT;
-	n = snprintf(dir, len, "%s/shmem_mincore.%d.%u", cg_home, getpid(),
-		     cg_seq++);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755))
-		return -errno;
-	return 0;
-}
-
-static int cg_move_to(const char *dir)
-{
-	char path[PATH_MAX + 32], pid[32];
-	int ret;
-
-	ret = cg_path(path, sizeof(path), dir, "cgroup.procs");
-	if (ret)
-		return ret;
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return write_file(path, pid);
-}
-
-static void cg_remove(const char *dir)
-{
-	int i;
-
-	/* a cgroup that just lost its last process may be busy briefly */
-	for (i = 0; i < 100; i++) {
-		if (!rmdir(dir) || errno == ENOENT)
-			return;
-		if (errno != EBUSY)
-			break;
-		usleep(10000);
-	}
-	ksft_print_msg("could not remove cgroup %s: %s\n", dir,
-		       errno_name(errno));
-}
-
-/* Ask the child cgroup at @dir to reclaim far more than it holds */
-static int cg_reclaim(const char *dir)
-{
-	char path[PATH_MAX + 32];
-	int ret;
-
-	ret = cg_path(path, sizeof(path), dir, "memory.reclaim");
-	if (!ret)
-		ret = write_file(path, RECLAIM_REQUEST);
-	/* EAGAIN: less than requested could be reclaimed, as expected */
-	return ret == -EAGAIN ? 0 : ret;
-}
-
-static __printf(1, 2) void cg_unavailable(const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(cg_skip, sizeof(cg_skip), fmt, args);
-	va_end(args);
-}
-
-static void probe_cgroup(void)
-{
-	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 32];
-	char line[512], dir[PATH_MAX + 64];
-	int ret;
-
-	if (!find_cgroup2(mnt, sizeof(mnt), path, sizeof(path)))
-		return cg_unavailable("no cgroup v2 hierarchy mounted");
-	if (snprintf(cg_home, sizeof(cg_home), "%s%s", mnt,
-		     strcmp(path, "/") ? path : "") >= (int)sizeof(cg_home))
-		return cg_unavailable("cgroup path too long");
-
-	cg_path(file, sizeof(file), cg_home, "cgroup.controllers");
-	ret = read_first_line(file, line, sizeof(line));
-	if (ret == -ENODATA)
-		line[0] = '\0';
-	else if (ret)
-		return cg_unavailable("reading %s: %s", file, errno_name(ret));
-	if (!has_word(line, "memory"))
-		return cg_unavailable("cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
-				      cg_home, line);
-
-	cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control");
-	ret = read_first_line(file, line, sizeof(line));
-	if (ret == -ENODATA)
-		line[0] = '\0';
-	else if (ret)
-		return cg_unavailable("reading %s: %s", file, errno_name(ret));
-	if (!has_word(line, "memory")) {
-		ret = write_file(file, "+memory");
-		if (ret)
-			return cg_unavailable("enabling the memory controller in %s: %s",
-					      file, errno_name(ret));
-		cg_enabled_memory = true;
-	}
-
-	ret = cg_create(dir, sizeof(dir));
-	if (ret)
-		return cg_unavailable("creating a cgroup in %s: %s", cg_home,
-				      errno_name(ret));
-	cg_path(file, sizeof(file), dir, "memory.reclaim");
-	if (access(file, W_OK))
-		cg_unavailable("no memory.reclaim in cgroup v2: %s",
-			       errno_name(errno));
-	cg_remove(dir);
-}
-
-static void cleanup_cgroup(void)
-{
-	char file[PATH_MAX + 32];
-
-	/* leave the controller as we found it, if nothing else needs it */
-	if (cg_enabled_memory &&
-	    !cg_path(file, sizeof(file), cg_home, "cgroup.subtree_control"))
-		write_file(file, "-memory");
-}
-
-/* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
-static int kpageflags_read(uint64_t pfn, uint64_t *flags)
-{
-	ssize_t ret;
-	int fd, err = 0;
-
-	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
-	if (ret < 0)
-		err = -errno;
-	else if (ret != sizeof(*flags))
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
-static const char *kpf_str(uint64_t flags, char *buf, size_t len)
-{
-	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
-		 flags & (1ULL << KPF_SWAPCACHE) ? " SWAPCACHE" : "",
-		 flags & (1ULL << KPF_WRITEBACK) ? " WRITEBACK" : "",
-		 flags & (1ULL << KPF_BUDDY) ? " BUDDY" : "",
-		 flags & (1ULL << KPF_NOPAGE) ? " NOPAGE" : "");
-	return buf;
+	return file_residency(r, prepare_punched, "1001");
 }
 
 /*
@@ -503,7 +205,7 @@ static const char *kpf_str(uint64_t flags, char *buf, size_t len)
  * it is charged to (empty when none could be created).
  */
 struct swapped {
-	struct region r;
+	struct region *r;
 	uint64_t pfn;
 	bool kpf_unusable;
 	char cg[PATH_MAX + 64];
@@ -511,11 +213,9 @@ struct swapped {
 
 static void swapped_destroy(struct swapped *s)
 {
-	munmap(s->r.addr, s->r.len);
-	if (s->r.fd >= 0)
-		close(s->r.fd);
+	region_close(s->r);
 	if (s->cg[0])
-		cg_remove(s->cg);
+		memcg_remove(s->cg);
 }
 
 /*
@@ -523,86 +223,62 @@ static void swapped_destroy(struct swapped *s)
  * page it out and verify that through smaps Swap:.  Returns KSFT_PASS or
  * the code the subtest ends with, having cleaned up.
  */
-static int setup_swapped(enum backend backend, struct swapped *s)
+static int setup_swapped(struct region *r, struct swapped *s)
 {
-	unsigned long swap_kb = 0;
 	uint64_t entry = 0, flags = 0;
 	char desc[96];
 	int ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
 	memset(s, 0, sizeof(*s));
-	s->r.fd = -1;
-	s->r.len = NR_PAGES * ps;
-	if (backend != BACKEND_ANON) {
-		s->r.fd = new_file(backend);
-		if (s->r.fd < 0)
-			return setup_failed("creating the file", -s->r.fd);
-		if (ftruncate(s->r.fd, s->r.len)) {
-			ret = errno;
-			close(s->r.fd);
-			return setup_failed("ftruncate", ret);
-		}
-	}
-	s->r.addr = map_pages(s->r.fd, PROT_READ | PROT_WRITE);
-	if (!s->r.addr) {
-		ret = errno;
-		if (s->r.fd >= 0)
-			close(s->r.fd);
-		return setup_failed("mmap", ret);
-	}
+	s->r = r;
+	ret = region_setup(r, NR_PAGES);
+	if (ret)
+		return ret;
 
 	/* charge the page to a cgroup of its own, for memory.reclaim */
-	ret = cg_create(s->cg, sizeof(s->cg));
+	ret = memcg_create(s->cg, sizeof(s->cg));
 	if (ret) {
-		if (!cg_skip[0])
-			ksft_print_msg("creating a cgroup in %s: %s\n", cg_home,
+		if (!memcg_skip[0])
+			ksft_print_msg("creating a cgroup in %s: %s\n", memcg_home,
 				       errno_name(ret));
 		s->cg[0] = '\0';
 	} else {
-		ret = cg_move_to(s->cg);
+		ret = memcg_enter(s->cg);
 		if (ret) {
 			ksft_print_msg("entering cgroup %s: %s\n", s->cg,
 				       errno_name(ret));
-			cg_remove(s->cg);
+			memcg_remove(s->cg);
 			s->cg[0] = '\0';
 		}
 	}
-	memset(page_addr(&s->r, TEST_PAGE), page_byte(TEST_PAGE), ps);
+	region_write(s->r, TEST_PAGE);
 	if (s->cg[0]) {
-		ret = cg_move_to(cg_home);
+		ret = memcg_enter(memcg_home);
 		if (ret) {
 			ksft_exit_fail_msg("cannot move back to cgroup %s: %s\n",
-					   cg_home, errno_name(ret));
+					   memcg_home, errno_name(ret));
 		}
 	}
 
-	if (!pagemap_read(-1, page_addr(&s->r, TEST_PAGE), &entry) &&
-	    pagemap_entry_has(entry, PM_PRESENT))
-		s->pfn = entry & PM_PFN_MASK;
+	if (!pagemap_read(-1, region_page(s->r, TEST_PAGE), &entry) &&
+	    pagemap_entry_has(entry, PME_PRESENT))
+		s->pfn = entry & PME_PFN_MASK;
 	/* kpageflags must not see a page in the swap cache before page-out */
 	if (s->pfn && !kpageflags_read(s->pfn, &flags) &&
 	    flags & (1ULL << KPF_SWAPCACHE)) {
 		ksft_print_msg("kpageflags of pfn 0x%llx reads %s before the page-out: not usable\n",
 			       (unsigned long long)s->pfn,
-			       kpf_str(flags, desc, sizeof(desc)));
+			       kpageflags_str(flags, desc, sizeof(desc)));
 		s->pfn = 0;
 		s->kpf_unusable = true;
 	}
 
-	ret = pageout_range(page_addr(&s->r, TEST_PAGE), ps, PAGEOUT_RETRIES,
-			    &swap_kb);
-	if (ret) {
+	ret = region_pageout(s->r, TEST_PAGE, 1);
+	if (ret)
 		swapped_destroy(s);
-		if (ret == -EINVAL)
-			return skip("MADV_PAGEOUT not supported (EINVAL)");
-		if (ret == -EAGAIN)
-			return skip("page-out not verified: smaps Swap: %lu kB after %d attempts",
-				    swap_kb, PAGEOUT_RETRIES + 1);
-		return setup_failed("MADV_PAGEOUT", -ret);
-	}
-	return KSFT_PASS;
+	return ret;
 }
 
 /*
@@ -651,22 +327,22 @@ static int evict_from_swap_cache(const struct swapped *s)
 		if (!cached) {
 			ksft_print_msg("page out of the swap cache after %d memory.reclaim request(s): kpageflags of pfn 0x%llx %s\n",
 				       i, (unsigned long long)s->pfn,
-				       kpf_str(flags, desc, sizeof(desc)));
+				       kpageflags_str(flags, desc, sizeof(desc)));
 			return KSFT_PASS;
 		}
 		if (i == RECLAIM_ROUNDS)
 			break;
 		if (!s->cg[0])
 			return skip("page is in the swap cache and cannot be evicted: %s",
-				    cg_skip[0] ? cg_skip : "no cgroup");
-		ret = cg_reclaim(s->cg);
+				    memcg_skip[0] ? memcg_skip : "no cgroup");
+		ret = memcg_reclaim(s->cg);
 		if (ret)
 			return setup_failed("writing memory.reclaim", -ret);
 		usleep(10000);
 	}
 	return skip("page still in the swap cache after %d memory.reclaim requests: kpageflags of pfn 0x%llx %s",
 		    RECLAIM_ROUNDS, (unsigned long long)s->pfn,
-		    kpf_str(flags, desc, sizeof(desc)));
+		    kpageflags_str(flags, desc, sizeof(desc)));
 }
 
 /* The page is still swapped out: smaps Swap: counts it */
@@ -675,7 +351,7 @@ static bool still_swapped(const struct swapped *s)
 	unsigned long kb = 0;
 	int ret;
 
-	ret = smaps_vma_field_kb(s->r.addr, "Swap", &kb, NULL);
+	ret = smaps_vma_field_kb(s->r->addr, "Swap", &kb, NULL);
 	if (!ret && kb >= ps / 1024)
 		return true;
 	ksft_print_msg("page no longer swapped out: smaps Swap: %lu kB (%s)\n",
@@ -683,10 +359,18 @@ static bool still_swapped(const struct swapped *s)
 	return false;
 }
 
-static bool page_intact(const struct swapped *s)
+/* Run @check on the page of @r that setup_swapped() pages out */
+static int with_swapped(struct region *r, int (*check)(struct swapped *s))
 {
-	return page_filled_with(page_addr(&s->r, TEST_PAGE), TEST_PAGE,
-				page_byte(TEST_PAGE), false);
+	struct swapped s;
+	int ret;
+
+	ret = setup_swapped(r, &s);
+	if (ret)
+		return ret;
+	ret = check(&s);
+	swapped_destroy(&s);
+	return ret;
 }
 
 /*
@@ -694,147 +378,138 @@ static bool page_intact(const struct swapped *s)
  * reports the page resident.  Checked only while /proc/kpageflags shows
  * the folio in the swap cache both before and after the mincore() call.
  */
-static int test_swapcache_page_resident(int backend)
+static int swapcache_page_resident(struct swapped *s)
 {
 	uint64_t before = 0, after = 0;
 	bool cached_before = false, cached_after = false;
 	bool resident = false;
-	struct swapped s;
 	char desc[96];
 	int i, ret, err = 0;
 
-	ret = setup_swapped(backend, &s);
-	if (ret)
-		return ret;
 	for (i = 0; i < STABLE_TRIES; i++) {
-		err = in_swap_cache(&s, &cached_before, &before);
+		err = in_swap_cache(s, &cached_before, &before);
 		if (err)
 			break;
-		ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+		ret = mincore_page(region_page(s->r, TEST_PAGE), &resident);
 		if (ret) {
-			swapped_destroy(&s);
 			ksft_print_msg("mincore: %s\n", errno_name(ret));
 			return KSFT_FAIL;
 		}
-		err = in_swap_cache(&s, &cached_after, &after);
+		err = in_swap_cache(s, &cached_after, &after);
 		if (err || (cached_before && cached_after))
 			break;
 		if (!cached_before && !cached_after) {
-			swapped_destroy(&s);
 			return skip("the page had left the swap cache when MADV_PAGEOUT returned (synchronous swap device?): kpageflags of pfn 0x%llx %s",
-				    (unsigned long long)s.pfn,
-				    kpf_str(after, desc, sizeof(desc)));
+				    (unsigned long long)s->pfn,
+				    kpageflags_str(after, desc, sizeof(desc)));
 		}
 	}
-	if (err) {
-		swapped_destroy(&s);
-		return swap_cache_unknown(&s, err);
-	}
+	if (err)
+		return swap_cache_unknown(s, err);
 	if (!cached_before || !cached_after) {
-		swapped_destroy(&s);
 		return skip("the page kept leaving the swap cache during %d mincore calls",
 			    STABLE_TRIES);
 	}
 	if (!resident)
 		ksft_print_msg("mincore 0 for a page whose folio (pfn 0x%llx, kpageflags %s) is in the swap cache\n",
-			       (unsigned long long)s.pfn,
-			       kpf_str(after, desc, sizeof(desc)));
-	swapped_destroy(&s);
+			       (unsigned long long)s->pfn,
+			       kpageflags_str(after, desc, sizeof(desc)));
 	return resident ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_reclaimed_page_not_resident(int backend)
+static int test_swapcache_page_resident(struct region *r)
 {
-	struct swapped s;
+	return with_swapped(r, swapcache_page_resident);
+}
+
+static int reclaimed_page_not_resident(struct swapped *s)
+{
 	uint64_t flags = 0;
 	char desc[96];
 	bool ok = true;
 	bool resident;
 	int ret;
 
-	ret = setup_swapped(backend, &s);
+	ret = evict_from_swap_cache(s);
 	if (ret)
 		return ret;
-	ret = evict_from_swap_cache(&s);
-	if (ret) {
-		swapped_destroy(&s);
-		return ret;
-	}
 	/* out of the swap cache and still swapped out: nowhere in memory */
-	ok &= still_swapped(&s);
-	ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+	ok &= still_swapped(s);
+	ret = mincore_page(region_page(s->r, TEST_PAGE), &resident);
 	if (ret) {
 		ksft_print_msg("mincore: %s\n", errno_name(ret));
 		ok = false;
 	} else if (resident) {
-		kpageflags_read(s.pfn, &flags);
+		kpageflags_read(s->pfn, &flags);
 		ksft_print_msg("mincore 1 for a swapped-out page whose folio left the swap cache (pfn 0x%llx now %s)\n",
-			       (unsigned long long)s.pfn,
-			       kpf_str(flags, desc, sizeof(desc)));
+			       (unsigned long long)s->pfn,
+			       kpageflags_str(flags, desc, sizeof(desc)));
 		ok = false;
 	}
-	swapped_destroy(&s);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_swapin_resident_data_intact(int backend)
+static int test_reclaimed_page_not_resident(struct region *r)
+{
+	return with_swapped(r, reclaimed_page_not_resident);
+}
+
+static int swapin_resident_data_intact(struct swapped *s)
 {
 	unsigned long swap_kb = 0;
-	struct swapped s;
 	bool ok = true;
 	bool resident;
 	int ret;
 
-	ret = setup_swapped(backend, &s);
-	if (ret)
-		return ret;
 	/* have the fault read the page back from the swap device if we can */
-	if (evict_from_swap_cache(&s)) {
+	if (evict_from_swap_cache(s)) {
 		ksft_print_msg("the read fault may find the page in the swap cache: %s\n",
 			       skip_reason);
 		skip_reason[0] = '\0';
 	}
 
-	(void)__atomic_load_n(page_addr(&s.r, TEST_PAGE), __ATOMIC_RELAXED);
-	ret = mincore_page(page_addr(&s.r, TEST_PAGE), &resident);
+	region_read(s->r, TEST_PAGE);
+	ret = mincore_page(region_page(s->r, TEST_PAGE), &resident);
 	if (ret || !resident) {
 		ksft_print_msg("after a read fault: mincore %s, expected 1\n",
 			       ret ? errno_name(ret) : "0");
 		ok = false;
 	}
-	ok &= page_intact(&s);
-	if (!smaps_vma_field_kb(s.r.addr, "Swap", &swap_kb, NULL) && swap_kb) {
+	ok &= region_intact(s->r, TEST_PAGE);
+	if (!smaps_vma_field_kb(s->r->addr, "Swap", &swap_kb, NULL) && swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after the swap-in, expected 0\n",
 			       swap_kb);
 		ok = false;
 	}
-	swapped_destroy(&s);
 	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int test_swapin_resident_data_intact(struct region *r)
+{
+	return with_swapped(r, swapin_resident_data_intact);
 }
 
 /*
  * A guard marker is no page: mincore() of a guard page in a shmem mapping
  * reports whether the page cache holds the page.
  */
-static int test_guard_page_reports_page_cache(int backend)
+static int test_guard_page_reports_page_cache(struct region *r)
 {
-	uint64_t marker = PM_BIT(PM_SWAP);
+	uint64_t marker = PME_SWAP;
 	char desc[160];
 	uint64_t entry;
 	bool ok = true;
 	char *addr;
 	size_t i;
-	int fd, ret;
+	int ret;
 
 	/* pages 0 and 2 cached, 1 and 3 holes */
-	ret = map_prepared_file(backend, prepare_written, PROT_READ | PROT_WRITE,
-				&fd, &addr);
+	ret = setup_prepared(r, prepare_written, PROT_READ | PROT_WRITE);
 	if (ret)
 		return ret;
+	addr = r->addr;
 	if (madvise(addr, NR_PAGES * ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
-		munmap(addr, NR_PAGES * ps);
-		close(fd);
 		if (ret != EINVAL)
 			return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
 		return skip("%s", guard_einval_reason());
@@ -844,7 +519,7 @@ static int test_guard_page_reports_page_cache(int backend)
 		ret = pagemap_read(-1, addr + i * ps, &entry);
 		if (ret)
 			snprintf(desc, sizeof(desc), "%s", errno_name(ret));
-		else if ((entry & (marker | PM_BIT(PM_PRESENT))) != marker)
+		else if ((entry & (marker | PME_PRESENT)) != marker)
 			pagemap_describe(entry, desc, sizeof(desc));
 		else
 			continue;
@@ -855,39 +530,35 @@ static int test_guard_page_reports_page_cache(int backend)
 	ok &= check_residency("guard pages over cached pages 0 and 2", addr,
 			      "1010");
 	madvise(addr, NR_PAGES * ps, MADV_GUARD_REMOVE);
-	munmap(addr, NR_PAGES * ps);
-	close(fd);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_untouched_not_resident(int backend)
+/* Private anonymous memory: the pages marked '1' in @want are written */
+static int anon_residency(struct region *r, const char *when,
+			  const char *want)
 {
-	char *addr;
+	size_t i;
 	bool ok;
+	int ret;
 
-	(void)backend;
-	addr = map_pages(-1, PROT_READ | PROT_WRITE);
-	if (!addr)
-		return setup_failed("mmap", errno);
-	ok = check_residency("untouched anonymous mapping", addr, "0000");
-	munmap(addr, NR_PAGES * ps);
+	ret = region_setup(r, NR_PAGES);
+	if (ret)
+		return ret;
+	for (i = 0; i < NR_PAGES; i++)
+		if (want[i] == '1')
+			region_write(r, i);
+	ok = check_residency(when, r->addr, want);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_touched_resident(int backend)
+static int test_anon_untouched_not_resident(struct region *r)
 {
-	char *addr;
-	bool ok;
+	return anon_residency(r, "untouched anonymous mapping", "0000");
+}
 
-	(void)backend;
-	addr = map_pages(-1, PROT_READ | PROT_WRITE);
-	if (!addr)
-		return setup_failed("mmap", errno);
-	memset(addr + ps, page_byte(1), ps);
-	memset(addr + 3 * ps, page_byte(3), ps);
-	ok = check_residency("pages 1 and 3 written", addr, "0101");
-	munmap(addr, NR_PAGES * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+static int test_anon_touched_resident(struct region *r)
+{
+	return anon_residency(r, "pages 1 and 3 written", "0101");
 }
 
 static const struct subtest subtests[] = {
@@ -906,38 +577,35 @@ static const struct subtest subtests[] = {
 	{ "guard_page_reports_page_cache", test_guard_page_reports_page_cache, ON_MEMFD },
 };
 
+static void probe(void)
+{
+	if (swap_present())
+		memcg_probe();
+	else
+		memcg_unavailable("no swap");
+}
+
 static void print_environment(void)
 {
-	print_env_banner();
-	if (cg_skip[0])
-		ksft_print_msg("no swap cache eviction: %s\n", cg_skip);
+	if (memcg_skip[0])
+		ksft_print_msg("no swap cache eviction: %s\n", memcg_skip);
 	else
 		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
-			       cg_home);
-	print_env_pin_cpu();
-	if (tmpfs_dir[0])
-		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
+			       memcg_home);
 }
+
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.setup = probe,
+	.environment = print_environment,
+	.cleanup = memcg_cleanup,
+};
 
 int main(void)
 {
-	ps = psize();
-	ksft_print_header();
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	swap_on = swap_present();
-	probe_shmem_backends(&backends[BACKEND_MEMFD], &backends[BACKEND_TMPFS],
-			     tmpfs_dir, sizeof(tmpfs_dir));
-	if (swap_on)
-		probe_cgroup();
-	else
-		cg_unavailable("no swap");
-	print_environment();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     NULL);
-
-	cleanup_cgroup();
-	ksft_finished();
+	ps = sys_pagesize();
+	suite_main(&suite);
 }

@@ -48,23 +48,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY		1
-#endif
-#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
-#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM	(1 << 12)
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
-#endif
+#include "residency_util.h"
 
 #define NR_PAGES		4
 /* the page the subtests work on; its neighbours stay holes */
@@ -72,7 +61,7 @@
 /* MADV_PAGEOUT attempts on a page that must stay resident */
 #define SHARED_PAGEOUT_TRIES	5
 
-enum backend {
+enum {
 	BACKEND_SHARED_ANON,
 	BACKEND_MEMFD,
 	BACKEND_TMPFS,
@@ -86,226 +75,62 @@ enum backend {
 #define ON_ANON		(1U << BACKEND_ANON)
 #define ON_SHMEM	(ON_SHARED_ANON | ON_MEMFD | ON_TMPFS)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_SHARED_ANON] = { .name = "shared_anon" },
-	[BACKEND_MEMFD] = { .name = "memfd" },
-	[BACKEND_TMPFS] = { .name = "tmpfs" },
-	[BACKEND_ANON] = { .name = "anon" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon", .kind = MEM_SHARED_ANON },
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },
+	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
 };
 
-/* Directory of the tmpfs that holds our O_TMPFILE files */
-static char tmpfs_dir[PATH_MAX];
-
-/* Why userfaultfd write protection cannot be tested; empty when it can */
-static char uffd_skip[160];
-/* Features the kernel offers through UFFDIO_API */
-static uint64_t uffd_features;
 
 static size_t ps;
-static int pagemap_fd = -1;
-static bool swap_on;
-
-/* A test mapping of NR_PAGES pages and, for a file, its descriptor */
-struct region {
-	char *addr;
-	size_t len;
-	int fd;
-};
-
-static char *page_addr(const struct region *r, size_t idx)
-{
-	return r->addr + idx * ps;
-}
-
-/* Map NR_PAGES pages of @backend; returns 0 or a negative errno */
-static int region_create(enum backend backend, struct region *r)
-{
-	int flags = MAP_SHARED;
-	int err;
-
-	r->len = NR_PAGES * ps;
-	r->fd = -1;
-	switch (backend) {
-	case BACKEND_MEMFD:
-		r->fd = memfd_create("shmem_pagemap", MFD_CLOEXEC);
-		break;
-	case BACKEND_TMPFS:
-		r->fd = open(tmpfs_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		break;
-	case BACKEND_SHARED_ANON:
-		flags |= MAP_ANONYMOUS;
-		break;
-	default:
-		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-		break;
-	}
-	if ((backend == BACKEND_MEMFD || backend == BACKEND_TMPFS) &&
-	    (r->fd < 0 || ftruncate(r->fd, r->len)))
-		goto fail;
-
-	r->addr = mmap(NULL, r->len, PROT_READ | PROT_WRITE, flags, r->fd, 0);
-	if (r->addr == MAP_FAILED)
-		goto fail;
-	/* one pte per page: no THP, whatever the system default */
-	thp_disable_range(r->addr, r->len);
-	return 0;
-fail:
-	err = -errno;
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	return err;
-}
-
-static void region_destroy(struct region *r)
-{
-	munmap(r->addr, r->len);
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
-static void write_page(const struct region *r, size_t idx)
-{
-	memset(page_addr(r, idx), page_byte(idx), ps);
-}
-
-/* Touch page @idx with a read access (a read fault if it is not mapped) */
-static char read_page(const struct region *r, size_t idx)
-{
-	return __atomic_load_n(page_addr(r, idx), __ATOMIC_RELAXED);
-}
-
-static bool page_intact(const struct region *r, size_t idx)
-{
-	return page_filled_with(page_addr(r, idx), idx, page_byte(idx), false);
-}
-
-static bool read_entry(const struct region *r, size_t idx, uint64_t *entry)
-{
-	int ret = pagemap_read(pagemap_fd, page_addr(r, idx), entry);
-
-	if (ret)
-		ksft_print_msg("reading the pagemap entry of offset 0x%zx: %s\n",
-			       idx * ps, errno_name(ret));
-	return !ret;
-}
-
-static bool entry_is(const char *when, size_t idx, uint64_t entry,
-		     uint64_t set, uint64_t clear)
-{
-	char desc[160], want_set[96], want_clear[96];
-
-	if ((entry & set) == set && !(entry & clear))
-		return true;
-	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected %s set, %s clear\n",
-		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)),
-		       pagemap_flags_str(set, "-", want_set, sizeof(want_set)),
-		       pagemap_flags_str(clear, "-", want_clear,
-					 sizeof(want_clear)));
-	return false;
-}
 
 /* The pagemap entry of page @idx has all of @set and none of @clear */
 static bool check_entry(const char *when, const struct region *r, size_t idx,
 			uint64_t set, uint64_t clear)
 {
-	uint64_t entry;
-
-	return read_entry(r, idx, &entry) &&
-	       entry_is(when, idx, entry, set, clear);
-}
-
-static bool entry_none(const char *when, size_t idx, uint64_t entry)
-{
-	char desc[160];
-
-	if (pagemap_entry_is_none(entry))
-		return true;
-	ksft_print_msg("%s: page at offset 0x%zx: pagemap %s; expected none (nothing but SOFT_DIRTY)\n",
-		       when, idx * ps, pagemap_describe(entry, desc, sizeof(desc)));
-	return false;
+	return pagemap_pages_are(when, r->addr, idx, 1, set, clear, 1);
 }
 
 static bool check_none(const char *when, const struct region *r, size_t idx)
 {
-	uint64_t entry;
-
-	return read_entry(r, idx, &entry) && entry_none(when, idx, entry);
-}
-
-static unsigned long swap_kb_of(const struct region *r)
-{
-	unsigned long kb = 0;
-
-	smaps_vma_field_kb(r->addr, "Swap", &kb, NULL);
-	return kb;
-}
-
-/*
- * Page out page @idx and verify it through smaps Swap:.  Returns KSFT_PASS
- * when done, else the code the subtest ends with.
- */
-static int pageout_page(const struct region *r, size_t idx)
-{
-	unsigned long swap_kb = 0;
-	int ret;
-
-	if (!swap_on)
-		return skip("no swap");
-	ret = pageout_range(page_addr(r, idx), ps, PAGEOUT_RETRIES, &swap_kb);
-	if (ret == -EINVAL)
-		return skip("MADV_PAGEOUT not supported (EINVAL)");
-	if (ret == -EAGAIN)
-		return skip("page-out not verified: smaps Swap: %lu kB after %d attempts",
-			    swap_kb, PAGEOUT_RETRIES + 1);
-	if (ret)
-		return setup_failed("MADV_PAGEOUT", -ret);
-	return KSFT_PASS;
+	return check_entry(when, r, idx, 0, PME_NONE_MASK);
 }
 
 /* Write page TEST_PAGE of a fresh mapping; returns 0 or a KSFT code */
-static int setup_written(enum backend backend, struct region *r)
+static int setup_written(struct region *r)
 {
-	int ret = region_create(backend, r);
+	int ret = region_setup(r, NR_PAGES);
 
-	if (ret)
-		return setup_failed("creating the mapping", -ret);
-	write_page(r, TEST_PAGE);
-	return KSFT_PASS;
+	if (!ret)
+		region_write(r, TEST_PAGE);
+	return ret;
 }
 
 /* ... and page it out */
-static int setup_paged_out(enum backend backend, struct region *r)
+static int setup_paged_out(struct region *r)
 {
 	int ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(backend, r);
-	if (ret)
-		return ret;
-	ret = pageout_page(r, TEST_PAGE);
-	if (ret)
-		region_destroy(r);
-	return ret;
+	ret = setup_written(r);
+	return ret ? ret : region_pageout(r, TEST_PAGE, 1);
 }
 
 /* Subtests.  Each one returns a KSFT_* code. */
 
-static int test_written_page_present_file_exclusive(int backend)
+static int test_written_page_present_file_exclusive(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ok = check_entry("after a write", &r, TEST_PAGE,
-			 PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			 PM_BIT(PM_MMAP_EXCLUSIVE), PM_BIT(PM_SWAP));
-	region_destroy(&r);
+	ok = check_entry("after a write", r, TEST_PAGE,
+			 PME_PRESENT | PME_FILE |
+			 PME_MMAP_EXCLUSIVE, PME_SWAP);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -313,63 +138,54 @@ static int test_written_page_present_file_exclusive(int backend)
  * The documented behaviour: the pte of a swapped-out shmem page is cleared,
  * so the entry reads neither PRESENT nor SWAP.
  */
-static int test_pageout_reads_none(int backend)
+static int test_pageout_reads_none(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ok = check_none("after MADV_PAGEOUT", &r, TEST_PAGE);
+	ok = check_none("after MADV_PAGEOUT", r, TEST_PAGE);
 	if (!ok)
-		ksft_print_msg("smaps Swap: %lu kB\n", swap_kb_of(&r));
-	region_destroy(&r);
+		ksft_print_msg("smaps Swap: %lu kB\n", region_smaps_kb(r, "Swap"));
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_dontneed_reads_none(int backend)
+static int test_dontneed_reads_none(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_DONTNEED)) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("madvise(MADV_DONTNEED)", ret);
-	}
-	ok = check_none("after MADV_DONTNEED", &r, TEST_PAGE);
-	region_destroy(&r);
+	if (madvise(region_page(r, TEST_PAGE), ps, MADV_DONTNEED))
+		return setup_failed("madvise(MADV_DONTNEED)", errno);
+	ok = check_none("after MADV_DONTNEED", r, TEST_PAGE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_fault_back_present_data_intact(int backend)
+static int test_fault_back_present_data_intact(struct region *r)
 {
 	unsigned long before, after;
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	before = swap_kb_of(&r);
-	read_page(&r, TEST_PAGE);
-	after = swap_kb_of(&r);
+	before = region_smaps_kb(r, "Swap");
+	region_read(r, TEST_PAGE);
+	after = region_smaps_kb(r, "Swap");
 
-	ok &= check_entry("after a read fault", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE),
-			  PM_BIT(PM_SWAP));
-	ok &= page_intact(&r, TEST_PAGE);
+	ok &= check_entry("after a read fault", r, TEST_PAGE,
+			  PME_PRESENT | PME_FILE,
+			  PME_SWAP);
+	ok &= region_intact(r, TEST_PAGE);
 	if (!ok)
 		ksft_print_msg("smaps Swap: %lu kB before the fault, %lu kB after\n",
 			       before, after);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -379,86 +195,74 @@ static int test_fault_back_present_data_intact(int backend)
  * not get it back from a read fault.  A private anonymous page keeps it in
  * its swap pte and gets it back at swap-in.
  */
-static int test_softdirty_across_pageout(int backend)
+static int test_softdirty_across_pageout(struct region *r)
 {
-	uint64_t sd = PM_BIT(PM_SOFT_DIRTY);
-	bool shmem = backend != BACKEND_ANON;
-	struct region r;
+	uint64_t sd = PME_SOFT_DIRTY;
+	bool shmem = r->kind != MEM_PRIVATE_ANON;
 	bool ok = true;
 	int ret;
 
-	if (!softdirty_supported())
+	if (!softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ret = clear_softdirty();
-	if (ret) {
-		region_destroy(&r);
+	ret = softdirty_clear();
+	if (ret)
 		return setup_failed("writing 4 to /proc/self/clear_refs", -ret);
-	}
-	write_page(&r, TEST_PAGE);
-	if (!check_entry("written after clear_refs", &r, TEST_PAGE,
-			 PM_BIT(PM_PRESENT) | sd, 0)) {
-		region_destroy(&r);
+	region_write(r, TEST_PAGE);
+	if (!check_entry("written after clear_refs", r, TEST_PAGE,
+			 PME_PRESENT | sd, 0))
 		return KSFT_FAIL;
-	}
-	ret = pageout_page(&r, TEST_PAGE);
-	if (ret) {
-		region_destroy(&r);
+	ret = region_pageout(r, TEST_PAGE, 1);
+	if (ret)
 		return ret;
-	}
 
 	if (shmem) {
-		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, 0,
-				  PM_BIT(PM_PRESENT) | PM_BIT(PM_SWAP) | sd);
-		read_page(&r, TEST_PAGE);
-		ok &= check_entry("after a read fault", &r, TEST_PAGE,
-				  PM_BIT(PM_PRESENT), sd);
+		ok &= check_entry("after MADV_PAGEOUT", r, TEST_PAGE, 0,
+				  PME_PRESENT | PME_SWAP | sd);
+		region_read(r, TEST_PAGE);
+		ok &= check_entry("after a read fault", r, TEST_PAGE,
+				  PME_PRESENT, sd);
 	} else {
-		ok &= check_entry("after MADV_PAGEOUT", &r, TEST_PAGE,
-				  PM_BIT(PM_SWAP) | sd, PM_BIT(PM_PRESENT));
-		read_page(&r, TEST_PAGE);
-		ok &= check_entry("after a read fault", &r, TEST_PAGE,
-				  PM_BIT(PM_PRESENT) | sd, PM_BIT(PM_SWAP));
+		ok &= check_entry("after MADV_PAGEOUT", r, TEST_PAGE,
+				  PME_SWAP | sd, PME_PRESENT);
+		region_read(r, TEST_PAGE);
+		ok &= check_entry("after a read fault", r, TEST_PAGE,
+				  PME_PRESENT | sd, PME_SWAP);
 	}
-	ok &= page_intact(&r, TEST_PAGE);
-	region_destroy(&r);
+	ok &= region_intact(r, TEST_PAGE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_pageout_reads_swap(int backend)
+static int test_anon_pageout_reads_swap(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ok = check_entry("after MADV_PAGEOUT", &r, TEST_PAGE, PM_BIT(PM_SWAP),
-			 PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			 PM_BIT(PM_MMAP_EXCLUSIVE));
-	region_destroy(&r);
+	ok = check_entry("after MADV_PAGEOUT", r, TEST_PAGE, PME_SWAP,
+			 PME_PRESENT | PME_FILE |
+			 PME_MMAP_EXCLUSIVE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_anon_fault_back_data_intact(int backend)
+static int test_anon_fault_back_data_intact(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	read_page(&r, TEST_PAGE);
-	ok &= check_entry("after a read fault", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT), PM_BIT(PM_SWAP) | PM_BIT(PM_FILE));
-	ok &= page_intact(&r, TEST_PAGE);
-	region_destroy(&r);
+	region_read(r, TEST_PAGE);
+	ok &= check_entry("after a read fault", r, TEST_PAGE,
+			  PME_PRESENT, PME_SWAP | PME_FILE);
+	ok &= region_intact(r, TEST_PAGE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -544,8 +348,8 @@ static pid_t fork_reporter(const struct region *r, size_t idx, bool touch,
 		close(report[0]);
 		close(go[1]);
 		if (touch)
-			read_page(r, idx);
-		child_send_entry(report[1], page_addr(r, idx));
+			region_read(r, idx);
+		child_send_entry(report[1], region_page(r, idx));
 		/* until the parent closes its end */
 		while (read(go[0], &c, 1) > 0)
 			;
@@ -566,230 +370,115 @@ static bool finish_reporter(pid_t pid, int report_fd, int go_fd)
 }
 
 /* fork() does not copy the ptes of a shared mapping without anon_vma */
-static int test_fork_child_untouched_reads_none(int backend)
+static int test_fork_child_untouched_reads_none(struct region *r)
 {
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ok &= check_entry("parent, after a write", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE), 0);
-	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
-	if (pid < 0) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("fork", ret);
-	}
+	ok &= check_entry("parent, after a write", r, TEST_PAGE,
+			  PME_PRESENT | PME_FILE, 0);
+	pid = fork_reporter(r, TEST_PAGE, false, &report_fd, &go_fd);
+	if (pid < 0)
+		return setup_failed("fork", errno);
 	if (parent_get_entry(report_fd, &entry))
-		ok &= entry_none("child that never touched the page", TEST_PAGE,
-				 entry);
+		ok &= pagemap_entry_is("child that never touched the page",
+				       TEST_PAGE, entry, 0, PME_NONE_MASK);
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_shared_page_not_exclusive(int backend)
+static int test_shared_page_not_exclusive(struct region *r)
 {
-	uint64_t present_file = PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE);
-	uint64_t excl = PM_BIT(PM_MMAP_EXCLUSIVE);
+	uint64_t present_file = PME_PRESENT | PME_FILE;
+	uint64_t excl = PME_MMAP_EXCLUSIVE;
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	pid = fork_reporter(&r, TEST_PAGE, true, &report_fd, &go_fd);
-	if (pid < 0) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("fork", ret);
-	}
+	pid = fork_reporter(r, TEST_PAGE, true, &report_fd, &go_fd);
+	if (pid < 0)
+		return setup_failed("fork", errno);
 	/* the child has the page mapped once it has reported */
 	if (parent_get_entry(report_fd, &entry))
-		ok &= entry_is("child, after a read fault", TEST_PAGE, entry,
-			       present_file, excl);
+		ok &= pagemap_entry_is("child, after a read fault", TEST_PAGE,
+				       entry, present_file, excl);
 	else
 		ok = false;
-	ok &= check_entry("parent, page also mapped by the child", &r,
+	ok &= check_entry("parent, page also mapped by the child", r,
 			  TEST_PAGE, present_file, excl);
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
 /* MADV_PAGEOUT skips a page that another process maps too */
-static int test_shared_page_not_paged_out(int backend)
+static int test_shared_page_not_paged_out(struct region *r)
 {
 	unsigned long swap_kb;
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
 	int i, ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	pid = fork_reporter(&r, TEST_PAGE, true, &report_fd, &go_fd);
-	if (pid < 0) {
-		ret = errno;
-		region_destroy(&r);
-		return setup_failed("fork", ret);
-	}
+	pid = fork_reporter(r, TEST_PAGE, true, &report_fd, &go_fd);
+	if (pid < 0)
+		return setup_failed("fork", errno);
 	ok &= parent_get_entry(report_fd, &entry);
 	for (i = 0; ok && i < SHARED_PAGEOUT_TRIES; i++) {
-		if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_PAGEOUT)) {
+		if (madvise(region_page(r, TEST_PAGE), ps, MADV_PAGEOUT)) {
 			ksft_print_msg("madvise(MADV_PAGEOUT): %s\n",
 				       errno_name(errno));
 			ok = false;
 		}
 		usleep(1000);
 	}
-	swap_kb = swap_kb_of(&r);
+	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB after MADV_PAGEOUT of a page mapped twice, expected 0\n",
 			       swap_kb);
 		ok = false;
 	}
-	ok &= check_entry("parent, after MADV_PAGEOUT", &r, TEST_PAGE,
-			  PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE),
-			  PM_BIT(PM_SWAP));
+	ok &= check_entry("parent, after MADV_PAGEOUT", r, TEST_PAGE,
+			  PME_PRESENT | PME_FILE,
+			  PME_SWAP);
 	ok &= finish_reporter(pid, report_fd, go_fd);
 
 	/* control: mapped once again, the same page does get paged out */
 	if (ok) {
-		ret = pageout_page(&r, TEST_PAGE);
+		ret = region_pageout(r, TEST_PAGE, 1);
 		if (ret == KSFT_SKIP)
 			ksft_print_msg("control page-out after the child exited: %s\n",
 				       skip_reason);
-		if (ret) {
-			region_destroy(&r);
+		if (ret)
 			return ret;
-		}
 	}
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
-}
-
-/* userfaultfd */
-
-/* A new userfaultfd, or a negative errno */
-static int uffd_new(void)
-{
-	int flags = O_CLOEXEC | O_NONBLOCK;
-	int fd, dev, err;
-
-	fd = syscall(__NR_userfaultfd, flags);
-	if (fd >= 0)
-		return fd;
-	err = errno;
-	if (err != EPERM)
-		return -err;
-	/* vm.unprivileged_userfaultfd=0 still allows user-mode faults */
-	fd = syscall(__NR_userfaultfd, flags | UFFD_USER_MODE_ONLY);
-	if (fd >= 0)
-		return fd;
-	/* and /dev/userfaultfd (6.1+) its users */
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -err;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
-	if (fd < 0)
-		fd = -errno;
-	close(dev);
-	return fd;
-}
-
-static void probe_uffd(void)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd = uffd_new();
-
-	if (fd < 0) {
-		snprintf(uffd_skip, sizeof(uffd_skip),
-			 "userfaultfd not available: %s", errno_name(fd));
-		return;
-	}
-	/* with no feature requested, UFFDIO_API reports all it supports */
-	if (ioctl(fd, UFFDIO_API, &api))
-		snprintf(uffd_skip, sizeof(uffd_skip), "UFFDIO_API failed: %s",
-			 errno_name(errno));
-	else
-		uffd_features = api.features;
-	close(fd);
-}
-
-/*
- * Open a userfaultfd with @features and register [@addr, @addr + @len) for
- * write protection.  Returns KSFT_PASS with the fd in *@fdp, or the code
- * the subtest ends with.
- */
-static int uffd_open_registered(uint64_t features, const char *feature_name,
-				void *addr, size_t len, int *fdp)
-{
-	struct uffdio_register reg = { 0 };
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd, err;
-
-	if (uffd_skip[0])
-		return skip("%s", uffd_skip);
-	if ((uffd_features & features) != features)
-		return skip("userfaultfd lacks %s (UFFDIO_API features 0x%llx)",
-			    feature_name, (unsigned long long)uffd_features);
-	fd = uffd_new();
-	if (fd < 0)
-		return setup_failed("userfaultfd", -fd);
-	api.features = features;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		err = errno;
-		close(fd);
-		return setup_failed("UFFDIO_API", err);
-	}
-	reg.range.start = (uintptr_t)addr;
-	reg.range.len = len;
-	reg.mode = UFFDIO_REGISTER_MODE_WP;
-	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
-		err = errno;
-		close(fd);
-		return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
-	}
-	*fdp = fd;
-	return KSFT_PASS;
-}
-
-static int uffd_writeprotect(int fd, void *addr, size_t len)
-{
-	struct uffdio_writeprotect wp = { 0 };
-
-	wp.range.start = (uintptr_t)addr;
-	wp.range.len = len;
-	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
-		return setup_failed("UFFDIO_WRITEPROTECT", errno);
-	return KSFT_PASS;
 }
 
 /* A write-protect marker reads as SWAP|UFFD_WP, with nothing present */
 static bool check_marker(const char *when, const struct region *r, size_t idx)
 {
-	return check_entry(when, r, idx, PM_BIT(PM_SWAP) | PM_BIT(PM_UFFD_WP),
-			   PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			   PM_BIT(PM_GUARD_REGION));
+	return check_entry(when, r, idx, PME_SWAP | PME_UFFD_WP,
+			   PME_PRESENT | PME_FILE |
+			   PME_GUARD_REGION);
 }
 
 /*
@@ -797,168 +486,151 @@ static bool check_marker(const char *when, const struct region *r, size_t idx)
  * write-protected through a userfaultfd.  Returns KSFT_PASS with the fd in
  * *@fdp, or the code the subtest ends with.
  */
-static int setup_wp_holes(enum backend backend, struct region *r, int *fdp)
+static int setup_wp_holes(struct region *r, int *fdp)
 {
 	int ret;
 
-	ret = region_create(backend, r);
+	ret = region_setup(r, NR_PAGES);
 	if (ret)
-		return setup_failed("creating the mapping", -ret);
-	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+		return ret;
+	ret = uffd_wp_register(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 				   r->addr, r->len, fdp);
 	if (!ret) {
-		ret = uffd_writeprotect(*fdp, r->addr, r->len);
+		ret = uffd_wp_protect(*fdp, r->addr, r->len);
 		if (ret)
 			close(*fdp);
 	}
-	if (ret)
-		region_destroy(r);
 	return ret;
 }
 
-static int test_uffd_wp_hole_reads_swap_uffd_wp(int backend)
+static int test_uffd_wp_hole_reads_swap_uffd_wp(struct region *r)
 {
 	unsigned long swap_kb;
-	struct region r;
 	bool ok = true;
 	off_t hole;
 	size_t i;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
 	for (i = 0; i < NR_PAGES; i++)
-		ok &= check_marker("write-protected hole", &r, i);
+		ok &= check_marker("write-protected hole", r, i);
 
 	/* nothing is in swap, and the file has no data */
-	swap_kb = swap_kb_of(&r);
+	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb) {
 		ksft_print_msg("smaps Swap: %lu kB, expected 0\n", swap_kb);
 		ok = false;
 	}
-	hole = lseek(r.fd, 0, SEEK_HOLE);
+	hole = lseek(r->fd, 0, SEEK_HOLE);
 	if (hole != 0) {
 		ksft_print_msg("SEEK_HOLE from 0 returned 0x%llx (%s), expected 0\n",
 			       (long long)hole, hole < 0 ? errno_name(errno) : "data");
 		ok = false;
 	}
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_wp_paged_out_reads_swap_uffd_wp(int backend)
+static int test_uffd_wp_paged_out_reads_swap_uffd_wp(struct region *r)
 {
 	unsigned long swap_kb;
-	struct region r;
 	bool ok = true;
 	int fd, ret;
 
-	ret = setup_paged_out(backend, &r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ret = uffd_open_registered(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	ret = uffd_wp_register(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
-				   r.addr, r.len, &fd);
-	if (ret) {
-		region_destroy(&r);
+				   r->addr, r->len, &fd);
+	if (ret)
 		return ret;
-	}
-	ret = uffd_writeprotect(fd, page_addr(&r, TEST_PAGE), ps);
+	ret = uffd_wp_protect(fd, region_page(r, TEST_PAGE), ps);
 	if (ret) {
 		close(fd);
-		region_destroy(&r);
 		return ret;
 	}
-	ok &= check_marker("paged out, then write-protected", &r, TEST_PAGE);
-	swap_kb = swap_kb_of(&r);
+	ok &= check_marker("paged out, then write-protected", r, TEST_PAGE);
+	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb < ps / 1024) {
 		ksft_print_msg("smaps Swap: %lu kB, expected at least %zu kB\n",
 			       swap_kb, ps / 1024);
 		ok = false;
 	}
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_unregister_clears_marker(int backend)
+static int test_uffd_unregister_clears_marker(struct region *r)
 {
 	struct uffdio_range range;
-	struct region r;
 	bool ok;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
-	ok = check_marker("before UFFDIO_UNREGISTER", &r, TEST_PAGE);
-	range.start = (uintptr_t)r.addr;
-	range.len = r.len;
+	ok = check_marker("before UFFDIO_UNREGISTER", r, TEST_PAGE);
+	range.start = (uintptr_t)r->addr;
+	range.len = r->len;
 	if (ioctl(fd, UFFDIO_UNREGISTER, &range)) {
 		ret = errno;
 		close(fd);
-		region_destroy(&r);
 		return setup_failed("UFFDIO_UNREGISTER", ret);
 	}
-	ok &= check_none("after UFFDIO_UNREGISTER", &r, TEST_PAGE);
+	ok &= check_none("after UFFDIO_UNREGISTER", r, TEST_PAGE);
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_close_clears_marker(int backend)
+static int test_uffd_close_clears_marker(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
-	ok = check_marker("before closing the userfaultfd", &r, TEST_PAGE);
+	ok = check_marker("before closing the userfaultfd", r, TEST_PAGE);
 	close(fd);
 	if (!check_none("after closing the userfaultfd without UFFDIO_UNREGISTER",
-			&r, TEST_PAGE)) {
+			r, TEST_PAGE)) {
 		ksft_print_msg("the write-protect marker outlived its userfaultfd (fixed upstream by \"mm/userfaultfd: reset ptes when close() for wr-protected ones\")\n");
 		ok = false;
 	}
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_uffd_fork_copies_no_marker(int backend)
+static int test_uffd_fork_copies_no_marker(struct region *r)
 {
 	int report_fd, go_fd;
-	struct region r;
 	uint64_t entry;
 	bool ok;
 	pid_t pid;
 	int fd, ret;
 
-	ret = setup_wp_holes(backend, &r, &fd);
+	ret = setup_wp_holes(r, &fd);
 	if (ret)
 		return ret;
-	ok = check_marker("parent, before fork", &r, TEST_PAGE);
+	ok = check_marker("parent, before fork", r, TEST_PAGE);
 	/* no UFFD_FEATURE_EVENT_FORK: the child's VMA is not registered */
-	pid = fork_reporter(&r, TEST_PAGE, false, &report_fd, &go_fd);
+	pid = fork_reporter(r, TEST_PAGE, false, &report_fd, &go_fd);
 	if (pid < 0) {
 		ret = errno;
 		close(fd);
-		region_destroy(&r);
 		return setup_failed("fork", ret);
 	}
 	if (parent_get_entry(report_fd, &entry))
-		ok &= entry_none("child forked without UFFD_FEATURE_EVENT_FORK",
-				 TEST_PAGE, entry);
+		ok &= pagemap_entry_is("child forked without UFFD_FEATURE_EVENT_FORK",
+				       TEST_PAGE, entry, 0, PME_NONE_MASK);
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	ok &= check_marker("parent, after fork", &r, TEST_PAGE);
+	ok &= check_marker("parent, after fork", r, TEST_PAGE);
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -966,66 +638,60 @@ static int test_uffd_fork_copies_no_marker(int backend)
  * Private anonymous memory gets a marker on an unpopulated pte only with
  * UFFD_FEATURE_WP_UNPOPULATED.
  */
-static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(int backend)
+static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int fd, ret;
 
-	ret = region_create(backend, &r);
+	ret = region_setup(r, NR_PAGES);
 	if (ret)
-		return setup_failed("creating the mapping", -ret);
-	ret = uffd_open_registered(UFFD_FEATURE_WP_UNPOPULATED,
-				   "UFFD_FEATURE_WP_UNPOPULATED",
-				   r.addr, r.len, &fd);
-	if (ret) {
-		region_destroy(&r);
 		return ret;
-	}
-	ret = uffd_writeprotect(fd, r.addr, r.len);
+	ret = uffd_wp_register(UFFD_FEATURE_WP_UNPOPULATED,
+				   "UFFD_FEATURE_WP_UNPOPULATED",
+				   r->addr, r->len, &fd);
+	if (ret)
+		return ret;
+	ret = uffd_wp_protect(fd, r->addr, r->len);
 	if (ret) {
 		close(fd);
-		region_destroy(&r);
 		return ret;
 	}
-	ok = check_marker("write-protected unpopulated page", &r, TEST_PAGE);
+	ok = check_marker("write-protected unpopulated page", r, TEST_PAGE);
 	close(fd);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_guard_reads_guard_and_swap(int backend)
+static int test_guard_reads_guard_and_swap(struct region *r)
 {
 	uint64_t entry;
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	ret = setup_written(backend, &r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	if (madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
+	if (madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
-		region_destroy(&r);
 		if (ret == EINVAL)
 			return skip("%s", guard_einval_reason());
 		return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
 	}
-	if (!read_entry(&r, TEST_PAGE, &entry)) {
+	ret = pagemap_read(pagemap_fd, region_page(r, TEST_PAGE), &entry);
+	if (ret) {
+		ksft_print_msg("reading the pagemap entry of page %d: %s\n",
+			       TEST_PAGE, errno_name(ret));
 		ok = false;
-	} else if (pagemap_entry_has(entry, PM_SWAP) &&
-		   !pagemap_entry_has(entry, PM_GUARD_REGION) &&
-		   !pagemap_entry_has(entry, PM_PRESENT)) {
+	} else if (pagemap_entry_has(entry, PME_SWAP) &&
+		   !pagemap_entry_has(entry, PME_GUARD_REGION) &&
+		   !pagemap_entry_has(entry, PME_PRESENT)) {
 		ksft_print_msg("guard page reads as SWAP without PM_GUARD_REGION (bit 58, in pagemap since 6.15): guard markers are indistinguishable from swap on this kernel\n");
 		ok = false;
 	}
 	if (ok)
-		ok = entry_is("after MADV_GUARD_INSTALL", TEST_PAGE, entry,
-			      PM_BIT(PM_GUARD_REGION) | PM_BIT(PM_SWAP),
-			      PM_BIT(PM_PRESENT) | PM_BIT(PM_FILE) |
-			      PM_BIT(PM_UFFD_WP));
-	madvise(page_addr(&r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
-	region_destroy(&r);
+		ok = pagemap_entry_is("after MADV_GUARD_INSTALL", TEST_PAGE,
+				      entry, PME_GUARD_REGION | PME_SWAP,
+				      PME_PRESENT | PME_FILE | PME_UFFD_WP);
+	madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -1055,40 +721,27 @@ static const struct subtest subtests[] = {
 
 static void print_environment(void)
 {
-	print_env_banner();
 	ksft_print_msg("soft-dirty: %s\n",
-		       softdirty_supported() ? "supported" : "not supported");
+		       softdirty_available() ? "supported" : "not supported");
 	if (uffd_skip[0])
 		ksft_print_msg("%s\n", uffd_skip);
 	else
 		ksft_print_msg("userfaultfd features 0x%llx\n",
 			       (unsigned long long)uffd_features);
-	print_env_pin_cpu();
-	if (tmpfs_dir[0])
-		ksft_print_msg("tmpfs files in %s\n", tmpfs_dir);
 }
+
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.pagemap = true,
+	.setup = uffd_probe_features,
+	.environment = print_environment,
+};
 
 int main(void)
 {
-	ps = psize();
-	ksft_print_header();
-
-	pagemap_fd = pagemap_open();
-	if (pagemap_fd < 0)
-		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
-			       errno_name(pagemap_fd));
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	swap_on = swap_present();
-	probe_shmem_backends(&backends[BACKEND_MEMFD], &backends[BACKEND_TMPFS],
-			     tmpfs_dir, sizeof(tmpfs_dir));
-	probe_uffd();
-	print_environment();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     NULL);
-
-	close(pagemap_fd);
-	ksft_finished();
+	ps = sys_pagesize();
+	suite_main(&suite);
 }

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 /* pages of the memfd, shared anon and private anon mappings */
 #define NR_PAGES		64
@@ -50,15 +50,35 @@ struct vma_swap {
 };
 
 /*
- * A group of subtests sharing one setup.  A group function fills codes[]
- * in the order of names[]; when its setup skips or fails, every subtest of
- * the group gets the same code and reason.
+ * A group of subtests sharing one setup on a backend, named after it.  A
+ * group function fills codes[] in the order of names[]; when its setup
+ * skips or fails, every subtest of the group gets the same code and reason.
  */
 #define MAX_GROUP	4
 
 struct group {
-	const char *names[MAX_GROUP];
-	int (*fn)(int codes[MAX_GROUP]);
+	const char *names[MAX_GROUP + 1];
+	int (*fn)(const struct group *g, int codes[MAX_GROUP]);
+	int backend;
+	int map_flags;		/* of the remap groups: how the memfd is mapped */
+};
+
+enum {
+	BACKEND_MEMFD,
+	BACKEND_SHARED_ANON,
+	BACKEND_PRIVATE_ANON,
+	BACKEND_FILE,
+};
+
+/* Nothing is probed: a memfd that cannot be created fails the subtests */
+static const struct backend backends[] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
+				  .kind = MEM_SHARED_ANON },
+	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
+				   .kind = MEM_PRIVATE_ANON },
+	/* the memfd of the remap subtests, whose names say how it is mapped */
+	[BACKEND_FILE] = { .kind = MEM_MEMFD },
 };
 
 static size_t ps;
@@ -101,56 +121,17 @@ static int expect_kb(const char *what, unsigned long got, unsigned long want)
 	return KSFT_FAIL;
 }
 
-/* Page out [@addr, @addr + @len), verified; a KSFT_* code */
-static int pageout(void *addr, size_t len)
+/* A region of @npages of @backend, written; a KSFT_* code */
+static int setup_written(struct region *r, int backend, size_t npages)
 {
-	unsigned long swap_kb = 0;
-	int ret;
+	int code = region_open(r, &backends[backend]);
 
-	ret = pageout_range(addr, len, PAGEOUT_RETRIES, &swap_kb);
-	if (ret == -EINVAL)
-		return skip("MADV_PAGEOUT not supported (EINVAL)");
-	if (ret == -EAGAIN)
-		return skip("page-out not verified: smaps Swap: %lu kB, expected %zu kB",
-			    swap_kb, len / 1024);
-	if (ret)
-		return setup_failed("MADV_PAGEOUT", -ret);
-	return KSFT_PASS;
-}
-
-/* A mapping of @npages, written, THP off; MAP_FAILED on failure */
-static char *map_written(int flags, int fd, size_t npages)
-{
-	size_t len = npages * ps;
-	char *map;
-
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
-	if (map == MAP_FAILED) {
-		setup_failed("mmap", errno);
-		return map;
-	}
-	thp_disable_range(map, len);
-	fill_pages(map, npages);
-	return map;
-}
-
-/* A memfd of @len bytes, or -1 after printing why not */
-static int new_memfd(size_t len)
-{
-	int fd, err;
-
-	fd = memfd_new("shmem_swap_accounting");
-	if (fd < 0) {
-		setup_failed("memfd_create", -fd);
-		return -1;
-	}
-	if (ftruncate(fd, len)) {
-		err = errno;
-		close(fd);
-		setup_failed("ftruncate", err);
-		return -1;
-	}
-	return fd;
+	if (code)
+		return setup_failed(r->failed, -code);
+	code = region_setup(r, npages);
+	if (code == KSFT_PASS)
+		fill_pages(r->addr, npages);
+	return code;
 }
 
 static void set_all(int codes[MAX_GROUP], int code)
@@ -162,23 +143,20 @@ static void set_all(int codes[MAX_GROUP], int code)
 }
 
 /*
- * Shmem (memfd, or MAP_SHARED|MAP_ANONYMOUS with @fd -1): NR_PAGES paged
- * out show up as Swap of the VMA, not as SwapPss, and leave VmSwap alone.
+ * Shmem (memfd, or MAP_SHARED|MAP_ANONYMOUS): NR_PAGES paged out show up
+ * as Swap of the VMA, not as SwapPss, and leave VmSwap alone.
  */
-static int shmem_swap(int fd, int codes[MAX_GROUP])
+static int shmem_swap(const struct group *g, int codes[MAX_GROUP])
 {
 	unsigned long want = pages_kb(NR_PAGES);
 	unsigned long vmswap_before, vmswap_after;
-	int flags = MAP_SHARED;
 	struct vma_swap v;
+	struct region r;
 	int code, ret;
-	char *map;
 
-	if (fd < 0)
-		flags |= MAP_ANONYMOUS;
-	map = map_written(flags, fd, NR_PAGES);
-	if (map == MAP_FAILED)
-		return KSFT_FAIL;
+	code = setup_written(&r, g->backend, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
 
 	ret = proc_field_kb("/proc/self/status", "VmSwap", &vmswap_before);
 	if (ret) {
@@ -186,11 +164,11 @@ static int shmem_swap(int fd, int codes[MAX_GROUP])
 		       setup_failed("reading VmSwap", -ret);
 		goto out;
 	}
-	code = pageout(map, NR_PAGES * ps);
+	code = region_pageout(&r, 0, NR_PAGES);
 	if (code != KSFT_PASS)
 		goto out;
 	ret = proc_field_kb("/proc/self/status", "VmSwap", &vmswap_after);
-	if (ret || read_vma_swap(map, &v)) {
+	if (ret || read_vma_swap(r.addr, &v)) {
 		code = setup_failed("reading status or smaps", ret ? -ret : EIO);
 		goto out;
 	}
@@ -202,47 +180,28 @@ static int shmem_swap(int fd, int codes[MAX_GROUP])
 	codes[1] = expect_kb("smaps SwapPss:", v.swap_pss, 0);
 	codes[2] = expect_kb("status VmSwap after the shmem page-out",
 			     vmswap_after, vmswap_before);
-	munmap(map, NR_PAGES * ps);
-	return KSFT_PASS;
 out:
-	munmap(map, NR_PAGES * ps);
+	region_close(&r);
 	return code;
-}
-
-static int group_memfd(int codes[MAX_GROUP])
-{
-	int fd, code;
-
-	fd = new_memfd(NR_PAGES * ps);
-	if (fd < 0)
-		return KSFT_FAIL;
-	code = shmem_swap(fd, codes);
-	close(fd);
-	return code;
-}
-
-static int group_shared_anon(int codes[MAX_GROUP])
-{
-	return shmem_swap(-1, codes);
 }
 
 /* Private anonymous swap: in Swap and, not shared, fully in SwapPss */
-static int group_private_anon(int codes[MAX_GROUP])
+static int private_anon_swap(const struct group *g, int codes[MAX_GROUP])
 {
 	unsigned long want = pages_kb(NR_PAGES);
 	unsigned long vmswap_before = 0, vmswap_after = 0;
 	struct vma_swap v;
-	char *map;
+	struct region r;
 	int code;
 
-	map = map_written(MAP_PRIVATE | MAP_ANONYMOUS, -1, NR_PAGES);
-	if (map == MAP_FAILED)
-		return KSFT_FAIL;
+	code = setup_written(&r, g->backend, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
 	proc_field_kb("/proc/self/status", "VmSwap", &vmswap_before);
-	code = pageout(map, NR_PAGES * ps);
+	code = region_pageout(&r, 0, NR_PAGES);
 	if (code != KSFT_PASS)
 		goto out;
-	if (read_vma_swap(map, &v)) {
+	if (read_vma_swap(r.addr, &v)) {
 		code = KSFT_FAIL;
 		goto out;
 	}
@@ -255,7 +214,7 @@ static int group_private_anon(int codes[MAX_GROUP])
 	codes[0] = expect_kb("smaps Swap:", v.swap, want);
 	codes[1] = expect_kb("smaps SwapPss:", v.swap_pss, want);
 out:
-	munmap(map, NR_PAGES * ps);
+	region_close(&r);
 	return code;
 }
 
@@ -349,117 +308,89 @@ out:
 
 /*
  * The start of Peter Xu's reproducer: a 6 MiB memfd, every page touched
- * and paged out, then unmapped.  Returns KSFT_PASS with the memfd in *@fdp,
- * or the code every subtest of the group gets.
+ * and paged out, then unmapped.  Returns KSFT_PASS with the memfd in
+ * @r, or the code every subtest of the group gets.
  */
-static int paged_out_memfd(int *fdp)
+static int paged_out_memfd(struct region *r, int backend)
 {
 	int code;
-	char *map;
-	int fd;
 
-	fd = new_memfd(REMAP_FILE_SIZE);
-	if (fd < 0)
-		return KSFT_FAIL;
-	map = map_written(MAP_SHARED, fd, REMAP_FILE_SIZE / ps);
-	if (map == MAP_FAILED) {
-		close(fd);
-		return KSFT_FAIL;
-	}
-	code = pageout(map, REMAP_FILE_SIZE);
-	munmap(map, REMAP_FILE_SIZE);
-	if (code != KSFT_PASS) {
-		close(fd);
-		return code;
-	}
-	*fdp = fd;
-	return KSFT_PASS;
-}
-
-/* ... then mapped again in part */
-static int group_remap(int codes[MAX_GROUP])
-{
-	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
-	int code;
-	int fd;
-
-	code = paged_out_memfd(&fd);
+	code = setup_written(r, backend, REMAP_FILE_SIZE / ps);
 	if (code != KSFT_PASS)
 		return code;
-
-	codes[0] = check_remap(fd, 0, REMAP_HEAD_SIZE / ps,
-			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			       "private writable mapping", &codes[1]);
-	codes[2] = check_remap(fd, PARTIAL_FIRST, partial,
-			       PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			       "private writable mapping", NULL);
-	codes[3] = check_remap(fd, PARTIAL_FIRST, partial, PROT_READ,
-			       MAP_PRIVATE, "private read-only mapping", NULL);
-	close(fd);
-	return KSFT_PASS;
+	code = region_pageout(r, 0, r->npages);
+	region_unmap(r);
+	if (code != KSFT_PASS)
+		region_close(r);
+	return code;
 }
 
-static int group_shared_remap(int codes[MAX_GROUP])
+/* ... then mapped again in part, private or shared as @g says */
+static int remap(const struct group *g, int codes[MAX_GROUP])
 {
 	size_t partial = PARTIAL_LAST - PARTIAL_FIRST + 1;
+	struct region r;
 	int code;
-	int fd;
 
-	code = paged_out_memfd(&fd);
+	code = paged_out_memfd(&r, g->backend);
 	if (code != KSFT_PASS)
 		return code;
-	codes[0] = check_remap(fd, PARTIAL_FIRST, partial,
-			       PROT_READ | PROT_WRITE, MAP_SHARED,
-			       "shared mapping", NULL);
-	close(fd);
+	if (g->map_flags == MAP_SHARED) {
+		codes[0] = check_remap(r.fd, PARTIAL_FIRST, partial,
+				       PROT_READ | PROT_WRITE, MAP_SHARED,
+				       "shared mapping", NULL);
+	} else {
+		codes[0] = check_remap(r.fd, 0, REMAP_HEAD_SIZE / ps,
+				       PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				       "private writable mapping", &codes[1]);
+		codes[2] = check_remap(r.fd, PARTIAL_FIRST, partial,
+				       PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				       "private writable mapping", NULL);
+		codes[3] = check_remap(r.fd, PARTIAL_FIRST, partial, PROT_READ,
+				       MAP_PRIVATE, "private read-only mapping",
+				       NULL);
+	}
+	region_close(&r);
 	return KSFT_PASS;
 }
 
 static const struct group groups[] = {
-	{ { "memfd_swap_in_smaps_swap", "memfd_swap_not_in_swappss",
-	    "memfd_swap_not_in_status_vmswap" }, group_memfd },
-	{ { "shared_anon_swap_in_smaps_swap", "shared_anon_swap_not_in_swappss",
-	    "shared_anon_swap_not_in_status_vmswap" }, group_shared_anon },
-	{ { "private_anon_swap_in_smaps_swap",
-	    "private_anon_swap_in_swappss" }, group_private_anon },
+	{ { "swap_in_smaps_swap", "swap_not_in_swappss",
+	    "swap_not_in_status_vmswap" }, shmem_swap, BACKEND_MEMFD, 0 },
+	{ { "swap_in_smaps_swap", "swap_not_in_swappss",
+	    "swap_not_in_status_vmswap" }, shmem_swap, BACKEND_SHARED_ANON, 0 },
+	{ { "swap_in_smaps_swap", "swap_in_swappss" }, private_anon_swap,
+	  BACKEND_PRIVATE_ANON, 0 },
 	{ { "private_remap_first_4m_of_6m_swap_exact",
 	    "private_remap_first_4m_of_6m_rollup_agrees",
 	    "private_remap_pages_3_to_700_swap_exact",
-	    "readonly_remap_pages_3_to_700_swap_exact" }, group_remap },
-	{ { "shared_remap_pages_3_to_700_swap_exact" }, group_shared_remap },
+	    "readonly_remap_pages_3_to_700_swap_exact" }, remap, BACKEND_FILE,
+	  MAP_PRIVATE },
+	{ { "shared_remap_pages_3_to_700_swap_exact" }, remap, BACKEND_FILE,
+	  MAP_SHARED },
 };
 
 int main(void)
 {
+	const struct group *g;
 	unsigned int plan = 0;
 	int codes[MAX_GROUP];
 	size_t i, j;
 	int code;
 
-	ps = psize();
-	ksft_print_header();
+	ps = sys_pagesize();
 	for (i = 0; i < ARRAY_SIZE(groups); i++)
-		for (j = 0; j < MAX_GROUP && groups[i].names[j]; j++)
+		for (j = 0; groups[i].names[j]; j++)
 			plan++;
-	ksft_set_plan(plan);
-	print_env_banner();
-	print_env_pin_cpu();
+	suite_start(plan, NULL, false);
+	env_banner(NULL, 0, NULL);
 
-	for (i = 0; i < ARRAY_SIZE(groups); i++) {
+	for (g = groups; g < groups + ARRAY_SIZE(groups); g++) {
 		skip_reason[0] = '\0';
 		set_all(codes, KSFT_SKIP);
-		if (swap_present()) {
-			code = groups[i].fn(codes);
-			if (code != KSFT_PASS)
-				set_all(codes, code);
-		} else {
-			skip("no swap");
-			set_all(codes, KSFT_SKIP);
-		}
-		for (j = 0; j < MAX_GROUP && groups[i].names[j]; j++)
-			ksft_test_result_code(codes[j], groups[i].names[j], "%s",
-					      codes[j] == KSFT_SKIP ?
-					      skip_reason : "");
+		code = swap_present() ? g->fn(g, codes) :
+		       skip("no swap");
+		report_checks(backends[g->backend].name, g->names, codes, code);
 	}
-	ksft_finished();
+	suite_end();
 }

@@ -25,18 +25,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 #define THP_SYSFS		"/sys/kernel/mm/transparent_hugepage/"
 /* huge pages in the test file */
@@ -44,128 +42,26 @@
 /* in the partial swap-in, every PARTIAL_STEP-th page is faulted in */
 #define PARTIAL_STEP		3
 
-enum backend {
+enum {
 	BACKEND_THP,
 	NR_BACKENDS,
 };
 
 #define ON_THP	(1U << BACKEND_THP)
 
-static struct backend_info backends[NR_BACKENDS] = {
-	[BACKEND_THP] = { .name = "thp" },
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_THP] = { .name = "thp", .kind = MEM_TMPFS },
 };
-
-/* Where the huge=always tmpfs is mounted, empty when it is not */
-static char mnt_dir[64];
-static const char *mnt_opts;
 
 static size_t ps;
 static size_t pmd_size;
-static bool swap_on;
-
-/* A file of the huge tmpfs, mapped PMD-aligned */
-struct region {
-	char *addr;
-	size_t len;
-	size_t npages;
-	int fd;
-};
-
-/*
- * Map @len bytes of @fd shared at a PMD-aligned address, so that each
- * PMD-sized folio of the file can be mapped by a PMD.
- */
-static char *map_pmd_aligned(int fd, size_t len)
-{
-	size_t span = len + pmd_size;
-	uintptr_t start, aligned, end;
-	char *area, *addr;
-	int err;
-
-	area = mmap(NULL, span, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (area == MAP_FAILED)
-		return MAP_FAILED;
-	start = (uintptr_t)area;
-	aligned = (start + pmd_size - 1) & ~(uintptr_t)(pmd_size - 1);
-	addr = mmap((void *)aligned, len, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_FIXED, fd, 0);
-	if (addr == MAP_FAILED) {
-		err = errno;
-		munmap(area, span);
-		errno = err;
-		return MAP_FAILED;
-	}
-	if (aligned > start)
-		munmap(area, aligned - start);
-	end = aligned + len;
-	if (start + span > end)
-		munmap((void *)end, start + span - end);
-	return addr;
-}
-
-/*
- * A fresh file of @len bytes on the huge tmpfs, mapped PMD-aligned with
- * MADV_HUGEPAGE.  Returns 0 or a negative errno.
- */
-static int region_create(size_t len, struct region *r)
-{
-	int err;
-
-	r->len = len;
-	r->npages = len / ps;
-	r->fd = tmpfile_new(mnt_dir);
-	if (r->fd < 0)
-		return r->fd;
-	if (ftruncate(r->fd, len))
-		goto fail;
-	r->addr = map_pmd_aligned(r->fd, len);
-	if (r->addr == MAP_FAILED)
-		goto fail;
-	/* huge=always needs no advice; a failure is only worth a note */
-	if (madvise(r->addr, len, MADV_HUGEPAGE))
-		ksft_print_msg("madvise(MADV_HUGEPAGE): %s\n",
-			       errno_name(errno));
-	return 0;
-fail:
-	err = -errno;
-	close(r->fd);
-	r->fd = -1;
-	return err;
-}
-
-static void region_destroy(struct region *r)
-{
-	munmap(r->addr, r->len);
-	close(r->fd);
-	r->fd = -1;
-}
-
-static char *page_addr(const struct region *r, size_t idx)
-{
-	return r->addr + idx * ps;
-}
-
-/* Touch page @idx with a read access (a read fault if it is not mapped) */
-static char read_page(const struct region *r, size_t idx)
-{
-	return __atomic_load_n(page_addr(r, idx), __ATOMIC_RELAXED);
-}
-
-/* smaps value of @field of the mapping, 0 when absent */
-static unsigned long smaps_kb(const struct region *r, const char *field)
-{
-	unsigned long kb = 0;
-
-	smaps_vma_field_kb(r->addr, field, &kb, NULL);
-	return kb;
-}
 
 /* How much of the mapping is mapped by PMDs, in kB */
 static unsigned long pmd_mapped_kb(const struct region *r)
 {
 	/* shmem THPs count as ShmemPmdMapped, other file THPs as FilePmdMapped */
-	return smaps_kb(r, "ShmemPmdMapped") + smaps_kb(r, "FilePmdMapped");
+	return region_smaps_kb(r, "ShmemPmdMapped") +
+	       region_smaps_kb(r, "FilePmdMapped");
 }
 
 /* Value of counter @name in /proc/vmstat; 0 or a negative errno */
@@ -205,8 +101,8 @@ static void thp_swpout_read(struct thp_swpout *c)
 static void print_smaps(const char *when, const struct region *r)
 {
 	ksft_print_msg("%s: smaps Rss %lu kB, ShmemPmdMapped %lu kB, FilePmdMapped %lu kB, Swap %lu kB of %zu kB\n",
-		       when, smaps_kb(r, "Rss"), smaps_kb(r, "ShmemPmdMapped"),
-		       smaps_kb(r, "FilePmdMapped"), smaps_kb(r, "Swap"),
+		       when, region_smaps_kb(r, "Rss"), region_smaps_kb(r, "ShmemPmdMapped"),
+		       region_smaps_kb(r, "FilePmdMapped"), region_smaps_kb(r, "Swap"),
 		       r->len / 1024);
 }
 
@@ -220,14 +116,13 @@ static int setup_written(struct region *r)
 	unsigned long kb;
 	int ret;
 
-	ret = region_create(NR_HUGE * pmd_size, r);
+	ret = region_setup(r, NR_HUGE * pmd_size / ps);
 	if (ret)
-		return setup_failed("creating and mapping the file", -ret);
+		return ret;
 	fill_pages(r->addr, r->npages);
 	kb = pmd_mapped_kb(r);
 	if (!kb) {
 		print_smaps("after writing", r);
-		region_destroy(r);
 		return skip("no huge page allocated");
 	}
 	return KSFT_PASS;
@@ -243,7 +138,7 @@ static int pageout_all(const struct region *r, bool must)
 	unsigned long swap_kb = 0;
 	int ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
 	ret = pageout_range(r->addr, r->len, PAGEOUT_RETRIES, &swap_kb);
 	if (ret == -EINVAL)
@@ -269,15 +164,10 @@ static int setup_paged_out(struct region *r)
 {
 	int ret;
 
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
 	ret = setup_written(r);
-	if (ret)
-		return ret;
-	ret = pageout_all(r, false);
-	if (ret)
-		region_destroy(r);
-	return ret;
+	return ret ? ret : pageout_all(r, false);
 }
 
 /*
@@ -341,18 +231,15 @@ static bool pread_intact(const char *how, const struct region *r)
 
 /* Subtests.  Each one returns a KSFT_* code. */
 
-static int test_written_is_pmd_mapped(int backend)
+static int test_written_is_pmd_mapped(struct region *r)
 {
-	struct region r;
 	int ret;
 
-	(void)backend;
-	ret = setup_written(&r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
-	ksft_print_msg("PMD-mapped %lu kB of %zu kB\n", pmd_mapped_kb(&r),
-		       r.len / 1024);
-	region_destroy(&r);
+	ksft_print_msg("PMD-mapped %lu kB of %zu kB\n", pmd_mapped_kb(r),
+		       r->len / 1024);
 	return KSFT_PASS;
 }
 
@@ -360,106 +247,93 @@ static int test_written_is_pmd_mapped(int backend)
  * One byte written at the start of a huge page: the whole PMD-sized folio
  * becomes data, the next huge page of the file stays a hole.
  */
-static int test_one_byte_makes_whole_folio_data(int backend)
+static int test_one_byte_makes_whole_folio_data(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	int ret;
 
-	(void)backend;
 	/* two huge pages, so that i_size does not end the data anyway */
-	ret = region_create(2 * pmd_size, &r);
+	ret = region_setup(r, 2 * pmd_size / ps);
 	if (ret)
-		return setup_failed("creating and mapping the file", -ret);
-	r.addr[0] = 1;
-	if (pmd_mapped_kb(&r) < pmd_size / 1024) {
-		print_smaps("after writing one byte", &r);
-		region_destroy(&r);
+		return ret;
+	r->addr[0] = 1;
+	if (pmd_mapped_kb(r) < pmd_size / 1024) {
+		print_smaps("after writing one byte", r);
 		return skip("no huge page allocated");
 	}
-	ok &= seek_is(r.fd, 0, SEEK_DATA, 0, false);
-	if (!seek_is(r.fd, 0, SEEK_HOLE, pmd_size, false)) {
+	ok &= seek_is(r->fd, 0, SEEK_DATA, 0, false);
+	if (!seek_is(r->fd, 0, SEEK_HOLE, pmd_size, false)) {
 		ksft_print_msg("SEEK_HOLE from 0 should end the data at the end of the 0x%zx byte folio, not at the end of the written 0x%zx byte page\n",
 			       pmd_size, ps);
 		ok = false;
 	}
-	ok &= seek_is(r.fd, ps, SEEK_DATA, ps, false);
-	ok &= seek_is(r.fd, pmd_size - 1, SEEK_DATA, pmd_size - 1, false);
-	ok &= seek_is(r.fd, pmd_size, SEEK_DATA, -ENXIO, false);
-	ok &= seek_is(r.fd, pmd_size, SEEK_HOLE, pmd_size, false);
-	region_destroy(&r);
+	ok &= seek_is(r->fd, ps, SEEK_DATA, ps, false);
+	ok &= seek_is(r->fd, pmd_size - 1, SEEK_DATA, pmd_size - 1, false);
+	ok &= seek_is(r->fd, pmd_size, SEEK_DATA, -ENXIO, false);
+	ok &= seek_is(r->fd, pmd_size, SEEK_HOLE, pmd_size, false);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_pageout_swaps_out(int backend)
+static int test_pageout_swaps_out(struct region *r)
 {
 	struct thp_swpout before, after;
-	struct region r;
 	int ret;
 
-	(void)backend;
-	if (!swap_on)
+	if (!swap_present())
 		return skip("no swap");
-	ret = setup_written(&r);
+	ret = setup_written(r);
 	if (ret)
 		return ret;
 	thp_swpout_read(&before);
-	ret = pageout_all(&r, true);
+	ret = pageout_all(r, true);
 	thp_swpout_read(&after);
 	/* 6.1 splits shmem huge pages for swap; 6.12+ can write them whole */
 	ksft_print_msg("vmstat thp_swpout +%lu, thp_swpout_fallback +%lu\n",
 		       after.whole - before.whole,
 		       after.fallback - before.fallback);
-	if (!ret && pmd_mapped_kb(&r)) {
-		print_smaps("after MADV_PAGEOUT", &r);
+	if (!ret && pmd_mapped_kb(r)) {
+		print_smaps("after MADV_PAGEOUT", r);
 		ksft_print_msg("huge pages still PMD-mapped after a verified page-out\n");
 		ret = KSFT_FAIL;
 	}
-	region_destroy(&r);
 	return ret;
 }
 
 /* Every page of a swapped-out huge page file is data */
-static int test_swapped_is_data(int backend)
+static int test_swapped_is_data(struct region *r)
 {
-	struct region r;
 	bool ok = true;
 	size_t i;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	for (i = 0; i < r.npages; i++) {
-		if (!seek_is(r.fd, i * ps, SEEK_DATA, i * ps, false)) {
+	for (i = 0; i < r->npages; i++) {
+		if (!seek_is(r->fd, i * ps, SEEK_DATA, i * ps, false)) {
 			ksft_print_msg("page %zu (huge page %zu) is not data\n",
 				       i, i * ps / pmd_size);
 			ok = false;
 			break;
 		}
 	}
-	ok &= seek_is(r.fd, 0, SEEK_HOLE, r.len, false);
+	ok &= seek_is(r->fd, 0, SEEK_HOLE, r->len, false);
 	if (!ok)
-		print_smaps("after MADV_PAGEOUT", &r);
-	region_destroy(&r);
+		print_smaps("after MADV_PAGEOUT", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-static int test_swapin_data_intact(int backend)
+static int test_swapin_data_intact(struct region *r)
 {
-	struct region r;
 	bool ok;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	ok = mapping_intact("swap-in through page faults", &r);
+	ok = mapping_intact("swap-in through page faults", r);
 	if (!ok)
-		print_smaps("after reading", &r);
-	region_destroy(&r);
+		print_smaps("after reading", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -467,28 +341,23 @@ static int test_swapin_data_intact(int backend)
  * Swapped in through faults, paged out again, then read with pread(2):
  * shmem swaps the pages in for read(2) itself, without a fault.
  */
-static int test_swapin_read_syscall_intact(int backend)
+static int test_swapin_read_syscall_intact(struct region *r)
 {
-	struct region r;
 	bool ok;
 	size_t i;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	for (i = 0; i < r.npages; i++)
-		read_page(&r, i);
-	ret = pageout_all(&r, false);
-	if (ret) {
-		region_destroy(&r);
+	for (i = 0; i < r->npages; i++)
+		region_read(r, i);
+	ret = pageout_all(r, false);
+	if (ret)
 		return ret;
-	}
-	ok = pread_intact("swap-in through pread(2)", &r);
+	ok = pread_intact("swap-in through pread(2)", r);
 	if (!ok)
-		print_smaps("after pread(2)", &r);
-	region_destroy(&r);
+		print_smaps("after pread(2)", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -498,32 +367,27 @@ static int test_swapin_read_syscall_intact(int backend)
  * page.  Whether the second page-out gets everything out depends on how the
  * kernel swapped in, so it is reported but not required.
  */
-static int test_partial_swapin_then_pageout_intact(int backend)
+static int test_partial_swapin_then_pageout_intact(struct region *r)
 {
 	unsigned long swap_kb = 0;
-	struct region r;
 	bool ok;
 	size_t i;
 	int ret;
 
-	(void)backend;
-	ret = setup_paged_out(&r);
+	ret = setup_paged_out(r);
 	if (ret)
 		return ret;
-	for (i = 0; i < r.npages; i += PARTIAL_STEP)
-		read_page(&r, i);
-	print_smaps("after the partial swap-in", &r);
-	ret = pageout_range(r.addr, r.len, PAGEOUT_RETRIES, &swap_kb);
-	if (ret && ret != -EAGAIN) {
-		region_destroy(&r);
+	for (i = 0; i < r->npages; i += PARTIAL_STEP)
+		region_read(r, i);
+	print_smaps("after the partial swap-in", r);
+	ret = pageout_range(r->addr, r->len, PAGEOUT_RETRIES, &swap_kb);
+	if (ret && ret != -EAGAIN)
 		return setup_failed("MADV_PAGEOUT", -ret);
-	}
 	if (ret)
-		print_smaps("second page-out not complete", &r);
-	ok = mapping_intact("after partial swap-in and page-out", &r);
+		print_smaps("second page-out not complete", r);
+	ok = mapping_intact("after partial swap-in and page-out", r);
 	if (!ok)
-		print_smaps("after reading", &r);
-	region_destroy(&r);
+		print_smaps("after reading", r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -539,60 +403,14 @@ static const struct subtest subtests[] = {
 	  test_partial_swapin_then_pageout_intact, ON_THP },
 };
 
-/*
- * As root, mount a huge=always tmpfs of our own in a private mount
- * namespace.  Returns 0, or a negative errno with a SKIP reason in @why.
- */
-static int mount_huge_tmpfs(char *why, size_t len)
+/* Can this kernel give shmem huge pages at all? */
+static void probe_thp(void)
 {
-	static const char * const mountpoints[] = {
-		"/mnt", "/tmp", "/dev/shm", "/dev",
-	};
 	static const char * const huge_opts[] = {
 		"size=64m,mode=0700,huge=always",
 		"size=64m,mode=0700,huge=within_size",
 	};
-	size_t i, j;
-	int err = -ENOENT;
-
-	if (geteuid() != 0) {
-		snprintf(why, len, "needs root to mount a huge tmpfs");
-		return -EPERM;
-	}
-	if (unshare(CLONE_NEWNS)) {
-		err = -errno;
-		snprintf(why, len, "unshare(CLONE_NEWNS): %s", errno_name(err));
-		return err;
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		err = -errno;
-		snprintf(why, len, "making / private: %s", errno_name(err));
-		return err;
-	}
-	for (i = 0; i < ARRAY_SIZE(mountpoints); i++) {
-		for (j = 0; j < ARRAY_SIZE(huge_opts); j++) {
-			if (mount("shmem_thp_swap", mountpoints[i], "tmpfs",
-				  MS_NOSUID | MS_NODEV, huge_opts[j])) {
-				err = -errno;
-				continue;
-			}
-			if (tmpfs_dir_usable(mountpoints[i])) {
-				snprintf(mnt_dir, sizeof(mnt_dir), "%s",
-					 mountpoints[i]);
-				mnt_opts = huge_opts[j];
-				return 0;
-			}
-			umount2(mountpoints[i], MNT_DETACH);
-		}
-	}
-	snprintf(why, len, "cannot mount a huge tmpfs: %s", errno_name(err));
-	return err;
-}
-
-/* Can this kernel give shmem huge pages at all? */
-static void probe_thp(void)
-{
-	struct backend_info *b = &backends[BACKEND_THP];
+	struct backend *b = &backends[BACKEND_THP];
 	char buf[64];
 	int ret;
 
@@ -614,7 +432,8 @@ static void probe_thp(void)
 			 THP_SYSFS, errno_name(ret));
 		return;
 	}
-	mount_huge_tmpfs(b->skip, sizeof(b->skip));
+	if (!mount_private_tmpfs(b, huge_opts, ARRAY_SIZE(huge_opts)))
+		b->huge_size = pmd_size;
 }
 
 /*
@@ -648,31 +467,22 @@ static void print_swap_areas(void)
 
 static void print_environment(void)
 {
-	print_env_banner();
-	print_env_pin_cpu();
 	print_swap_areas();
 	if (pmd_size)
 		ksft_print_msg("PMD size %zu kB\n", pmd_size / 1024);
-	if (mnt_dir[0])
-		ksft_print_msg("mounted a private tmpfs on %s (%s)\n", mnt_dir,
-			       mnt_opts);
 }
+
+static const struct suite suite = {
+	.tests = subtests,
+	.nr_tests = ARRAY_SIZE(subtests),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.setup = probe_thp,
+	.environment = print_environment,
+};
 
 int main(void)
 {
-	ps = psize();
-	ksft_print_header();
-	ksft_set_plan(subtests_plan(subtests, ARRAY_SIZE(subtests),
-				    NR_BACKENDS));
-
-	swap_on = swap_present();
-	probe_thp();
-	print_environment();
-
-	run_subtests(subtests, ARRAY_SIZE(subtests), backends, NR_BACKENDS,
-		     NULL);
-
-	if (mnt_dir[0])
-		umount2(mnt_dir, MNT_DETACH);
-	ksft_finished();
+	ps = sys_pagesize();
+	suite_main(&suite);
 }

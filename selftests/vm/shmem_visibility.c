@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "vm_util.h"
+#include "residency_util.h"
 
 /* pages of the small scenarios */
 #define NR_PAGES		128
@@ -56,24 +56,29 @@
 #define REQ_RESIDENT		(1U << 2)	/* mincore() 1 */
 #define REQ_SEEK_DATA		(1U << 3)	/* SEEK_DATA finds it */
 
-enum backing_type {
-	BACKING_MEMFD,
-	BACKING_SHARED_ANON,
-	BACKING_PRIVATE_ANON,
+enum {
+	BACKEND_MEMFD,
+	BACKEND_SHARED_ANON,
+	BACKEND_PRIVATE_ANON,
+	NR_BACKENDS,
 };
 
-static const char * const backing_names[] = {
-	[BACKING_MEMFD] = "memfd",
-	[BACKING_SHARED_ANON] = "shared_anon",
-	[BACKING_PRIVATE_ANON] = "private_anon",
-};
+#define ON_MEMFD		(1U << BACKEND_MEMFD)
+#define ON_SHARED_ANON		(1U << BACKEND_SHARED_ANON)
+#define ON_PRIVATE_ANON		(1U << BACKEND_PRIVATE_ANON)
 
-struct region {
-	enum backing_type backing;
-	char *map;
-	size_t npages;
-	/* where SEEK_DATA looks: the memfd or map_files; -1 for private anon */
-	int fd;
+/*
+ * The regions of MAP_SHARED|MAP_ANONYMOUS memory get the map_files file
+ * of their mapping as fd, for SEEK_DATA.  A memfd that cannot be created
+ * fails the subtests.
+ */
+static struct backend backends[NR_BACKENDS] = {
+	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD,
+			    .required = true },
+	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
+				  .kind = MEM_SHARED_ANON },
+	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
+				   .kind = MEM_PRIVATE_ANON },
 };
 
 /* One page as pagemap, mincore() and SEEK_DATA see it */
@@ -103,7 +108,7 @@ struct child_report {
 };
 
 static size_t ps;
-static int pagemap_fd = -1;
+
 static char *ref_page;
 
 /* Put in front of page diagnostics; "child: " in the forked child */
@@ -138,18 +143,18 @@ static void pattern_fill(char *page, size_t idx)
 	memcpy(page + ps - sizeof(tail), &tail, sizeof(tail));
 }
 
-static void region_fill(struct region *r)
+static void region_fill(const struct region *r)
 {
 	size_t i;
 
 	for (i = 0; i < r->npages; i++)
-		pattern_fill(r->map + i * ps, i);
+		pattern_fill(r->addr + i * ps, i);
 }
 
 /* Read page @idx through the mapping and compare it with its pattern */
 static bool check_content(struct region *r, size_t idx, struct view_stats *st)
 {
-	const unsigned char *page = (unsigned char *)r->map + idx * ps;
+	const unsigned char *page = (unsigned char *)r->addr + idx * ps;
 	uint64_t head;
 	size_t off;
 
@@ -174,7 +179,7 @@ static bool check_content(struct region *r, size_t idx, struct view_stats *st)
 static void observe_page(const struct region *r, size_t idx,
 			 struct page_view *v)
 {
-	char *addr = r->map + idx * ps;
+	char *addr = r->addr + idx * ps;
 	off_t off = (off_t)(idx * ps);
 	bool resident;
 	int ret;
@@ -233,13 +238,13 @@ static bool check_page(const struct region *r, size_t idx, unsigned int req,
 
 	observe_page(r, idx, &v);
 	populated = !v.pm_err && pagemap_entry_is_populated(v.pme);
-	present = !v.pm_err && pagemap_entry_has(v.pme, PM_PRESENT);
+	present = !v.pm_err && pagemap_entry_has(v.pme, PME_PRESENT);
 	resident = v.mincore == 1;
 	data = r->fd >= 0 && v.seek == (off_t)(idx * ps);
 
 	st->pages++;
 	st->present += present;
-	st->swap += !v.pm_err && pagemap_entry_has(v.pme, PM_SWAP);
+	st->swap += !v.pm_err && pagemap_entry_has(v.pme, PME_SWAP);
 	st->none += !v.pm_err && pagemap_entry_is_none(v.pme);
 	st->resident += resident;
 	st->seek_data += data;
@@ -333,64 +338,26 @@ static int map_files_skip(int err)
 		    errno_name(err));
 }
 
-static void region_destroy(struct region *r)
+/* Map @npages of the region; returns a KSFT_* code */
+static int setup_region(struct region *r, size_t npages)
 {
-	if (r->map != MAP_FAILED)
-		munmap(r->map, r->npages * ps);
-	if (r->fd >= 0)
-		close(r->fd);
-	r->map = MAP_FAILED;
-	r->fd = -1;
-}
+	int err, fd;
 
-/* Map @npages of @backing, THP off; returns a KSFT_* code */
-static int region_create(struct region *r, enum backing_type backing,
-			 size_t npages)
-{
-	size_t len = npages * ps;
-	int flags = MAP_SHARED;
-	int fd = -1, err;
-
-	r->backing = backing;
-	r->npages = npages;
-	r->map = MAP_FAILED;
-	r->fd = -1;
-
-	if (backing == BACKING_MEMFD) {
-		fd = memfd_new("shmem_visibility");
-		if (fd < 0)
-			return setup_failed("memfd_create", -fd);
-		r->fd = fd;
-		if (ftruncate(fd, len)) {
-			err = errno;
-			region_destroy(r);
-			return setup_failed("ftruncate", err);
-		}
-	} else if (backing == BACKING_SHARED_ANON) {
-		flags |= MAP_ANONYMOUS;
-	} else {
-		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	}
-
-	r->map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
-	if (r->map == MAP_FAILED) {
-		err = errno;
-		region_destroy(r);
-		/* vm.overcommit_memory=2 refuses more than RAM plus swap */
-		if (err == ENOMEM)
-			return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
-				    len / 1024);
-		return setup_failed("mmap", err);
-	}
-	/* one page table entry per page, so that pages swap one by one */
-	err = thp_disable_range(r->map, len);
+	err = region_map(r, npages, PROT_READ | PROT_WRITE, 0);
+	/* vm.overcommit_memory=2 refuses more than RAM plus swap */
+	if (err == -ENOMEM && !strcmp(r->failed, "mmap"))
+		return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
+			    r->len / 1024);
+	if (err)
+		return setup_failed(r->failed, -err);
+	/* done by region_create(), but its failure is worth a note here */
+	err = thp_disable_range(r->addr, r->len);
 	if (err)
 		ksft_print_msg("MADV_NOHUGEPAGE failed: %s\n", errno_name(err));
 
-	if (backing == BACKING_SHARED_ANON) {
-		fd = open_map_files(r->map, len);
+	if (r->kind == MEM_SHARED_ANON) {
+		fd = open_map_files(r->addr, r->len);
 		if (fd < 0) {
-			region_destroy(r);
 			if (fd == -EPERM || fd == -EACCES)
 				return map_files_skip(-fd);
 			return setup_failed("open of /proc/self/map_files", -fd);
@@ -400,22 +367,18 @@ static int region_create(struct region *r, enum backing_type backing,
 	return KSFT_PASS;
 }
 
-/* Page out all of @r, verified through smaps Swap:; a KSFT_* code */
-static int region_pageout(struct region *r, size_t first, size_t npages)
+/* Map NR_PAGES of the region, fill them and page them all out */
+static int setup_paged_out(struct region *r)
 {
-	unsigned long swap_kb = 0;
-	int ret;
+	int code;
 
-	ret = pageout_range(r->map + first * ps, npages * ps, PAGEOUT_RETRIES,
-			    &swap_kb);
-	if (ret == -EINVAL)
-		return skip("MADV_PAGEOUT not supported (EINVAL)");
-	if (ret == -EAGAIN)
-		return skip("page-out of pages %zu-%zu not verified: smaps Swap: %lu kB",
-			    first, first + npages - 1, swap_kb);
-	if (ret)
-		return setup_failed("MADV_PAGEOUT", -ret);
-	return KSFT_PASS;
+	if (!swap_present())
+		return skip("no swap");
+	code = setup_region(r, NR_PAGES);
+	if (code != KSFT_PASS)
+		return code;
+	region_fill(r);
+	return region_pageout(r, 0, r->npages);
 }
 
 static unsigned int shmem_req(const struct region *r, unsigned int req)
@@ -425,75 +388,55 @@ static unsigned int shmem_req(const struct region *r, unsigned int req)
 
 /* Scenarios; each returns a KSFT_* code */
 
-static int scenario_all_resident(enum backing_type backing)
+/* Which pages of the small scenarios are paged out */
+enum { PAGED_OUT_NONE, PAGED_OUT_ALL, PAGED_OUT_ODD };
+
+/*
+ * NR_PAGES written and, as @paged_out says, none, all or every odd page
+ * paged out (so that resident and swapped pages alternate): a page still
+ * in memory must be PRESENT and resident, and every page must read back.
+ */
+static int small_scenario(struct region *r, int paged_out, const char *when)
 {
-	unsigned int req;
-	struct region r;
-	bool ok = true;
-	int code;
-
-	code = region_create(&r, backing, NR_PAGES);
-	if (code != KSFT_PASS)
-		return code;
-	region_fill(&r);
-	req = shmem_req(&r, REQ_PRESENT | REQ_RESIDENT);
-	ok &= check_region(&r, req, req, "resident");
-	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
-}
-
-static int scenario_all_paged_out(enum backing_type backing)
-{
-	unsigned int req;
-	struct region r;
-	bool ok = true;
-	int code;
-
-	if (!swap_present())
-		return skip("no swap");
-	code = region_create(&r, backing, NR_PAGES);
-	if (code != KSFT_PASS)
-		return code;
-	region_fill(&r);
-	code = region_pageout(&r, 0, r.npages);
-	if (code != KSFT_PASS) {
-		region_destroy(&r);
-		return code;
-	}
-	req = shmem_req(&r, 0);
-	ok &= check_region(&r, req, req, "paged out");
-	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
-}
-
-static int scenario_half_paged_out(enum backing_type backing)
-{
-	struct region r;
+	unsigned int in_memory = REQ_PRESENT | REQ_RESIDENT;
+	unsigned int even = paged_out == PAGED_OUT_ALL ? 0 : in_memory;
+	unsigned int odd = paged_out == PAGED_OUT_NONE ? in_memory : 0;
 	bool ok = true;
 	size_t i;
 	int code;
 
-	if (!swap_present())
-		return skip("no swap");
-	code = region_create(&r, backing, NR_PAGES);
+	if (paged_out == PAGED_OUT_ALL) {
+		code = setup_paged_out(r);
+	} else if (paged_out == PAGED_OUT_ODD && !swap_present()) {
+		code = skip("no swap");
+	} else {
+		code = setup_region(r, NR_PAGES);
+		if (code == KSFT_PASS)
+			region_fill(r);
+		for (i = 1; paged_out && code == KSFT_PASS && i < r->npages;
+		     i += 2)
+			code = region_pageout(r, i, 1);
+	}
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	/* every odd page, so that resident and swapped pages alternate */
-	for (i = 1; i < r.npages; i += 2) {
-		code = region_pageout(&r, i, 1);
-		if (code != KSFT_PASS) {
-			region_destroy(&r);
-			return code;
-		}
-	}
-	ok &= check_region(&r, shmem_req(&r, REQ_PRESENT | REQ_RESIDENT),
-			   shmem_req(&r, 0), "odd pages paged out");
-	ok &= check_region_content(&r, false, 0, "read back");
-	region_destroy(&r);
+	ok &= check_region(r, shmem_req(r, even), shmem_req(r, odd), when);
+	ok &= check_region_content(r, false, 0, "read back");
 	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
+static int scenario_all_resident(struct region *r)
+{
+	return small_scenario(r, PAGED_OUT_NONE, "resident");
+}
+
+static int scenario_all_paged_out(struct region *r)
+{
+	return small_scenario(r, PAGED_OUT_ALL, "paged out");
+}
+
+static int scenario_half_paged_out(struct region *r)
+{
+	return small_scenario(r, PAGED_OUT_ODD, "odd pages paged out");
 }
 
 static bool read_full(int fd, void *buf, size_t len, ssize_t *got)
@@ -544,11 +487,11 @@ static __noreturn void fork_child(struct region *r, int go_fd, int res_fd)
 		goto out;
 	}
 
-	if (r->backing == BACKING_SHARED_ANON) {
+	if (r->kind == MEM_SHARED_ANON) {
 		/* the parent's map_files fd was for its mapping, not ours */
 		close(r->fd);
 		r->fd = -1;
-		fd = open_map_files(r->map, r->npages * ps);
+		fd = open_map_files(r->addr, r->npages * ps);
 		if (fd < 0) {
 			if (fd == -EPERM || fd == -EACCES) {
 				map_files_skip(-fd);
@@ -579,35 +522,26 @@ out:
 	_exit(0);
 }
 
-static int scenario_fork_after_swapout(enum backing_type backing)
+static int scenario_fork_after_swapout(struct region *r)
 {
 	int go_pipe[2], res_pipe[2];
 	struct child_report rep;
-	struct region r;
 	int code, status;
 	ssize_t got;
 	pid_t pid;
 	bool full;
 
-	if (!swap_present())
-		return skip("no swap");
-	code = region_create(&r, backing, NR_PAGES);
+	code = setup_paged_out(r);
 	if (code != KSFT_PASS)
 		return code;
-	region_fill(&r);
-	code = region_pageout(&r, 0, r.npages);
-	if (code != KSFT_PASS)
-		goto out;
 
-	if (pipe2(go_pipe, O_CLOEXEC)) {
-		code = setup_failed("pipe", errno);
-		goto out;
-	}
+	if (pipe2(go_pipe, O_CLOEXEC))
+		return setup_failed("pipe", errno);
 	if (pipe2(res_pipe, O_CLOEXEC)) {
 		code = setup_failed("pipe", errno);
 		close(go_pipe[0]);
 		close(go_pipe[1]);
-		goto out;
+		return code;
 	}
 
 	fflush(stdout);
@@ -615,7 +549,7 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 	if (pid == 0) {
 		close(go_pipe[1]);
 		close(res_pipe[0]);
-		fork_child(&r, go_pipe[0], res_pipe[1]);
+		fork_child(r, go_pipe[0], res_pipe[1]);
 	}
 	close(go_pipe[0]);
 	close(res_pipe[1]);
@@ -623,11 +557,11 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 		code = setup_failed("fork", errno);
 		close(go_pipe[1]);
 		close(res_pipe[0]);
-		goto out;
+		return code;
 	}
 
 	/* the child's mapping, never touched, is now the only one */
-	region_destroy(&r);
+	region_close(r);
 	if (write(go_pipe[1], "g", 1) != 1)
 		ksft_print_msg("signalling the child failed: %s\n",
 			       errno_name(errno));
@@ -654,20 +588,16 @@ static int scenario_fork_after_swapout(enum backing_type backing)
 	if (rep.code != KSFT_PASS && rep.reason[0])
 		ksft_print_msg("child: %s\n", rep.reason);
 	return rep.code;
-out:
-	region_destroy(&r);
-	return code;
 }
 
 /*
  * Write more memory than the machine has RAM, ~1.25 x MemTotal, but never
  * more than MemTotal plus 80% of the free swap, then check every page.
  */
-static int scenario_memory_pressure(enum backing_type backing)
+static int scenario_memory_pressure(struct region *r)
 {
 	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
 	double t0, t1, t2;
-	struct region r;
 	bool ok = true;
 	int code, ret;
 
@@ -684,96 +614,92 @@ static int scenario_memory_pressure(enum backing_type backing)
 		return skip("swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
 			    want_kb, mem_total, swap_free);
 
-	code = region_create(&r, backing, want_kb / (ps / 1024));
+	code = setup_region(r, want_kb / (ps / 1024));
 	if (code != KSFT_PASS)
 		return code;
 	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
-		       r.npages * ps >> 20, mem_total, swap_free);
+		       r->npages * ps >> 20, mem_total, swap_free);
 	t0 = now_seconds();
-	region_fill(&r);
+	region_fill(r);
 	t1 = now_seconds();
-	smaps_vma_field_kb(r.map, "Swap", &swap_kb, NULL);
+	smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL);
 	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
 		       swap_kb);
 
-	ok &= check_region(&r, shmem_req(&r, 0), shmem_req(&r, 0),
+	ok &= check_region(r, shmem_req(r, 0), shmem_req(r, 0),
 			   "under pressure");
 	t2 = now_seconds();
-	ok &= check_region_content(&r, true, shmem_req(&r, 0),
+	ok &= check_region_content(r, true, shmem_req(r, 0),
 				   "checked again while reading back");
 	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
 		       now_seconds() - t2);
-	region_destroy(&r);
 	return ok ? KSFT_PASS : KSFT_FAIL;
 }
 
-struct scenario {
-	const char *name;
-	int (*fn)(enum backing_type backing);
-	enum backing_type backing;
-};
-
-static const struct scenario scenarios[] = {
-	{ "all_resident", scenario_all_resident, BACKING_MEMFD },
-	{ "all_paged_out", scenario_all_paged_out, BACKING_MEMFD },
-	{ "half_paged_out", scenario_half_paged_out, BACKING_MEMFD },
-	{ "fork_child_after_swapout", scenario_fork_after_swapout, BACKING_MEMFD },
-	{ "all_resident", scenario_all_resident, BACKING_SHARED_ANON },
-	{ "all_paged_out", scenario_all_paged_out, BACKING_SHARED_ANON },
-	{ "half_paged_out", scenario_half_paged_out, BACKING_SHARED_ANON },
+static const struct subtest scenarios[] = {
+	{ "all_resident", scenario_all_resident, ON_MEMFD },
+	{ "all_paged_out", scenario_all_paged_out, ON_MEMFD },
+	{ "half_paged_out", scenario_half_paged_out, ON_MEMFD },
+	{ "fork_child_after_swapout", scenario_fork_after_swapout, ON_MEMFD },
+	{ "all_resident", scenario_all_resident, ON_SHARED_ANON },
+	{ "all_paged_out", scenario_all_paged_out, ON_SHARED_ANON },
+	{ "half_paged_out", scenario_half_paged_out, ON_SHARED_ANON },
 	{ "fork_child_after_swapout", scenario_fork_after_swapout,
-	  BACKING_SHARED_ANON },
-	{ "memory_pressure", scenario_memory_pressure, BACKING_MEMFD },
-	{ "memory_pressure", scenario_memory_pressure, BACKING_PRIVATE_ANON },
+	  ON_SHARED_ANON },
+	{ "memory_pressure", scenario_memory_pressure,
+	  ON_MEMFD | ON_PRIVATE_ANON },
 };
 
 static void print_environment(void)
 {
 	unsigned long kb;
 
-	print_env_banner();
 	ksft_print_msg("euid %u\n", (unsigned int)geteuid());
 	if (!proc_field_kb("/proc/meminfo", "MemTotal", &kb))
 		ksft_print_msg("MemTotal: %lu kB\n", kb);
 	if (!proc_field_kb("/proc/meminfo", "SwapTotal", &kb))
 		ksft_print_msg("SwapTotal: %lu kB\n", kb);
-	print_env_pin_cpu();
 }
 
-int main(void)
+static void alloc_ref_page(void)
 {
-	char name[96];
-	double start;
-	size_t i;
-	int code;
-
-	ps = psize();
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(scenarios));
-	print_environment();
-
 	ref_page = malloc(ps);
 	if (!ref_page)
 		ksft_exit_fail_msg("malloc of %zu bytes failed\n", ps);
-	pagemap_fd = pagemap_open();
-	if (pagemap_fd < 0)
-		ksft_exit_skip("opening /proc/self/pagemap failed: %s\n",
-			       errno_name(pagemap_fd));
+}
 
-	for (i = 0; i < ARRAY_SIZE(scenarios); i++) {
-		const struct scenario *s = &scenarios[i];
-
-		snprintf(name, sizeof(name), "%s_%s",
-			 backing_names[s->backing], s->name);
-		skip_reason[0] = '\0';
-		start = now_seconds();
-		code = s->fn(s->backing);
-		ksft_print_msg("%s: %.3f s\n", name, now_seconds() - start);
-		ksft_test_result_code(code, name, "%s",
-				      code == KSFT_SKIP ? skip_reason : "");
-	}
-
-	close(pagemap_fd);
+static void free_ref_page(void)
+{
 	free(ref_page);
-	ksft_finished();
+}
+
+/* Run scenario @t on @r, and say how long it took */
+static int run_timed(const struct subtest *t, struct region *r)
+{
+	double start = now_seconds();
+	int code = t->fn(r);
+
+	ksft_print_msg("%s_%s: %.3f s\n", r->backend->name, t->name,
+		       now_seconds() - start);
+	return code;
+}
+
+/* Scenario by scenario, each on its backends */
+static const struct suite suite = {
+	.tests = scenarios,
+	.nr_tests = ARRAY_SIZE(scenarios),
+	.backends = backends,
+	.nr_backends = NR_BACKENDS,
+	.pagemap = true,
+	.by_test = true,
+	.setup = alloc_ref_page,
+	.environment = print_environment,
+	.run = run_timed,
+	.cleanup = free_ref_page,
+};
+
+int main(void)
+{
+	ps = sys_pagesize();
+	suite_main(&suite);
 }

@@ -1,0 +1,1394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by the page-residency selftests; see residency_util.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/kernel-page-flags.h>
+
+#include "residency_util.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC	0x01021994
+#endif
+
+#define SMAPS_PATH	"/proc/self/smaps"
+#define PAGEMAP_PATH	"/proc/self/pagemap"
+/* long enough for a VMA header with a PATH_MAX file name */
+#define SMAPS_LINE_MAX	4352
+/* each memory.reclaim request: far more than a child cgroup holds */
+#define RECLAIM_REQUEST	"64M"
+
+size_t sys_pagesize(void)
+{
+	static size_t page_size;
+
+	if (!page_size) {
+		long ret = sysconf(_SC_PAGESIZE);
+
+		page_size = ret > 0 ? (size_t)ret : 4096;
+	}
+	return page_size;
+}
+
+struct errno_entry {
+	int err;
+	const char *name;
+};
+
+#define ERRNO_ENTRY(e)	{ e, #e }
+
+static const struct errno_entry errno_table[] = {
+	ERRNO_ENTRY(EPERM),	ERRNO_ENTRY(ENOENT),	ERRNO_ENTRY(ESRCH),
+	ERRNO_ENTRY(EINTR),	ERRNO_ENTRY(EIO),	ERRNO_ENTRY(ENXIO),
+	ERRNO_ENTRY(E2BIG),	ERRNO_ENTRY(EBADF),	ERRNO_ENTRY(EAGAIN),
+	ERRNO_ENTRY(ENOMEM),	ERRNO_ENTRY(EACCES),	ERRNO_ENTRY(EFAULT),
+	ERRNO_ENTRY(EBUSY),	ERRNO_ENTRY(EEXIST),	ERRNO_ENTRY(ENODEV),
+	ERRNO_ENTRY(ENOTDIR),	ERRNO_ENTRY(EISDIR),	ERRNO_ENTRY(EINVAL),
+	ERRNO_ENTRY(EMFILE),	ERRNO_ENTRY(ENOTTY),	ERRNO_ENTRY(EFBIG),
+	ERRNO_ENTRY(ENOSPC),	ERRNO_ENTRY(ESPIPE),	ERRNO_ENTRY(EROFS),
+	ERRNO_ENTRY(ERANGE),	ERRNO_ENTRY(EOPNOTSUPP),	ERRNO_ENTRY(EOVERFLOW),
+	ERRNO_ENTRY(ETIMEDOUT),	ERRNO_ENTRY(EHWPOISON),	ERRNO_ENTRY(ENODATA),
+};
+
+const char *errno_name(int err)
+{
+	static char unknown[16];
+	size_t i;
+
+	if (err < 0)
+		err = -err;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+	if (strerrorname_np(err))
+		return strerrorname_np(err);
+#endif
+	/* other C libraries: the values these tests meet */
+	for (i = 0; i < ARRAY_SIZE(errno_table); i++)
+		if (errno_table[i].err == err)
+			return errno_table[i].name;
+	snprintf(unknown, sizeof(unknown), "E%d", err);
+	return unknown;
+}
+
+const char *seek_str(off_t off, int err, char *buf, size_t len)
+{
+	if (off == -1)
+		snprintf(buf, len, "-1 (%s)", errno_name(err));
+	else
+		snprintf(buf, len, "0x%llx", (unsigned long long)off);
+	return buf;
+}
+
+static const char *whence_name(int whence)
+{
+	return whence == SEEK_DATA ? "SEEK_DATA" :
+	       whence == SEEK_HOLE ? "SEEK_HOLE" : "SEEK_?";
+}
+
+bool seek_is(int fd, off_t off, int whence, off_t want, bool quiet)
+{
+	char got_buf[48], want_buf[48];
+	off_t got;
+	int err;
+
+	errno = 0;
+	got = lseek(fd, off, whence);
+	err = errno;
+	if (want >= 0 ? got == want : got == -1 && err == -want)
+		return true;
+
+	if (!quiet)
+		ksft_print_msg("%s from %s%llx: got %s, expected %s\n",
+			       whence_name(whence), off < 0 ? "-0x" : "0x",
+			       (unsigned long long)(off < 0 ? -off : off),
+			       seek_str(got, err, got_buf, sizeof(got_buf)),
+			       seek_str(want < 0 ? -1 : want, (int)-want,
+					want_buf, sizeof(want_buf)));
+	return false;
+}
+
+int pagemap_open(void)
+{
+	int fd = open(PAGEMAP_PATH, O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int pagemap_read(int fd, const void *addr, uint64_t *entry)
+{
+	off_t off = (off_t)((uintptr_t)addr / sys_pagesize()) * (off_t)sizeof(*entry);
+	bool own_fd = fd < 0;
+	ssize_t ret;
+	int err = 0;
+
+	if (own_fd) {
+		fd = pagemap_open();
+		if (fd < 0)
+			return fd;
+	}
+
+	ret = pread(fd, entry, sizeof(*entry), off);
+	if (ret < 0)
+		err = -errno;
+	else if (ret != sizeof(*entry))
+		err = -EIO;
+
+	if (own_fd)
+		close(fd);
+	return err;
+}
+
+static const struct {
+	uint64_t mask;
+	const char *name;
+} pagemap_flag_names[] = {
+	{ PME_PRESENT, "PRESENT" },
+	{ PME_SWAP, "SWAP" },
+	{ PME_FILE, "FILE" },
+	{ PME_MMAP_EXCLUSIVE, "EXCLUSIVE" },
+	{ PME_UFFD_WP, "UFFD_WP" },
+	{ PME_GUARD_REGION, "GUARD" },
+	{ PME_SOFT_DIRTY, "SOFT_DIRTY" },
+};
+
+const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
+			      size_t len)
+{
+	size_t used = 0;
+	size_t i;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(pagemap_flag_names) && used < len; i++)
+		if (pagemap_entry_has(mask, pagemap_flag_names[i].mask))
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "|" : "",
+					 pagemap_flag_names[i].name);
+	if (!used)
+		snprintf(buf, len, "%s", none);
+	return buf;
+}
+
+const char *pagemap_describe(uint64_t entry, char *buf, size_t len)
+{
+	size_t used;
+
+	if (!len)
+		return buf;
+
+	used = snprintf(buf, len, "0x%016llx ", (unsigned long long)entry);
+	if (used >= len)
+		return buf;
+	pagemap_flags_str(entry, "none", buf + used, len - used);
+	used += strlen(buf + used);
+	if (used >= len - 1)
+		return buf;
+	if (pagemap_entry_has(entry, PME_PRESENT)) {
+		snprintf(buf + used, len - used, " pfn=0x%llx",
+			 (unsigned long long)(entry & PME_PFN_MASK));
+	} else if (pagemap_entry_has(entry, PME_SWAP)) {
+		snprintf(buf + used, len - used,
+			 " swp_type=%llu swp_offset=0x%llx",
+			 (unsigned long long)(entry & PME_SWAP_TYPE_MASK),
+			 (unsigned long long)((entry & PME_PFN_MASK) >>
+					      PME_SWAP_OFFSET_SHIFT));
+	}
+	return buf;
+}
+
+bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
+		      uint64_t set, uint64_t clear)
+{
+	char desc[160], want_set[96], want_clear[96];
+
+	if ((entry & set) == set && !(entry & clear))
+		return true;
+	pagemap_describe(entry, desc, sizeof(desc));
+	if (!set && clear == PME_NONE_MASK)
+		ksft_print_msg("%s%spage %zu: pagemap %s; expected none (nothing but SOFT_DIRTY)\n",
+			       when ? when : "", when ? ": " : "", idx, desc);
+	else
+		ksft_print_msg("%s%spage %zu: pagemap %s; expected %s set, %s clear\n",
+			       when ? when : "", when ? ": " : "", idx, desc,
+			       pagemap_flags_str(set, "-", want_set,
+						 sizeof(want_set)),
+			       pagemap_flags_str(clear, "-", want_clear,
+						 sizeof(want_clear)));
+	return false;
+}
+
+bool pagemap_pages_are(const char *when, const void *base, size_t first,
+		       size_t npages, uint64_t set, uint64_t clear,
+		       unsigned int max_diags)
+{
+	unsigned int diags = 0;
+	uint64_t entry;
+	bool ok = true;
+	size_t i;
+	int ret;
+
+	for (i = first; i < first + npages; i++) {
+		ret = pagemap_read(pagemap_fd,
+				   (const char *)base + i * sys_pagesize(),
+				   &entry);
+		if (ret) {
+			ksft_print_msg("%s%spage %zu: reading its pagemap entry: %s\n",
+				       when ? when : "", when ? ": " : "", i,
+				       errno_name(ret));
+			return false;
+		}
+		if ((entry & set) == set && !(entry & clear))
+			continue;
+		ok = false;
+		if (diags++ < max_diags)
+			pagemap_entry_is(when, i, entry, set, clear);
+	}
+	return ok;
+}
+
+int mincore_range(const void *addr, size_t len, unsigned char *vec)
+{
+	if (mincore((void *)addr, len, vec))
+		return -errno;
+	return 0;
+}
+
+int mincore_page(const void *addr, bool *resident)
+{
+	uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(sys_pagesize() - 1);
+	unsigned char vec = 0;
+	int ret;
+
+	ret = mincore_range((const void *)page, sys_pagesize(), &vec);
+	if (!ret)
+		*resident = vec & 1;
+	return ret;
+}
+
+/* Is @line the header line of a VMA, and if so, which range does it cover? */
+static bool smaps_vma_header(const char *line, unsigned long *start,
+			     unsigned long *end)
+{
+	char perms[8];
+
+	return sscanf(line, "%lx-%lx %7s ", start, end, perms) == 3;
+}
+
+int smaps_vma_field_kb(const void *addr, const char *field,
+		       unsigned long *kb, unsigned long *vma_kb)
+{
+	unsigned long start, end, value;
+	size_t field_len = strlen(field);
+	bool in_vma = false;
+	char line[SMAPS_LINE_MAX];
+	int ret = -ENOENT;
+	FILE *fp;
+
+	fp = fopen(SMAPS_PATH, "re");
+	if (!fp)
+		return -errno;
+
+	while (fgets(line, sizeof(line), fp)) {
+		if (smaps_vma_header(line, &start, &end)) {
+			if (in_vma)
+				break;	/* field missing from our VMA */
+			in_vma = (uintptr_t)addr >= start &&
+				 (uintptr_t)addr < end;
+			if (in_vma && vma_kb)
+				*vma_kb = (end - start) / 1024;
+			continue;
+		}
+		if (!in_vma || strncmp(line, field, field_len) ||
+		    line[field_len] != ':')
+			continue;
+		if (sscanf(line + field_len + 1, "%lu", &value) == 1) {
+			*kb = value;
+			ret = 0;
+		} else {
+			ret = -EINVAL;
+		}
+		break;
+	}
+	fclose(fp);
+	return ret;
+}
+
+int pageout_range(void *addr, size_t len, int retries,
+		  unsigned long *swap_kb)
+{
+	unsigned long before, now, vma_kb, want;
+	int attempt;
+	int ret;
+
+	ret = smaps_vma_field_kb(addr, "Swap", &before, &vma_kb);
+	if (ret)
+		return ret;
+	want = before + len / 1024;
+	if (want > vma_kb)
+		want = vma_kb;
+	now = before;
+
+	/*
+	 * A page that is still in another CPU's LRU add batch is skipped by
+	 * MADV_PAGEOUT, so trying again can help.  A page whose write-out to
+	 * swap failed stays unmapped (shmem) or mapped (anon) and a retry
+	 * does not change that, so the loop is bounded.
+	 */
+	for (attempt = 0; attempt <= retries; attempt++) {
+		if (madvise(addr, len, MADV_PAGEOUT)) {
+			ret = -errno;
+			break;
+		}
+		ret = smaps_vma_field_kb(addr, "Swap", &now, NULL);
+		if (ret)
+			break;
+		if (now >= want)
+			break;
+		ret = -EAGAIN;
+		if (attempt < retries)
+			usleep(1000);
+	}
+	if (swap_kb)
+		*swap_kb = now;
+	return ret;
+}
+
+bool swap_present(void)
+{
+	char line[256];
+	bool found = false;
+	unsigned long kb;
+	int lines = 0;
+	FILE *fp;
+
+	fp = fopen("/proc/swaps", "re");
+	if (fp) {
+		while (fgets(line, sizeof(line), fp))
+			lines++;
+		fclose(fp);
+		/* the first line is the column header */
+		return lines > 1;
+	}
+
+	fp = fopen("/proc/meminfo", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "SwapTotal: %lu kB", &kb) == 1) {
+			found = kb > 0;
+			break;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
+int thp_disable_range(void *addr, size_t len)
+{
+	if (madvise(addr, len, MADV_NOHUGEPAGE))
+		return -errno;
+	return 0;
+}
+
+int pin_to_current_cpu(void)
+{
+	cpu_set_t set;
+	int cpu;
+
+	cpu = sched_getcpu();
+	if (cpu < 0)
+		return -errno;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -errno;
+	return cpu;
+}
+
+int read_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *fp;
+	int ret = 0;
+
+	if (!len)
+		return -EINVAL;
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	if (fgets(buf, (int)len, fp))
+		buf[strcspn(buf, "\n")] = '\0';
+	else
+		ret = ferror(fp) ? -EIO : -ENODATA;
+	fclose(fp);
+	return ret;
+}
+
+int write_knob(const char *path, const char *text)
+{
+	ssize_t len = strlen(text), ret;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, text, len);
+	if (ret < 0)
+		err = -errno;
+	else if (ret != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+int memfd_new(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int tmpfile_new(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+bool tmpfs_dir_usable(const char *dir)
+{
+	struct statfs sfs;
+	bool ok;
+	int fd;
+
+	fd = tmpfile_new(dir);
+	if (fd < 0)
+		return false;
+	ok = !fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC;
+	close(fd);
+	return ok;
+}
+
+int tmpfs_find_dir(char *buf, size_t len)
+{
+	char line[PATH_MAX + 256];
+	char dir[PATH_MAX], type[64];
+	int ret = -ENOENT;
+	FILE *fp;
+
+	if (tmpfs_dir_usable("/dev/shm")) {
+		snprintf(buf, len, "/dev/shm");
+		return 0;
+	}
+	fp = fopen("/proc/self/mounts", "re");
+	if (!fp)
+		return ret;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%*s %4095s %63s", dir, type) != 2 ||
+		    strcmp(type, "tmpfs"))
+			continue;
+		/* leave the kernel's own file systems alone */
+		if (!strncmp(dir, "/sys/", 5) || !strncmp(dir, "/proc/", 6) ||
+		    !tmpfs_dir_usable(dir))
+			continue;
+		snprintf(buf, len, "%s", dir);
+		ret = 0;
+		break;
+	}
+	fclose(fp);
+	return ret;
+}
+
+ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != want)
+			return (ssize_t)i;
+	return -1;
+}
+
+unsigned char page_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(0x5a + idx * 17);
+
+	return c ? c : 1;
+}
+
+void fill_pages(char *addr, size_t npages)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		memset(addr + i * sys_pagesize(), page_byte(i), sys_pagesize());
+}
+
+int pwrite_page(int fd, size_t idx)
+{
+	char *buf = malloc(sys_pagesize());
+	ssize_t ret;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, page_byte(idx), sys_pagesize());
+	ret = pwrite(fd, buf, sys_pagesize(), idx * sys_pagesize());
+	if (ret < 0)
+		err = -errno;
+	else if ((size_t)ret != sys_pagesize())
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+bool page_filled_with(const void *page, size_t idx, unsigned char want,
+		      bool quiet)
+{
+	ssize_t off = find_byte_mismatch(page, sys_pagesize(), want);
+
+	if (off < 0)
+		return true;
+	if (!quiet)
+		ksft_print_msg("page %zu byte 0x%zx is 0x%02x, expected 0x%02x\n",
+			       idx, (size_t)off,
+			       ((const unsigned char *)page)[off], want);
+	return false;
+}
+
+const char *guard_einval_reason(void)
+{
+	bool anon_ok;
+	char *addr;
+
+	addr = mmap(NULL, sys_pagesize(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED)
+		return "MADV_GUARD_INSTALL returns EINVAL";
+	anon_ok = !madvise(addr, sys_pagesize(), MADV_GUARD_INSTALL);
+	munmap(addr, sys_pagesize());
+	if (anon_ok)
+		return "MADV_GUARD_INSTALL on shmem returns EINVAL: guard regions supported on anonymous memory only";
+	return "MADV_GUARD_INSTALL returns EINVAL: kernel lacks guard regions";
+}
+
+int softdirty_clear(void)
+{
+	return write_knob("/proc/self/clear_refs", "4");
+}
+
+bool softdirty_available(void)
+{
+	size_t len = sys_pagesize();
+	bool supported = false;
+	char line[SMAPS_LINE_MAX];
+	unsigned long start, end;
+	bool in_vma = false;
+	char *addr;
+	FILE *fp;
+
+	addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED)
+		return false;
+
+	fp = fopen(SMAPS_PATH, "re");
+	if (fp) {
+		while (fgets(line, sizeof(line), fp)) {
+			if (smaps_vma_header(line, &start, &end)) {
+				if (in_vma)
+					break;
+				in_vma = (uintptr_t)addr >= start &&
+					 (uintptr_t)addr < end;
+				continue;
+			}
+			if (in_vma && !strncmp(line, "VmFlags:", 8)) {
+				supported = !!strstr(line, " sd");
+				break;
+			}
+		}
+		fclose(fp);
+	}
+	munmap(addr, len);
+	return supported;
+}
+
+int proc_field_kb(const char *path, const char *field, unsigned long *kb)
+{
+	size_t field_len = strlen(field);
+	char line[SMAPS_LINE_MAX];
+	int ret = -ENOENT;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, field, field_len) || line[field_len] != ':')
+			continue;
+		ret = sscanf(line + field_len + 1, "%lu", kb) == 1 ? 0 : -EINVAL;
+		break;
+	}
+	fclose(fp);
+	return ret;
+}
+
+int smaps_sum_field_kb(const char *field, unsigned long *kb)
+{
+	size_t field_len = strlen(field);
+	unsigned long start, end, value;
+	char line[SMAPS_LINE_MAX];
+	unsigned long sum = 0;
+	bool found = false;
+	FILE *fp;
+
+	fp = fopen(SMAPS_PATH, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		if (smaps_vma_header(line, &start, &end) ||
+		    strncmp(line, field, field_len) || line[field_len] != ':')
+			continue;
+		if (sscanf(line + field_len + 1, "%lu", &value) != 1)
+			continue;
+		sum += value;
+		found = true;
+	}
+	fclose(fp);
+	if (!found)
+		return -ENOENT;
+	*kb = sum;
+	return 0;
+}
+
+char skip_reason[SKIP_REASON_LEN];
+
+int skip(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, args);
+	va_end(args);
+	return KSFT_SKIP;
+}
+
+int setup_failed(const char *what, int err)
+{
+	ksft_print_msg("setup: %s failed: %s (%s)\n", what, errno_name(err),
+		       strerror(err));
+	return KSFT_FAIL;
+}
+
+int setup_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	bool punch = mode & FALLOC_FL_PUNCH_HOLE;
+
+	if (!fallocate(fd, mode, off, len))
+		return KSFT_PASS;
+	if (errno == EOPNOTSUPP)
+		return skip("%s not supported",
+			    punch ? "FALLOC_FL_PUNCH_HOLE" : "fallocate");
+	return setup_failed(punch ? "fallocate(PUNCH_HOLE)" : "fallocate",
+			    errno);
+}
+
+/* The tmpfs mounts of our own, unmounted by suite_end() */
+static char mounts[4][PATH_MAX];
+static size_t nr_mounts;
+
+int mount_private_tmpfs(struct backend *b, const char * const *opts,
+			size_t nr)
+{
+	static const char * const dirs[] = { "/mnt", "/tmp", "/dev/shm", "/dev" };
+	static bool unshared;
+	int err = -ENOENT;
+	size_t i, j;
+
+	if (geteuid() != 0) {
+		snprintf(b->skip, sizeof(b->skip),
+			 "needs root to mount a tmpfs (%s)", opts[0]);
+		return -EPERM;
+	}
+	if (!unshared) {
+		if (unshare(CLONE_NEWNS)) {
+			err = -errno;
+			snprintf(b->skip, sizeof(b->skip),
+				 "unshare(CLONE_NEWNS): %s", errno_name(err));
+			return err;
+		}
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+			err = -errno;
+			snprintf(b->skip, sizeof(b->skip),
+				 "making / private: %s", errno_name(err));
+			return err;
+		}
+		unshared = true;
+	}
+	for (i = 0; i < ARRAY_SIZE(dirs) && nr_mounts < ARRAY_SIZE(mounts); i++) {
+		for (j = 0; j < nr; j++) {
+			if (mount(program_invocation_short_name, dirs[i], "tmpfs",
+				  MS_NOSUID | MS_NODEV, opts[j])) {
+				err = -errno;
+				continue;
+			}
+			if (tmpfs_dir_usable(dirs[i])) {
+				snprintf(b->dir, sizeof(b->dir), "%s", dirs[i]);
+				snprintf(mounts[nr_mounts++], PATH_MAX, "%s",
+					 dirs[i]);
+				b->mount_opts = opts[j];
+				return 0;
+			}
+			umount2(dirs[i], MNT_DETACH);
+		}
+	}
+	snprintf(b->skip, sizeof(b->skip), "cannot mount a tmpfs (%s): %s",
+		 opts[0], errno_name(err));
+	return err;
+}
+
+void backends_probe(struct backend *backends, size_t nr)
+{
+	static const char * const opts[] = { "size=64m,mode=0700" };
+	struct region r;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		struct backend *b = &backends[i];
+
+		if (b->skip[0] || b->required)
+			continue;
+		switch (b->kind) {
+		case MEM_MEMFD:
+		case MEM_SYSV_SHM:
+			ret = region_open(&r, b);
+			if (!ret)
+				ret = region_map(&r, 1, PROT_READ, 0);
+			if (ret)
+				snprintf(b->skip, sizeof(b->skip),
+					 "%s failed: %s", r.failed,
+					 errno_name(ret));
+			region_close(&r);
+			break;
+		case MEM_TMPFS:
+			if (b->dir[0] || !tmpfs_find_dir(b->dir, sizeof(b->dir)))
+				break;
+			if (b->mount_if_none && !mount_private_tmpfs(b, opts, 1))
+				break;
+			snprintf(b->skip, sizeof(b->skip),
+				 "no writable tmpfs supporting O_TMPFILE found%s",
+				 b->mount_if_none && geteuid() ?
+				 " (run as root to mount one)" : "");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Fail a region_*() call: @call failed with errno; the region is closed */
+static int region_failed(struct region *r, const char *call)
+{
+	int err = errno;
+
+	r->failed = call;
+	region_close(r);
+	return -err;
+}
+
+int region_open(struct region *r, const struct backend *b)
+{
+	r->backend = b;
+	r->kind = b->kind;
+	r->addr = MAP_FAILED;
+	r->npages = 0;
+	r->len = 0;
+	r->fd = -1;
+	r->shmid = -1;
+	r->failed = NULL;
+
+	if (b->kind == MEM_MEMFD) {
+		r->fd = memfd_create(program_invocation_short_name, MFD_CLOEXEC);
+		if (r->fd < 0)
+			return region_failed(r, "memfd_create");
+	} else if (b->kind == MEM_TMPFS) {
+		r->fd = tmpfile_new(b->dir);
+		if (r->fd < 0)
+			return region_failed(r, "open(O_TMPFILE)");
+	}
+	return 0;
+}
+
+int region_resize(struct region *r, size_t npages)
+{
+	if (ftruncate(r->fd, npages * sys_pagesize()))
+		return region_failed(r, "ftruncate");
+	return 0;
+}
+
+/*
+ * Map @len bytes of @fd with @prot and @flags at an address aligned to
+ * @align, so that each @align-sized folio can be mapped by a PMD.
+ */
+static void *mmap_aligned(size_t len, int prot, int flags, int fd,
+			  size_t align)
+{
+	size_t span = len + align;
+	uintptr_t start, aligned, end;
+	char *area, *addr;
+	int err;
+
+	area = mmap(NULL, span, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	start = (uintptr_t)area;
+	aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+	addr = mmap((void *)aligned, len, prot, flags | MAP_FIXED, fd, 0);
+	if (addr == MAP_FAILED) {
+		err = errno;
+		munmap(area, span);
+		errno = err;
+		return MAP_FAILED;
+	}
+	if (aligned > start)
+		munmap(area, aligned - start);
+	end = aligned + len;
+	if (start + span > end)
+		munmap((void *)end, start + span - end);
+	return addr;
+}
+
+/* Attach a SysV segment of r->len bytes, removed once it is detached */
+static int region_attach(struct region *r, int prot)
+{
+	r->shmid = shmget(IPC_PRIVATE, r->len, IPC_CREAT | 0600);
+	if (r->shmid < 0)
+		return region_failed(r, "shmget");
+	r->addr = shmat(r->shmid, NULL, prot & PROT_WRITE ? 0 : SHM_RDONLY);
+	if (r->addr == (void *)-1) {
+		r->addr = MAP_FAILED;
+		return region_failed(r, "shmat");
+	}
+	shmctl(r->shmid, IPC_RMID, NULL);
+	r->shmid = -1;
+	return 0;
+}
+
+int region_map(struct region *r, size_t npages, int prot, int flags)
+{
+	const struct backend *b = r->backend;
+	struct stat st;
+	int ret;
+
+	r->npages = npages;
+	r->len = npages * sys_pagesize();
+	if (r->fd >= 0) {
+		if (fstat(r->fd, &st))
+			return region_failed(r, "fstat");
+		if (st.st_size < (off_t)r->len) {
+			ret = region_resize(r, npages);
+			if (ret)
+				return ret;
+		}
+	}
+	if (r->kind == MEM_SYSV_SHM) {
+		ret = region_attach(r, prot);
+		if (ret)
+			return ret;
+	} else {
+		if (!flags)
+			flags = r->kind == MEM_PRIVATE_ANON ? MAP_PRIVATE :
+				MAP_SHARED;
+		if (r->fd < 0)
+			flags |= MAP_ANONYMOUS;
+		if (b->huge_size)
+			r->addr = mmap_aligned(r->len, prot, flags, r->fd,
+					       b->huge_size);
+		else
+			r->addr = mmap(NULL, r->len, prot, flags, r->fd, 0);
+		if (r->addr == MAP_FAILED)
+			return region_failed(r, "mmap");
+	}
+	if (!b->huge_size) {
+		/* one pte per page: no THP, whatever the system default */
+		thp_disable_range(r->addr, r->len);
+	} else if (madvise(r->addr, r->len, MADV_HUGEPAGE)) {
+		/* huge=always needs no advice; a failure is only worth a note */
+		ksft_print_msg("madvise(MADV_HUGEPAGE): %s\n", errno_name(errno));
+	}
+	return 0;
+}
+
+int region_setup(struct region *r, size_t npages)
+{
+	int ret = region_map(r, npages, PROT_READ | PROT_WRITE, 0);
+
+	return ret ? setup_failed(r->failed, -ret) : KSFT_PASS;
+}
+
+void region_unmap(struct region *r)
+{
+	if (r->addr != MAP_FAILED && r->kind == MEM_SYSV_SHM)
+		shmdt(r->addr);
+	else if (r->addr != MAP_FAILED)
+		munmap(r->addr, r->len);
+	r->addr = MAP_FAILED;
+}
+
+void region_close(struct region *r)
+{
+	region_unmap(r);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->shmid >= 0)
+		shmctl(r->shmid, IPC_RMID, NULL);
+	r->fd = -1;
+	r->shmid = -1;
+}
+
+void region_write(const struct region *r, size_t idx)
+{
+	memset(region_page(r, idx), page_byte(idx), sys_pagesize());
+}
+
+bool region_intact(const struct region *r, size_t idx)
+{
+	return page_filled_with(region_page(r, idx), idx, page_byte(idx),
+				false);
+}
+
+unsigned long region_smaps_kb(const struct region *r, const char *field)
+{
+	unsigned long kb = 0;
+
+	smaps_vma_field_kb(r->addr, field, &kb, NULL);
+	return kb;
+}
+
+int region_pageout(const struct region *r, size_t first, size_t npages)
+{
+	return setup_pageout(region_page(r, first), npages * sys_pagesize());
+}
+
+int setup_pageout(void *addr, size_t len)
+{
+	unsigned long swap_kb = 0;
+	int ret;
+
+	if (!swap_present())
+		return skip("no swap");
+	ret = pageout_range(addr, len, PAGEOUT_RETRIES, &swap_kb);
+	if (ret == -EINVAL)
+		return skip("MADV_PAGEOUT not supported (EINVAL)");
+	if (ret == -EAGAIN)
+		return skip("page-out of %zu kB not verified: smaps Swap: %lu kB after %d attempts",
+			    len / 1024, swap_kb, PAGEOUT_RETRIES + 1);
+	if (ret)
+		return setup_failed("MADV_PAGEOUT", -ret);
+	return KSFT_PASS;
+}
+
+int pagemap_fd = -1;
+
+int suite_pagemap_open(void)
+{
+	pagemap_fd = pagemap_open();
+	return pagemap_fd < 0 ? pagemap_fd : 0;
+}
+
+void env_banner(const struct backend *backends, size_t nr,
+		void (*extra)(void))
+{
+	struct utsname uts;
+	char buf[128];
+	size_t i;
+	int cpu;
+
+	if (!uname(&uts))
+		ksft_print_msg("kernel %s %s\n", uts.release, uts.machine);
+	ksft_print_msg("page size %zu\n", sys_pagesize());
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP enabled: %s\n", buf);
+	if (!read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			     buf, sizeof(buf)))
+		ksft_print_msg("THP shmem_enabled: %s\n", buf);
+	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+	if (extra)
+		extra();
+
+	cpu = pin_to_current_cpu();
+	if (cpu < 0)
+		ksft_print_msg("could not pin to a CPU: %s\n", errno_name(cpu));
+	else
+		ksft_print_msg("pinned to CPU %d\n", cpu);
+
+	for (i = 0; i < nr; i++) {
+		const struct backend *b = &backends[i];
+
+		if (b->kind != MEM_TMPFS || !b->dir[0])
+			continue;
+		if (b->mount_opts)
+			ksft_print_msg("mounted a private tmpfs on %s (%s)\n",
+				       b->dir, b->mount_opts);
+		else
+			ksft_print_msg("tmpfs files in %s\n", b->dir);
+	}
+}
+
+void suite_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < nr_mounts; i++)
+		umount2(mounts[i], MNT_DETACH);
+	nr_mounts = 0;
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	pagemap_fd = -1;
+}
+
+unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
+			   size_t nr_backends)
+{
+	unsigned int plan = 0;
+	size_t i, b;
+
+	for (i = 0; i < nr_tests; i++)
+		for (b = 0; b < nr_backends; b++)
+			if (tests[i].on & (1U << b))
+				plan++;
+	return plan;
+}
+
+int kpageflags_read(uint64_t pfn, uint64_t *flags)
+{
+	ssize_t ret;
+	int fd, err = 0;
+
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
+	if (ret < 0)
+		err = -errno;
+	else if (ret != sizeof(*flags))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+const char *kpageflags_str(uint64_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
+		 flags & (1ULL << KPF_SWAPCACHE) ? " SWAPCACHE" : "",
+		 flags & (1ULL << KPF_WRITEBACK) ? " WRITEBACK" : "",
+		 flags & (1ULL << KPF_BUDDY) ? " BUDDY" : "",
+		 flags & (1ULL << KPF_NOPAGE) ? " NOPAGE" : "");
+	return buf;
+}
+
+/* cgroup v2: child cgroups whose memory.reclaim evicts the swap cache */
+
+char memcg_home[PATH_MAX];
+char memcg_skip[256];
+/* whether memcg_probe() enabled the memory controller for the children */
+static bool memcg_enabled_memory;
+static unsigned int memcg_seq;
+
+/* Is @word one of the space-separated words of @line? */
+static bool has_word(const char *line, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p = line;
+
+	while ((p = strstr(p, word))) {
+		if ((p == line || p[-1] == ' ') &&
+		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* Mount point of the cgroup v2 hierarchy and our cgroup in it */
+static bool find_cgroup2(char *mnt, size_t mnt_len, char *path,
+			 size_t path_len)
+{
+	char line[PATH_MAX + 256], dir[PATH_MAX], type[64];
+	bool found = false;
+	FILE *fp;
+
+	fp = fopen("/proc/self/mounts", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(mnt, mnt_len, "%s", dir);
+			found = true;
+			break;
+		}
+	}
+	fclose(fp);
+	if (!found)
+		return false;
+
+	found = false;
+	fp = fopen("/proc/self/cgroup", "re");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line + 3) < path_len) {
+			snprintf(path, path_len, "%s", line + 3);
+			found = true;
+		}
+		break;
+	}
+	fclose(fp);
+	return found;
+}
+
+static int memcg_path(char *buf, size_t len, const char *dir, const char *file)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, file);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int memcg_create(char *dir, size_t len)
+{
+	int n;
+
+	if (memcg_skip[0])
+		return -ENOENT;
+	n = snprintf(dir, len, "%s/%s.%d.%u", memcg_home,
+		     program_invocation_short_name, getpid(),
+		     memcg_seq++);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0755))
+		return -errno;
+	return 0;
+}
+
+int memcg_enter(const char *dir)
+{
+	char path[PATH_MAX + 32], pid[32];
+	int ret;
+
+	ret = memcg_path(path, sizeof(path), dir, "cgroup.procs");
+	if (ret)
+		return ret;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_knob(path, pid);
+}
+
+void memcg_remove(const char *dir)
+{
+	int i;
+
+	/* a cgroup that just lost its last process may be busy briefly */
+	for (i = 0; i < 100; i++) {
+		if (!rmdir(dir) || errno == ENOENT)
+			return;
+		if (errno != EBUSY)
+			break;
+		usleep(10000);
+	}
+	ksft_print_msg("could not remove cgroup %s: %s\n", dir,
+		       errno_name(errno));
+}
+
+int memcg_reclaim(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	int ret;
+
+	ret = memcg_path(path, sizeof(path), dir, "memory.reclaim");
+	if (!ret)
+		ret = write_knob(path, RECLAIM_REQUEST);
+	/* EAGAIN: less than requested could be reclaimed, as expected */
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+void memcg_unavailable(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(memcg_skip, sizeof(memcg_skip), fmt, args);
+	va_end(args);
+}
+
+void memcg_probe(void)
+{
+	char mnt[PATH_MAX], path[PATH_MAX], file[PATH_MAX + 96];
+	char line[512], dir[PATH_MAX + 64];
+	int ret;
+
+	if (!find_cgroup2(mnt, sizeof(mnt), path, sizeof(path)))
+		return memcg_unavailable("no cgroup v2 hierarchy mounted");
+	if (snprintf(memcg_home, sizeof(memcg_home), "%s%s", mnt,
+		     strcmp(path, "/") ? path : "") >= (int)sizeof(memcg_home))
+		return memcg_unavailable("cgroup path too long");
+
+	memcg_path(file, sizeof(file), memcg_home, "cgroup.controllers");
+	ret = read_first_line(file, line, sizeof(line));
+	if (ret == -ENODATA)
+		line[0] = '\0';
+	else if (ret)
+		return memcg_unavailable("reading %s: %s", file, errno_name(ret));
+	if (!has_word(line, "memory"))
+		return memcg_unavailable("cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
+				      memcg_home, line);
+
+	memcg_path(file, sizeof(file), memcg_home, "cgroup.subtree_control");
+	ret = read_first_line(file, line, sizeof(line));
+	if (ret == -ENODATA)
+		line[0] = '\0';
+	else if (ret)
+		return memcg_unavailable("reading %s: %s", file, errno_name(ret));
+	if (!has_word(line, "memory")) {
+		ret = write_knob(file, "+memory");
+		if (ret)
+			return memcg_unavailable("enabling the memory controller in %s: %s",
+					      file, errno_name(ret));
+		memcg_enabled_memory = true;
+	}
+
+	ret = memcg_create(dir, sizeof(dir));
+	if (ret)
+		return memcg_unavailable("creating a cgroup in %s: %s", memcg_home,
+				      errno_name(ret));
+	memcg_path(file, sizeof(file), dir, "memory.reclaim");
+	if (access(file, W_OK))
+		memcg_unavailable("no memory.reclaim in cgroup v2: %s",
+			       errno_name(errno));
+	memcg_remove(dir);
+}
+
+void memcg_cleanup(void)
+{
+	char file[PATH_MAX + 32];
+
+	/* leave the controller as we found it, if nothing else needs it */
+	if (memcg_enabled_memory &&
+	    !memcg_path(file, sizeof(file), memcg_home, "cgroup.subtree_control"))
+		write_knob(file, "-memory");
+}
+
+char uffd_skip[160];
+uint64_t uffd_features;
+
+int uffd_new(void)
+{
+	int flags = O_CLOEXEC | O_NONBLOCK;
+	int fd, dev, err;
+
+	fd = syscall(__NR_userfaultfd, flags);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	if (err != EPERM)
+		return -err;
+	/* vm.unprivileged_userfaultfd=0 still allows user-mode faults */
+	fd = syscall(__NR_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+	if (fd >= 0)
+		return fd;
+	/* and /dev/userfaultfd (6.1+) its users */
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -err;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+	if (fd < 0)
+		fd = -errno;
+	close(dev);
+	return fd;
+}
+
+void uffd_probe_features(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = uffd_new();
+
+	if (fd < 0) {
+		snprintf(uffd_skip, sizeof(uffd_skip),
+			 "userfaultfd not available: %s", errno_name(fd));
+		return;
+	}
+	/* with no feature requested, UFFDIO_API reports all it supports */
+	if (ioctl(fd, UFFDIO_API, &api))
+		snprintf(uffd_skip, sizeof(uffd_skip), "UFFDIO_API failed: %s",
+			 errno_name(errno));
+	else
+		uffd_features = api.features;
+	close(fd);
+}
+
+int uffd_wp_register(uint64_t features, const char *feature_name,
+		     void *addr, size_t len, int *fdp)
+{
+	struct uffdio_register reg = { 0 };
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd, err;
+
+	if (uffd_skip[0])
+		return skip("%s", uffd_skip);
+	if ((uffd_features & features) != features)
+		return skip("userfaultfd lacks %s (UFFDIO_API features 0x%llx)",
+			    feature_name, (unsigned long long)uffd_features);
+	fd = uffd_new();
+	if (fd < 0)
+		return setup_failed("userfaultfd", -fd);
+	api.features = features;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		err = errno;
+		close(fd);
+		return setup_failed("UFFDIO_API", err);
+	}
+	reg.range.start = (uintptr_t)addr;
+	reg.range.len = len;
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		err = errno;
+		close(fd);
+		return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
+	}
+	*fdp = fd;
+	return KSFT_PASS;
+}
+
+int uffd_wp_protect(int fd, void *addr, size_t len)
+{
+	struct uffdio_writeprotect wp = { 0 };
+
+	wp.range.start = (uintptr_t)addr;
+	wp.range.len = len;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
+		return setup_failed("UFFDIO_WRITEPROTECT", errno);
+	return KSFT_PASS;
+}

@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the page-residency selftests: pagemap and mincore
+ * readers, smaps parsing, MADV_PAGEOUT with verification, small pieces of
+ * environment setup, test page patterns, and the reporting the tests have
+ * in common (SKIP reasons, setup failures, the environment banner and the
+ * table-driven subtest runner).  Every helper reports failure through its
+ * return value (0 or a negative errno unless stated otherwise) and never
+ * exits, so a test can turn a missing feature into a SKIP with a reason.
+ */
+#ifndef __RESIDENCY_UTIL_H
+#define __RESIDENCY_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest.h"
+
+/*
+ * Bits of a /proc/pid/pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
+ * PME_ rather than upstream vm_util.h's PM_, so that both headers can be
+ * included in one file.
+ */
+#define PME_SOFT_DIRTY		(1ULL << 55)
+#define PME_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PME_UFFD_WP		(1ULL << 57)
+#define PME_GUARD_REGION	(1ULL << 58)
+#define PME_FILE		(1ULL << 61)
+#define PME_SWAP		(1ULL << 62)
+#define PME_PRESENT		(1ULL << 63)
+#define PME_PFN_MASK		((1ULL << 55) - 1)
+/* for swap entries: bits 0-4 swap type, bits 5-54 swap offset */
+#define PME_SWAP_TYPE_MASK	0x1fULL
+#define PME_SWAP_OFFSET_SHIFT	5
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr)		(sizeof(arr) / sizeof((arr)[0]))
+#endif
+
+/* Does @entry have any of the flags in @mask? */
+static inline bool pagemap_entry_has(uint64_t entry, uint64_t mask)
+{
+	return entry & mask;
+}
+
+/* PRESENT or SWAP: what upstream tests call "populated" */
+static inline bool pagemap_entry_is_populated(uint64_t entry)
+{
+	return entry & (PME_PRESENT | PME_SWAP);
+}
+
+/*
+ * Nothing mapped: no flag and no PFN or swap entry.  PME_SOFT_DIRTY is
+ * ignored, as for a none pte it only repeats the VMA's VM_SOFTDIRTY flag.
+ */
+static inline bool pagemap_entry_is_none(uint64_t entry)
+{
+	return !(entry & ~PME_SOFT_DIRTY);
+}
+
+/* Constants missing from older libc headers */
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT		21
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE	103
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC		0x0001U
+#endif
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE	0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE	0x02
+#endif
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY		1
+#endif
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM	(1 << 12)
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
+#endif
+
+/* MADV_PAGEOUT attempts the tests allow pageout_range() */
+#define PAGEOUT_RETRIES		100
+
+/* Page size, read once */
+size_t sys_pagesize(void);
+
+/* Name of an errno value ("ENXIO"), or "E<number>" for unknown values */
+const char *errno_name(int err);
+
+/*
+ * An lseek() result for diagnostics: "-1 (ENXIO)" when @off is -1 (@err
+ * being its errno), else the offset in hex.  Returns @buf.
+ */
+const char *seek_str(off_t off, int err, char *buf, size_t len);
+
+/*
+ * lseek(@fd, @off, @whence) must return @want, or fail with -@want when
+ * @want is negative: the value itself is compared, not just -1.  Unless
+ * @quiet, a mismatch is printed with both values.
+ */
+bool seek_is(int fd, off_t off, int whence, off_t want, bool quiet);
+
+/*
+ * Open /proc/self/pagemap read-only.  Returns the fd or a negative errno.
+ */
+int pagemap_open(void);
+
+/*
+ * Read the pagemap entry of the page holding @addr.  @fd is a descriptor
+ * from pagemap_open(), or -1 to open and close the file for this call only.
+ */
+int pagemap_read(int fd, const void *addr, uint64_t *entry);
+
+/*
+ * Describe a pagemap entry for diagnostics, e.g.
+ * "0x8180000000012345 PRESENT|FILE|EXCLUSIVE pfn=0x12345" or
+ * "0x4000000000000040 SWAP swp_type=0 swp_offset=0x2".  Returns @buf.
+ */
+const char *pagemap_describe(uint64_t entry, char *buf, size_t len);
+
+/*
+ * Names of the pagemap flags set in @mask, e.g. "PRESENT|FILE", or @none
+ * when there is none.  Returns @buf.
+ */
+const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
+			      size_t len);
+
+/* The pagemap flags to find clear in "nothing mapped", soft-dirty aside */
+#define PME_NONE_MASK		(~PME_SOFT_DIRTY)
+
+/*
+ * Does @entry, the pagemap entry of page @idx, have all the flags of @set
+ * and none of @clear?  If not, the entry is printed after @when (if not
+ * NULL), with what was expected.
+ */
+bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
+		      uint64_t set, uint64_t clear);
+
+/*
+ * pagemap_entry_is() for each of the @npages pages from page @first of the
+ * mapping at @base, read through pagemap_fd (or an fd of its own when that
+ * is not open); a page whose entry cannot be read fails them all.  At most
+ * @max_diags mismatches are printed.
+ */
+bool pagemap_pages_are(const char *when, const void *base, size_t first,
+		       size_t npages, uint64_t set, uint64_t clear,
+		       unsigned int max_diags);
+
+/*
+ * mincore() of @len bytes from page-aligned @addr.  @vec must hold one byte
+ * per page.  Returns 0 or a negative errno.
+ */
+int mincore_range(const void *addr, size_t len, unsigned char *vec);
+
+/* mincore() of the single page holding @addr; *@resident gets bit 0 */
+int mincore_page(const void *addr, bool *resident);
+
+/*
+ * Value in kB of smaps field @field (e.g. "Swap", "Rss") of the VMA that
+ * contains @addr.  *@vma_kb, if not NULL, gets the VMA size in kB.
+ * Returns 0, -ENOENT if no VMA contains @addr or the field is absent, or
+ * another negative errno.
+ */
+int smaps_vma_field_kb(const void *addr, const char *field,
+		       unsigned long *kb, unsigned long *vma_kb);
+
+/*
+ * MADV_PAGEOUT [@addr, @addr + @len) and verify through the smaps Swap:
+ * field of the VMA holding @addr that it grew by @len (or that the whole
+ * VMA is now swapped out, whichever is smaller).  Works for anonymous and
+ * shmem (memfd, tmpfs, MAP_SHARED|MAP_ANONYMOUS) mappings; the range should
+ * be resident and mapped only by this process on entry.  MADV_PAGEOUT is
+ * retried up to @retries times.  *@swap_kb, if not NULL, gets the last Swap:
+ * value seen.
+ *
+ * Returns 0 when verified, -EAGAIN when the page-out could not be verified
+ * (no swap, swap full, pages shared or busy), or the negative errno of a
+ * failing call (e.g. -EINVAL from kernels without MADV_PAGEOUT).
+ */
+int pageout_range(void *addr, size_t len, int retries,
+		  unsigned long *swap_kb);
+
+/* Is at least one swap area active (/proc/swaps, else /proc/meminfo)? */
+bool swap_present(void);
+
+/* MADV_NOHUGEPAGE over the range; returns 0 or a negative errno */
+int thp_disable_range(void *addr, size_t len);
+
+/*
+ * Restrict the calling thread to the CPU it is running on, so that pages it
+ * faults in sit in the LRU batch of the CPU that MADV_PAGEOUT drains.
+ * Returns the CPU number or a negative errno.
+ */
+int pin_to_current_cpu(void);
+
+/*
+ * Copy the first line of a small file such as a sysfs knob into @buf,
+ * without the newline.  Returns 0 or a negative errno.
+ */
+int read_first_line(const char *path, char *buf, size_t len);
+
+/*
+ * Write @text to a small file such as a sysfs, procfs or cgroup knob.
+ * Returns 0 or a negative errno.
+ */
+int write_knob(const char *path, const char *text);
+
+/* A new memfd called @name; returns the fd or a negative errno */
+int memfd_new(const char *name);
+
+/* A new O_TMPFILE file in @dir; returns the fd or a negative errno */
+int tmpfile_new(const char *dir);
+
+/* Can @dir hold O_TMPFILE files, and is it on a tmpfs? */
+bool tmpfs_dir_usable(const char *dir);
+
+/*
+ * Find a directory on a tmpfs mount in which O_TMPFILE files can be
+ * created: /dev/shm if it qualifies, else the first such tmpfs mount in
+ * /proc/self/mounts.  The path goes to @buf.  Returns 0 or -ENOENT.
+ */
+int tmpfs_find_dir(char *buf, size_t len);
+
+/*
+ * Offset of the first byte of [@buf, @buf + @len) that differs from @want,
+ * or -1 when every byte matches.
+ */
+ssize_t find_byte_mismatch(const void *buf, size_t len, unsigned char want);
+
+/* Byte that page @idx of a test file or mapping is filled with; never 0 */
+unsigned char page_byte(size_t idx);
+
+/* Fill each of the @npages pages from @addr with page_byte() of its index */
+void fill_pages(char *addr, size_t npages);
+
+/* pwrite() page @idx of @fd, filled with page_byte(@idx); 0 or -errno */
+int pwrite_page(int fd, size_t idx);
+
+/*
+ * Is every byte of @page, page @idx of its file or mapping, @want?  Unless
+ * @quiet, the first byte that differs is printed.
+ */
+bool page_filled_with(const void *page, size_t idx, unsigned char want,
+		      bool quiet);
+
+/*
+ * Why MADV_GUARD_INSTALL failed with EINVAL on a shmem mapping, for a SKIP
+ * reason: the kernel lacks guard regions, or (6.13, 6.14) has them for
+ * anonymous memory only, which is probed.
+ */
+const char *guard_einval_reason(void);
+
+/* Write "4" to /proc/self/clear_refs; returns 0 or a negative errno */
+int softdirty_clear(void);
+
+/* Does a fresh anonymous mapping carry the "sd" VmFlag in smaps? */
+bool softdirty_available(void);
+
+/*
+ * Value in kB of the first "@field:" line of a /proc file with
+ * "Name: <n> kB" lines, such as /proc/meminfo, /proc/self/status or
+ * /proc/self/smaps_rollup.  Returns 0, -ENOENT if the field is absent, or
+ * another negative errno.
+ */
+int proc_field_kb(const char *path, const char *field, unsigned long *kb);
+
+/*
+ * Sum in kB of smaps field @field over every VMA of this process.  Returns
+ * 0, -ENOENT if no VMA has the field, or another negative errno.
+ */
+int smaps_sum_field_kb(const char *field, unsigned long *kb);
+
+/* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
+int kpageflags_read(uint64_t pfn, uint64_t *flags);
+
+/* The flags of a kpageflags entry a swapped-out page may show, for diagnostics */
+const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
+
+/*
+ * Child cgroups of our cgroup v2 cgroup, to reclaim the memory charged to
+ * them with memory.reclaim.  memcg_probe() finds our cgroup (memcg_home),
+ * enables the memory controller for its children if needed (undone by
+ * memcg_cleanup()) and checks that a child has memory.reclaim; when any of
+ * that fails, memcg_skip says why and memcg_create() fails.
+ */
+extern char memcg_home[PATH_MAX];
+extern char memcg_skip[256];
+void memcg_probe(void);
+void memcg_cleanup(void);
+/* Record why child cgroups cannot be used in memcg_skip */
+__printf(1, 2) void memcg_unavailable(const char *fmt, ...);
+/* Create a child cgroup; its directory goes to @dir; 0 or a negative errno */
+int memcg_create(char *dir, size_t len);
+/* Move this process into the cgroup at @dir; 0 or a negative errno */
+int memcg_enter(const char *dir);
+/* Remove the child cgroup at @dir, retrying while it is busy */
+void memcg_remove(const char *dir);
+/* Ask the child cgroup at @dir to reclaim far more than it holds */
+int memcg_reclaim(const char *dir);
+
+/*
+ * userfaultfd write protection.  uffd_probe_features() asks UFFDIO_API
+ * what the kernel offers into uffd_features, or says in uffd_skip why
+ * there is no userfaultfd to ask.
+ */
+extern char uffd_skip[160];
+extern uint64_t uffd_features;
+void uffd_probe_features(void);
+
+/*
+ * A new userfaultfd: as an unprivileged user with UFFD_USER_MODE_ONLY or
+ * through /dev/userfaultfd when vm.unprivileged_userfaultfd forbids the
+ * plain syscall.  Returns the fd or a negative errno.
+ */
+int uffd_new(void);
+
+/*
+ * Open a userfaultfd with @features (called @feature_name in the SKIP
+ * reason when the kernel lacks them) and register [@addr, @addr + @len)
+ * for write protection.  Returns KSFT_PASS with the fd in *@fdp, or the
+ * code the subtest ends with.
+ */
+int uffd_wp_register(uint64_t features, const char *feature_name,
+		     void *addr, size_t len, int *fdp);
+
+/* UFFDIO_WRITEPROTECT [@addr, @addr + @len): KSFT_PASS or a setup failure */
+int uffd_wp_protect(int fd, void *addr, size_t len);
+
+/*
+ * Subtests and their reporting.  The helpers below that only print, through
+ * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are
+ * private to each program, so whatever reports a result is inline here.
+ */
+
+/* Reason of the SKIP of the subtest that is running, set by skip() */
+#define SKIP_REASON_LEN		256
+extern char skip_reason[SKIP_REASON_LEN];
+
+/* Record why the running subtest skips in skip_reason; returns KSFT_SKIP */
+__printf(1, 2) int skip(const char *fmt, ...);
+
+/*
+ * Print "setup: @what failed: EFOO (text)" for the positive errno @err;
+ * returns KSFT_FAIL, for the subtest to end with.
+ */
+int setup_failed(const char *what, int err);
+
+/*
+ * fallocate() as a setup step: KSFT_PASS when done, a SKIP when the file
+ * system does not support @mode, else a setup failure.
+ */
+int setup_fallocate(int fd, int mode, off_t off, off_t len);
+
+/*
+ * pageout_range() with PAGEOUT_RETRIES as a setup step: KSFT_PASS once the
+ * page-out is verified, a SKIP without swap, without MADV_PAGEOUT or when it
+ * could not be verified, else a setup failure.
+ */
+int setup_pageout(void *addr, size_t len);
+
+/* /proc/self/pagemap, opened by suite_start() */
+extern int pagemap_fd;
+
+/* The kinds of memory the subtests run on */
+enum mem_kind {
+	MEM_PRIVATE_ANON,	/* MAP_PRIVATE | MAP_ANONYMOUS */
+	MEM_SHARED_ANON,	/* MAP_SHARED | MAP_ANONYMOUS */
+	MEM_MEMFD,		/* a memfd, mapped MAP_SHARED */
+	MEM_TMPFS,		/* an O_TMPFILE file on a tmpfs, MAP_SHARED */
+	MEM_SYSV_SHM,		/* a SysV shmget() segment, shmat() */
+};
+
+/* A kind of memory as a program tests it */
+struct backend {
+	const char *name;	/* put in front of the subtest names */
+	enum mem_kind kind;
+	/* MEM_TMPFS: as root, mount a tmpfs of our own if none is found */
+	bool mount_if_none;
+	/* not probed: its subtests fail rather than skip if it is missing */
+	bool required;
+	/* map PMD-aligned with MADV_HUGEPAGE instead of MADV_NOHUGEPAGE */
+	size_t huge_size;
+	char dir[PATH_MAX];	/* MEM_TMPFS: where its files are created */
+	const char *mount_opts;	/* set when dir is a mount of our own */
+	char skip[160];		/* why it cannot be tested; empty when it can */
+};
+
+/* Does memory of @b have a file (memfd, tmpfs) that lseek() can look at? */
+static inline bool backend_has_file(const struct backend *b)
+{
+	return b->kind == MEM_MEMFD || b->kind == MEM_TMPFS;
+}
+
+/*
+ * Probe each backend that has no skip reason yet: that a memfd or a SysV
+ * segment can be created, and for MEM_TMPFS without a directory, find one
+ * with tmpfs_find_dir() or, with mount_if_none, mount one.
+ */
+void backends_probe(struct backend *backends, size_t nr);
+
+/*
+ * As root, mount a tmpfs of our own, in a private mount namespace so that
+ * it goes away with this process, with the first of the @nr @opts that
+ * works, on the first of /mnt, /tmp, /dev/shm and /dev where it does.  On
+ * success the directory and options go to @b->dir and @b->mount_opts; else
+ * @b->skip says why.  Returns 0 or a negative errno.
+ */
+int mount_private_tmpfs(struct backend *b, const char * const *opts,
+			size_t nr);
+
+/*
+ * Memory of a backend, mapped or not yet: a memfd or tmpfs file, a SysV
+ * segment, or nothing for anonymous memory, and a mapping of it.
+ */
+struct region {
+	const struct backend *backend;
+	enum mem_kind kind;
+	char *addr;		/* MAP_FAILED when not mapped */
+	size_t len;
+	size_t npages;
+	int fd;			/* memfd or tmpfs file; -1 for the others */
+	int shmid;		/* SysV segment; -1 for the others */
+	const char *failed;	/* the call that made a region_*() fail */
+};
+
+/*
+ * Start a region of @b: a fresh, empty memfd or tmpfs file; nothing yet for
+ * the others.  Returns 0 or a negative errno, with the failing call in
+ * @r->failed.
+ */
+int region_open(struct region *r, const struct backend *b);
+
+/* Size the file of a region to @npages; 0 or a negative errno */
+int region_resize(struct region *r, size_t npages);
+
+/*
+ * Map @npages of the region with @prot: MAP_SHARED, or MAP_PRIVATE for
+ * private anonymous memory, unless @flags says otherwise (MAP_PRIVATE for
+ * a private file mapping).  A file shorter than that is first made that
+ * long, a SysV segment created that large.  Each page gets its own page
+ * table entry (MADV_NOHUGEPAGE) unless the backend's huge_size asks for
+ * huge pages.  Returns 0 or a negative errno, with the failing call in
+ * @r->failed; the region is then closed.
+ */
+int region_map(struct region *r, size_t npages, int prot, int flags);
+
+/* region_map() with PROT_READ | PROT_WRITE as a setup step: a KSFT code */
+int region_setup(struct region *r, size_t npages);
+
+/* Unmap the region, if mapped */
+void region_unmap(struct region *r);
+
+/* Unmap the region and close or remove its memory */
+void region_close(struct region *r);
+
+static inline char *region_page(const struct region *r, size_t idx)
+{
+	return r->addr + idx * sys_pagesize();
+}
+
+/* Touch page @idx with a read access (a read fault if it is not mapped) */
+static inline char region_read(const struct region *r, size_t idx)
+{
+	return __atomic_load_n(region_page(r, idx), __ATOMIC_RELAXED);
+}
+
+/* Fill page @idx with page_byte(@idx) */
+void region_write(const struct region *r, size_t idx);
+
+/* Does page @idx still hold page_byte(@idx)?  A mismatch is printed */
+bool region_intact(const struct region *r, size_t idx);
+
+/* smaps field @field (e.g. "Swap") of the region's VMA in kB; 0 if unknown */
+unsigned long region_smaps_kb(const struct region *r, const char *field);
+
+/* setup_pageout() of @npages pages of the region from page @first */
+int region_pageout(const struct region *r, size_t first, size_t npages);
+
+/*
+ * A subtest of a table run by suite_main(): it runs on each backend b
+ * whose bit (1U << b) is set in @on and is reported as
+ * "<backend name>_<name>".  @fn gets a fresh region of the backend from
+ * region_open(), which it maps as it needs, and returns a KSFT_* code,
+ * with skip() for a SKIP; the region is closed after it.
+ */
+struct subtest {
+	const char *name;
+	int (*fn)(struct region *r);
+	unsigned int on;
+};
+
+/* A program: its subtests, its backends and what it needs around them */
+struct suite {
+	const struct subtest *tests;
+	size_t nr_tests;
+	struct backend *backends;
+	size_t nr_backends;
+	/* report test by test, each on its backends; else backend by backend */
+	bool by_test;
+	/* called before the plan, may exit with a SKIP */
+	void (*check)(void);
+	/* opens pagemap_fd, and skips the program if it cannot */
+	bool pagemap;
+	/* probes, called before backends_probe() */
+	void (*setup)(void);
+	/* diagnostics of the banner beyond the common ones */
+	void (*environment)(void);
+	/* runs @t on @r in place of @t->fn(@r) */
+	int (*run)(const struct subtest *t, struct region *r);
+	/* called after the last subtest */
+	void (*cleanup)(void);
+};
+
+/* Open /proc/self/pagemap into pagemap_fd; 0 or a negative errno */
+int suite_pagemap_open(void);
+
+/* Unmount the tmpfs mounts of our own and close pagemap_fd */
+void suite_release(void);
+
+/*
+ * The start of every program: the KTAP header, @check if any (it may exit
+ * with a SKIP), with @pagemap /proc/self/pagemap opened into pagemap_fd
+ * (the whole program skips if it cannot be), and the plan of @plan results.
+ */
+static inline void suite_start(unsigned int plan, void (*check)(void),
+			       bool pagemap)
+{
+	int ret;
+
+	ksft_print_header();
+	if (check)
+		check();
+	ret = pagemap ? suite_pagemap_open() : 0;
+	if (ret)
+		ksft_exit_skip("cannot open /proc/self/pagemap: %s\n",
+			       errno_name(ret));
+	ksft_set_plan(plan);
+}
+
+/*
+ * The environment banner as "# " diagnostics: kernel release and machine,
+ * page size, the THP settings, whether swap is active, what @extra adds,
+ * the CPU the program is pinned to (so that the pages it faults in sit in
+ * the LRU batch of the CPU that MADV_PAGEOUT drains), and where the files
+ * of the tmpfs backends among the @nr @backends are.
+ */
+void env_banner(const struct backend *backends, size_t nr,
+		void (*extra)(void));
+
+/* The end of every program: suite_release(), the totals, the exit code */
+static inline __noreturn void suite_end(void)
+{
+	suite_release();
+	ksft_finished();
+}
+
+/* How many results suite_main() reports: the plan */
+unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
+			   size_t nr_backends);
+
+/* Report a result named by the non-NULL ones of @a, @b and @c */
+static inline void report_result(const char *a, const char *b, const char *c,
+				 int code)
+{
+	char name[128];
+
+	if (snprintf(name, sizeof(name), "%s%s%s%s%s", a ? a : "",
+		     a && b ? "_" : "", b ? b : "", (a || b) && c ? "_" : "",
+		     c ? c : "") >= (int)sizeof(name))
+		ksft_print_msg("subtest name truncated: %s\n", name);
+	/* no message for a pass or a failure: "ok N name", not "ok N name #  " */
+	if (code == KSFT_SKIP)
+		ksft_test_result_code(code, name, "%s", skip_reason);
+	else
+		ksft_test_result_code(code, name, NULL);
+}
+
+/*
+ * Report the results of a group of checks that share one setup, named
+ * "<@prefix>_<@names[i]>" (@names[i] with a NULL @prefix), up to a NULL
+ * name: @codes[i], or @code for every one when the setup ended with it
+ * instead of KSFT_PASS.
+ */
+static inline void report_checks(const char *prefix,
+				 const char * const *names, const int *codes,
+				 int code)
+{
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		report_result(prefix, names[i], NULL,
+			      code == KSFT_PASS ? codes[i] : code);
+}
+
+/* Run subtest @t on backend @b of suite @s and report it */
+static inline void run_subtest(const struct suite *s, const struct subtest *t,
+			       size_t b)
+{
+	struct backend *be = &s->backends[b];
+	struct region r;
+	int code, ret;
+
+	if (!(t->on & (1U << b)))
+		return;
+	skip_reason[0] = '\0';
+	if (be->skip[0]) {
+		code = skip("%s", be->skip);
+	} else {
+		ret = region_open(&r, be);
+		if (ret)
+			code = setup_failed(r.failed, -ret);
+		else
+			code = s->run ? s->run(t, &r) : t->fn(&r);
+		region_close(&r);
+	}
+	report_result(be->name, t->name, NULL, code);
+}
+
+/*
+ * A whole table-driven program: suite_start(), the backends probed, every
+ * subtest run on each of its backends and reported, either backend by
+ * backend or with @s->by_test test by test, then suite_end().
+ */
+static inline __noreturn void suite_main(const struct suite *s)
+{
+	size_t i, b;
+
+	suite_start(subtests_plan(s->tests, s->nr_tests, s->nr_backends),
+		    s->check, s->pagemap);
+	if (s->setup)
+		s->setup();
+	backends_probe(s->backends, s->nr_backends);
+	env_banner(s->backends, s->nr_backends, s->environment);
+	if (s->by_test) {
+		for (i = 0; i < s->nr_tests; i++)
+			for (b = 0; b < s->nr_backends; b++)
+				run_subtest(s, &s->tests[i], b);
+	} else {
+		for (b = 0; b < s->nr_backends; b++)
+			for (i = 0; i < s->nr_tests; i++)
+				run_subtest(s, &s->tests[i], b);
+	}
+	if (s->cleanup)
+		s->cleanup();
+	suite_end();
+}
+
+#endif /* __RESIDENCY_UTIL_H */
