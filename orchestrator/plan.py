@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from . import expect
-from .boot import VmConfig, check_qemu, choose_accel
+from .accel import choose_accel
 from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
 from .image import build_initramfs
 from .kernel import Kernel, resolve_kernel
 from .options import Options
+from .qemu import VmConfig, check_qemu
 
 
 @dataclass(frozen=True)
