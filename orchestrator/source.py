@@ -12,13 +12,37 @@ import re
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from .bzimage import image_version_string
 from .cache import sha256_file
 from .errors import InfraError
-from .kernel import Kernel, image_version_string
 
 FRAGMENT_LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+
+
+@dataclass(frozen=True)
+class TreeSource:
+    """Where a kernel built from a source tree came from (its part of the report's kernel)."""
+
+    tree: str
+    build_dir: str
+    config_sha256: str
+    build_seconds: str
+    build_log: str
+    git_commit: str | None = None
+    kind: Literal["source-tree"] = field(default="source-tree", init=False)
+
+
+@dataclass(frozen=True)
+class TreeBuild:
+    """A kernel image built from a source tree."""
+
+    image: Path
+    version_string: str
+    source: TreeSource
 
 
 def is_source_tree(path: Path) -> bool:
@@ -59,7 +83,7 @@ def _make(tree: Path, out: Path, log: Path, *targets: str) -> None:
         )
 
 
-def build_tree(tree: Path, fragments: list[Path], cache: Path, log_dir: Path) -> Kernel:
+def build_tree(tree: Path, fragments: list[Path], cache: Path, log_dir: Path) -> TreeBuild:
     tree = tree.resolve()
     if not (tree / "Makefile").is_file():
         raise InfraError(
@@ -106,19 +130,15 @@ def build_tree(tree: Path, fragments: list[Path], cache: Path, log_dir: Path) ->
     _make(tree, out, log, "bzImage")
     seconds = time.monotonic() - start
     image = out / "arch" / "x86" / "boot" / "bzImage"
-    version = image_version_string(image)
-    release = version.split(" ", 1)[0] or tree.name
-    source = {
-        "kind": "source-tree",
-        "tree": str(tree),
-        "build_dir": str(out),
-        "config_sha256": sha256_file(config),
-        "build_seconds": f"{seconds:.0f}",
-        "build_log": str(log),
-    }
     git = subprocess.run(
         ["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
     )
-    if git.returncode == 0:
-        source["git_commit"] = git.stdout.strip()
-    return Kernel(f"tree-{release}", image, None, version, source)
+    source = TreeSource(
+        tree=str(tree),
+        build_dir=str(out),
+        config_sha256=sha256_file(config),
+        build_seconds=f"{seconds:.0f}",
+        build_log=str(log),
+        git_commit=git.stdout.strip() if git.returncode == 0 else None,
+    )
+    return TreeBuild(image, image_version_string(image), source)
