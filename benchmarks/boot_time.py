@@ -18,11 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.boot import QemuGuest, VmConfig, choose_accel, qemu_command
+from orchestrator.accel import choose_accel
+from orchestrator.boot import QemuGuest
 from orchestrator.build import build_selftests
 from orchestrator.cache import default_cache_dir
 from orchestrator.image import CpioWriter, build_initramfs, find_busybox
 from orchestrator.kernel import resolve_kernel
+from orchestrator.qemu import VmConfig, qemu_command
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +36,73 @@ def _source_files(selftests: Path) -> list[Path]:
     return files
 
 
+_C_INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
+_MAKE_INCLUDE = re.compile(r"^\s*-?s?include\s+(.+?)\s*$", re.M)
+_INCLUDE_DIR = re.compile(r"(?:^|\s)-I\s*([^\s$]+)")
+_LOCAL_HDRS = re.compile(r"^\s*LOCAL_HDRS\s*[+:?]?=\s*(.*)$", re.M)
+
+
+def _makefiles(collection: Path) -> list[Path]:
+    """The collection's Makefile and every makefile it includes, transitively.  Make
+    resolves an include against its working directory, which is the collection."""
+    found: list[Path] = []
+    todo = [collection / "Makefile"]
+    while todo:
+        path = todo.pop().resolve()
+        if path in found or not path.is_file():
+            continue
+        found.append(path)
+        for line in _MAKE_INCLUDE.findall(path.read_text(errors="replace")):
+            todo += [collection / word for word in line.split() if "$" not in word]
+    return found
+
+
+def _included_headers(sources: list[Path], include_dirs: list[Path]) -> set[Path]:
+    """Every header the C files include, followed transitively: `#include "x"` from the
+    including file's directory, then the -I directories; `#include <x>` from the -I
+    directories only (system headers are the compiler's, part of its identity)."""
+    seen: set[Path] = set()
+    todo = [p for p in sources if p.suffix in (".c", ".h")]
+    while todo:
+        path = todo.pop()
+        for kind, name in _C_INCLUDE.findall(path.read_text(errors="replace")):
+            dirs = ([path.parent] if kind == '"' else []) + include_dirs
+            header = next((d / name for d in dirs if (d / name).is_file()), None)
+            if header is not None and header.resolve() not in seen:
+                seen.add(header.resolve())
+                todo.append(header.resolve())
+    return seen
+
+
+def build_inputs(collection: Path) -> list[Path]:
+    """Every file building a kselftest directory reads: its own sources, the makefiles it
+    includes (lib.mk), the headers its C files include wherever they are, and the
+    LOCAL_HDRS it names."""
+    collection = collection.resolve()
+    makefiles = _makefiles(collection)
+    texts = [m.read_text(errors="replace") for m in makefiles]
+    include_dirs = [
+        (collection / d).resolve() for text in texts for d in _INCLUDE_DIR.findall(text)
+    ]
+    local_hdrs = [
+        collection / word
+        for text in texts
+        for line in _LOCAL_HDRS.findall(text)
+        for word in line.split()
+        if "$" not in word
+    ]
+    own = [p.resolve() for p in _source_files(collection)]
+    files = set(own) | set(makefiles) | {p.resolve() for p in local_hdrs if p.is_file()}
+    files |= _included_headers(own, include_dirs)
+    return sorted(files)
+
+
+def selftests_digest(collection: Path) -> str:
+    """The cache key of a kselftest directory's build: the content of every input, the
+    directory and the compiler."""
+    return hash_files(build_inputs(collection), extra=f"{collection.resolve()} {_compiler_id()}")
+
+
 def _compiler_id() -> str:
     try:
         out = subprocess.run(["gcc", "--version"], capture_output=True, text=True, check=False)
@@ -65,8 +133,8 @@ def read_test_list(install_dir: Path) -> tuple[str, ...]:
 
 
 def build_selftests(collection: Path, cache: Path) -> TestBuild:
-    """`make install` a kselftest directory into a cache directory keyed by its sources
-    (and the shared kselftest.h/lib.mk it includes)."""
+    """`make install` a kselftest directory into a cache directory keyed by everything
+    its build reads (build_inputs)."""
     if not (collection / "Makefile").is_file():
         raise InfraError(
             f"{collection} has no Makefile",
@@ -74,9 +142,7 @@ def build_selftests(collection: Path, cache: Path) -> TestBuild:
         )
     if shutil.which("make") is None:
         raise InfraError("make is not installed", "apt-get install make gcc libc6-dev")
-    shared = Path(__file__).resolve().parent.parent / "selftests"
-    sources = _source_files(collection) + [p for p in _source_files(shared) if p.parent == shared]
-    digest = hash_files(sources, extra=f"{collection.resolve()} {_compiler_id()}")
+    digest = selftests_digest(collection)
     final = cache / "selftests" / digest[:24]
     built_now = False
     if not (final / ".complete").is_file():

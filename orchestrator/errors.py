@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class InfraError(Exception):
     """Something outside the tests went wrong: a bad option, a missing tool, a guest that
@@ -15,3 +17,17 @@ class InfraError(Exception):
 
     def one_line(self) -> str:
         return f"{self.cause} -- fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class InfraRecord:
+    """An infrastructure error as the reports keep it: which kernel, at which step."""
+
+    kernel: str
+    step: str
+    cause: str
+    fix: str
+
+    @classmethod
+    def of(cls, kernel: str, step: str, error: InfraError) -> InfraRecord:
+        return cls(kernel, step, error.cause, error.fix)

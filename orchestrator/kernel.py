@@ -3,12 +3,87 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
+from .bzimage import image_version_string
 from .cache import sha256_file
 from .debian import FetchedKernel, fetch_host_default, fetch_preset, load_presets
 from .errors import InfraError
+from .source import TreeSource, build_tree
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """A kernel given as the path of an image (and maybe its modules)."""
+
+    path: str
+    modules: str | None = None
+    kind: Literal["image"] = field(default="image", init=False)
+
+
+@dataclass(frozen=True)
+class DebianSource:
+    """A Debian cloud kernel package fetched with apt."""
+
+    preset: str
+    suite: str
+    packages: str
+    package_version: str
+    config_sha256: str | None = None
+    resolved: str = "apt"  # or how a cached resolution was reused, and why
+    kind: Literal["debian-package"] = field(default="debian-package", init=False)
+
+
+KernelSource = ImageSource | DebianSource | TreeSource
+_SOURCES: dict[str, type[ImageSource] | type[DebianSource] | type[TreeSource]] = {
+    "image": ImageSource,
+    "debian-package": DebianSource,
+    "source-tree": TreeSource,
+}
+
+
+def source_to_json(source: KernelSource) -> dict[str, str]:
+    """'kind' first, then the fields that are known."""
+    fields = {k: v for k, v in asdict(source).items() if v is not None and k != "kind"}
+    return {"kind": source.kind} | fields
+
+
+def source_from_json(data: dict[str, Any]) -> KernelSource:
+    cls = _SOURCES[data["kind"]]
+    return cls(**{k: v for k, v in data.items() if k != "kind"})
+
+
+@dataclass(frozen=True)
+class KernelIdentity:
+    """Who a kernel is, as plan.json and summary.json tell it.  `modules_loaded` and
+    `version` (the upstream version expectations compare) are filled in by the plan."""
+
+    name: str
+    image: str
+    image_sha256: str
+    version_string: str
+    source: KernelSource
+    modules_loaded: str = ""
+    version: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "image": self.image,
+            "image_sha256": self.image_sha256,
+            "version_string": self.version_string,
+            **source_to_json(self.source),
+            "modules_loaded": self.modules_loaded,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KernelIdentity:
+        own = ("name", "image", "image_sha256", "version_string", "modules_loaded", "version")
+        source = source_from_json({k: v for k, v in data.items() if k not in own})
+        return cls(source=source, **{k: str(data.get(k, "")) for k in own})
 
 
 @dataclass(frozen=True)
@@ -19,40 +94,16 @@ class Kernel:
     image: Path
     modules_dir: Path | None
     version_string: str
-    source: dict[str, str] = field(default_factory=dict)
+    source: KernelSource
 
-    def identity(self) -> dict[str, str]:
-        ident = {
-            "name": self.name,
-            "image": str(self.image),
-            "image_sha256": sha256_file(self.image),
-            "version_string": self.version_string,
-        }
-        ident.update(self.source)
-        return ident
-
-
-def image_version_string(image: Path) -> str:
-    """The version string embedded in an x86 bzImage's setup header, or raise InfraError."""
-    try:
-        with image.open("rb") as f:
-            head = f.read(0x8000)
-    except OSError as e:
-        raise InfraError(
-            f"kernel image {image} cannot be read ({e.strerror})",
-            "pass --kernel with a readable bzImage/vmlinuz file",
-        ) from None
-    if len(head) < 0x210 or head[0x202:0x206] != b"HdrS":
-        raise InfraError(
-            f"{image} is not an x86 bzImage (no 'HdrS' boot header)",
-            "pass --kernel arch/x86/boot/bzImage or a /boot/vmlinuz-* file",
+    def identity(self) -> KernelIdentity:
+        return KernelIdentity(
+            name=self.name,
+            image=str(self.image),
+            image_sha256=sha256_file(self.image),
+            version_string=self.version_string,
+            source=self.source,
         )
-    offset = int.from_bytes(head[0x20E:0x210], "little")
-    start = offset + 0x200
-    if offset == 0 or start >= len(head):
-        return ""
-    raw = head[start : start + 256].split(b"\0", 1)[0]
-    return raw.decode("ascii", "replace").strip()
 
 
 def is_modules_dir(path: Path) -> bool:
@@ -91,9 +142,7 @@ def kernel_from_image(image: Path, modules: Path | None) -> Kernel:
     release = version.split(" ", 1)[0] if version else image.name
     modules_dir = find_modules_dir(modules.expanduser()) if modules else None
     name = re.sub(r"[^A-Za-z0-9_+.-]", "_", release) or "kernel"
-    source = {"kind": "image", "path": str(image.resolve())}
-    if modules_dir:
-        source["modules"] = str(modules_dir.resolve())
+    source = ImageSource(str(image.resolve()), str(modules_dir.resolve()) if modules_dir else None)
     return Kernel(name, image.resolve(), modules_dir, version, source)
 
 
@@ -118,16 +167,14 @@ def kernel_from_debian(fetched: FetchedKernel, preset: str | None) -> Kernel:
     configs = sorted(tree.glob("boot/config-*")) + sorted(tree.glob("usr/lib/modules/*/config"))
     version = fetched.packages[0][1]
     short = ".".join(re.split(r"[.~-]", version)[:2])
-    source = {
-        "kind": "debian-package",
-        "preset": f"debian:{preset}" if preset else "host default",
-        "suite": fetched.suite,
-        "packages": " ".join(f"{p}={v}" for p, v in fetched.packages),
-        "package_version": version,
-        "resolved": fetched.resolved,
-    }
-    if configs:
-        source["config_sha256"] = sha256_file(configs[0])
+    source = DebianSource(
+        preset=f"debian:{preset}" if preset else "host default",
+        suite=fetched.suite,
+        packages=" ".join(f"{p}={v}" for p, v in fetched.packages),
+        package_version=version,
+        config_sha256=sha256_file(configs[0]) if configs else None,
+        resolved=fetched.resolved,
+    )
     return Kernel(
         name=f"debian-{preset or short}",
         image=images[0],
@@ -161,9 +208,11 @@ def resolve_kernel(
         return kernel_from_debian(fetch_preset(known[name], cache, refresh), name)
     path = Path(spec).expanduser()
     if path.is_dir():
-        from .source import build_tree  # a source tree: configure and build it
-
         project = presets.parent.parent
         guest, tests = project / "qemu-images/kernel.config", project / "selftests/vm/config"
-        return build_tree(path, guest, tests, cache, cache / "logs", merge_config)
+        built = build_tree(path, guest, tests, cache, cache / "logs", merge_config)
+        release = built.version_string.split(" ", 1)[0] or path.resolve().name
+        return Kernel(
+            f"tree-{release}", built.image, built.modules_dir, built.version_string, built.source
+        )
     return kernel_from_image(path, modules)

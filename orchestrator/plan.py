@@ -6,58 +6,97 @@ This is the build -> image half of the pipeline; the boot -> run -> report half 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from . import expect
-from .boot import VmConfig, check_qemu, choose_accel
+from .accel import choose_accel
 from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
 from .image import build_initramfs
-from .kernel import Kernel, resolve_kernel
+from .kernel import Kernel, KernelIdentity, resolve_kernel
 from .options import Options
+from .qemu import VmConfig, check_qemu
 
 
 @dataclass(frozen=True)
 class PlannedKernel:
+    """A kernel of the run, with the initramfs built for it."""
+
     name: str
     image: str
     initramfs: str
-    identity: dict[str, str]
+    identity: KernelIdentity
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "image": self.image,
+            "initramfs": self.initramfs,
+            "identity": self.identity.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlannedKernel:
+        identity = KernelIdentity.from_json(data["identity"])
+        return cls(data["name"], data["image"], data["initramfs"], identity)
+
+
+@dataclass(frozen=True)
+class Built:
+    """Whether this run built the artifacts or found them in the cache."""
+
+    selftests: bool
+    initramfs: bool
 
 
 @dataclass(frozen=True)
 class Plan:
+    """What every process of a run reads (plan.json): the kernels, programs and VM settings."""
+
     run_id: str
     run_dir: str
     results_root: str
     started: str
-    vm: dict[str, Any]
+    vm: VmConfig
     accel_why: str
     qemu_version: str
     timeout: int
     programs: list[str]
     kernels: list[PlannedKernel]
-    built: dict[str, bool]
+    built: Built
     expectations: str | None
     retry_failed: bool
 
-    def vm_config(self) -> VmConfig:
-        return VmConfig(**self.vm)
+    def kernel(self, name: str) -> PlannedKernel:
+        return next(k for k in self.kernels if k.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["vm"] = asdict(self.vm)
+        data["built"] = asdict(self.built)
+        data["kernels"] = [k.to_json() for k in self.kernels]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        values = dict(data)
+        values["vm"] = VmConfig(**data["vm"])
+        values["built"] = Built(**data["built"])
+        values["kernels"] = [PlannedKernel.from_json(k) for k in data["kernels"]]
+        return cls(**values)
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Plan:
-        data = json.loads(path.read_text())
-        data["kernels"] = [PlannedKernel(**k) for k in data["kernels"]]
-        return cls(**data)
+        return cls.from_json(json.loads(path.read_text()))
 
 
 def find_project_root() -> Path:
@@ -87,7 +126,7 @@ def make_run_dir(results: Path, dry: bool = False) -> tuple[str, Path]:
     return run_id, run_dir
 
 
-def prepare(opts: Options, log: Any = print) -> Plan:
+def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
     """Everything before the first boot.  Raises InfraError with a cause and a fix."""
     project = find_project_root()
     qemu_version = check_qemu()
@@ -132,10 +171,10 @@ def prepare(opts: Options, log: Any = print) -> Plan:
     for k in kernels:
         image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
         built_images |= image.built_now
-        identity = k.identity()
-        identity["modules_loaded"] = ",".join(image.modules)
-        identity["version"] = expect.kernel_version(
-            k.version_string, k.version_string.split(" ")[0]
+        identity = replace(
+            k.identity(),
+            modules_loaded=",".join(image.modules),
+            version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
         )
         planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
     run_id, run_dir = make_run_dir(opts.results)
@@ -153,19 +192,15 @@ def prepare(opts: Options, log: Any = print) -> Plan:
         run_dir=str(run_dir.resolve()),
         results_root=str(opts.results.resolve()),
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        vm=asdict(vm),
+        vm=vm,
         accel_why=why,
         qemu_version=qemu_version,
         timeout=opts.timeout or tests.timeout,
         programs=list(tests.programs),
         kernels=planned,
-        built={"selftests": tests.built_now, "initramfs": built_images},
+        built=Built(selftests=tests.built_now, initramfs=built_images),
         expectations=expectations,
         retry_failed=opts.retry_failed,
     )
     plan.save(run_dir / "plan.json")
     return plan
-
-
-def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -6,17 +6,74 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from .cache import atomic_write_text
+from .errors import InfraRecord
+from .kernel import KernelIdentity
+from .plan import Built
+from .qemu import VmConfig
 from .run import ProgramResult
 from .status import Status
 
 SUMMARY_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How the run was set up (summary.json's "config")."""
+
+    vm: VmConfig
+    accel_why: str
+    qemu_version: str
+    timeout: int
+    programs: list[str]
+    built: Built
+    expectations: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self.vm)
+        data.update(
+            accel_why=self.accel_why, qemu=self.qemu_version, timeout=self.timeout,
+            programs=list(self.programs), built=asdict(self.built),
+            expectations=self.expectations,
+        )  # fmt: skip
+        return data
+
+
+@dataclass(frozen=True)
+class GuestFacts:
+    """What the guests of one kernel saw, from their boots."""
+
+    uname_r: str
+    mem_kb: int
+    swap_kb: int
+    boots: int
+    boot_seconds: list[float]
+
+
+@dataclass(frozen=True)
+class KernelEntry:
+    """One kernel of the report: who it is and, once booted, what its guests saw."""
+
+    identity: KernelIdentity
+    accel: str
+    guest: GuestFacts | None = None
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = dict(self.identity.to_json())
+        if self.guest is not None:
+            data.update(asdict(self.guest))
+        data["accel"] = self.accel
+        return data
 
 
 @dataclass
@@ -28,10 +85,10 @@ class RunReport:
     finished: str
     complete: bool
     exit_status: int
-    config: dict[str, Any]
-    kernels: list[dict[str, Any]]
+    config: RunConfig
+    kernels: list[KernelEntry]
     programs: list[ProgramResult]
-    infrastructure_errors: list[dict[str, str]] = field(default_factory=list)
+    infrastructure_errors: list[InfraRecord] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counter = Counter(s.status.value for p in self.programs for s in p.subtests)
@@ -45,10 +102,10 @@ class RunReport:
             r.pop("diagnostics", None)
         kernels = []
         for kernel in self.kernels:
-            mine = [r for r in results if r["kernel"] == kernel["name"]]
+            mine = [r for r in results if r["kernel"] == kernel.name]
             counts = Counter(r["status"] for r in mine)
             kernels.append(
-                kernel
+                kernel.to_json()
                 | {
                     "counts": {st.value: counts.get(st.value, 0) for st in Status},
                     "results": [{k: v for k, v in r.items() if k != "kernel"} for r in mine],
@@ -61,10 +118,10 @@ class RunReport:
             "finished": self.finished,
             "complete": self.complete,
             "exit_status": self.exit_status,
-            "config": self.config,
+            "config": self.config.to_json(),
             "kernels": kernels,
             "counts": self.counts(),
-            "infrastructure_errors": self.infrastructure_errors,
+            "infrastructure_errors": [asdict(e) for e in self.infrastructure_errors],
             "programs": [
                 {
                     "kernel": p.kernel,
@@ -104,22 +161,25 @@ def _testcase(p: ProgramResult, index: int) -> TestCase:
 
 def junit_xml(report: RunReport) -> str:
     """One testsuite per kernel x program, one testcase per subtest."""
-    kernels = {k["name"]: k for k in report.kernels}
+    kernels = {k.name: k for k in report.kernels}
     suites = []
     for p in report.programs:
         props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
-        kernel = kernels.get(p.kernel, {})
-        for key in ("uname_r", "swap_kb", "mem_kb", "accel"):
-            if key in kernel:
-                props[key] = str(kernel[key])
+        kernel = kernels.get(p.kernel)
+        if kernel is not None:
+            if kernel.guest is not None:
+                props["uname_r"] = kernel.guest.uname_r
+                props["swap_kb"] = str(kernel.guest.swap_kb)
+                props["mem_kb"] = str(kernel.guest.mem_kb)
+            props["accel"] = kernel.accel
         cases = [_testcase(p, i) for i in range(len(p.subtests))]
         suites.append(
             TestSuite(f"{p.kernel}.{p.program}", cases, package=p.kernel, properties=props)
         )
     for err in report.infrastructure_errors:
-        case = TestCase(name=err.get("step", "infrastructure"), classname=f"{err['kernel']}.infra")
-        case.add_error_info(message=err["cause"], output=err["fix"], error_type="infrastructure")
-        suites.append(TestSuite(f"{err['kernel']}.infrastructure", [case], package=err["kernel"]))
+        case = TestCase(name=err.step, classname=f"{err.kernel}.infra")
+        case.add_error_info(message=err.cause, output=err.fix, error_type="infrastructure")
+        suites.append(TestSuite(f"{err.kernel}.infrastructure", [case], package=err.kernel))
     text = to_xml_report_string(suites, prettyprint=False, encoding="utf-8")
     root = ET.fromstring(text)
     root.set("name", f"residency-kselftest {report.run_id}")
@@ -172,23 +232,23 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
     for p in report.programs:
         by_kernel.setdefault(p.kernel, []).append(p)
     for kernel in report.kernels:
-        name = kernel["name"]
+        name = kernel.name
         counts = Counter(s.status.value for p in by_kernel.get(name, []) for s in p.subtests)
         shown = ", ".join(f"{n} {st}" for st, n in sorted(counts.items())) or "no results"
-        swap = kernel.get("swap_kb")
-        mem = kernel.get("mem_kb")
         guest = "not booted"
-        if swap is not None and mem is not None:
-            mib = [round(int(kb) / 1024) for kb in (mem, swap)]
-            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.get('accel')}"
-        lines.append(f"{name} [{kernel.get('uname_r', '?')}; {guest}]: {shown}")
+        uname_r = "?"
+        if kernel.guest is not None:
+            mib = [round(kb / 1024) for kb in (kernel.guest.mem_kb, kernel.guest.swap_kb)]
+            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.accel}"
+            uname_r = kernel.guest.uname_r
+        lines.append(f"{name} [{uname_r}; {guest}]: {shown}")
         for p in by_kernel.get(name, []):
             for s in p.subtests:
                 if s.status.is_bad or s.flaky:
                     label = "FLAKY" if s.flaky and not s.status.is_bad else s.status.value.upper()
                     lines.append(f"  {label:7} {p.program}: {s.subtest}: {s.reason}")
     for err in report.infrastructure_errors:
-        lines.append(f"infrastructure error: {err['kernel']}: {err['cause']} -- fix: {err['fix']}")
+        lines.append(f"infrastructure error: {err.kernel}: {err.cause} -- fix: {err.fix}")
     total = report.counts()
     counted = ", ".join(f"{n} {st}" for st, n in total.items() if n) or "no results"
     lines.append(f"total: {counted}; results in {run_dir}")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import ktap
-from .boot import Execution
+from .console import Execution
 from .status import Status
 
 # Bits of /proc/sys/kernel/tainted worth naming in a diagnostic.

@@ -17,11 +17,13 @@ import re
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from .bzimage import image_version_string
 from .cache import sha256_file
 from .errors import InfraError
-from .kernel import Kernel, image_version_string
 from .tree import (
     TreeShape,
     detect,
@@ -34,6 +36,33 @@ from .tree import (
 )
 
 FRAGMENT_LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+
+
+@dataclass(frozen=True)
+class TreeSource:
+    """Where a kernel built from a source tree came from (its part of the report's kernel)."""
+
+    tree: str
+    build_dir: str
+    config_sha256: str
+    build_log: str
+    shape: str  # pristine, configured, built, objdir (tree.TreeShape.kind)
+    build_seconds: str | None = None  # None when nothing was built
+    build: str | None = None  # why nothing was built
+    olddefconfig: str | None = None  # set when olddefconfig changed the .config
+    config_merged: str | None = None  # set when --merge-config added options
+    git_commit: str | None = None
+    kind: Literal["source-tree"] = field(default="source-tree", init=False)
+
+
+@dataclass(frozen=True)
+class TreeBuild:
+    """A kernel image built from a source tree, with the modules the guest loads (if any)."""
+
+    image: Path
+    version_string: str
+    source: TreeSource
+    modules_dir: Path | None = None
 
 
 def read_fragments(fragments: list[Path]) -> dict[str, str]:
@@ -101,7 +130,7 @@ def _check_tools() -> None:
 
 def build_tree(
     path: Path, guest: Path, tests: Path, cache: Path, log_dir: Path, merge_config: bool = False
-) -> Kernel:
+) -> TreeBuild:
     """A kernel from a source directory of any shape.  @guest and @tests are the fragments
     of what the guest and the tests need (qemu-images/kernel.config, selftests/vm/config)."""
     shape = detect(path)
@@ -112,7 +141,7 @@ def build_tree(
     return _build_theirs(shape, guest, tests, cache, log, merge_config)
 
 
-def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: Path) -> Kernel:
+def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: Path) -> TreeBuild:
     """A clean tree: build it in the cache with x86_64_defconfig and our fragments."""
     _check_tools()
     out = cache / "kbuild" / hashlib.sha256(str(shape.source).encode()).hexdigest()[:16]
@@ -137,12 +166,13 @@ def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: P
         )
     start = time.monotonic()
     _make(build, log, "bzImage")
-    return _kernel(build, log, {"build_seconds": f"{time.monotonic() - start:.0f}"}, None)
+    facts = {"shape": "pristine", "build_seconds": f"{time.monotonic() - start:.0f}"}
+    return _built(build, log, facts, None)
 
 
 def _build_theirs(
     shape: TreeShape, guest: Path, tests: Path, cache: Path, log: Path, merge_config: bool
-) -> Kernel:
+) -> TreeBuild:
     """The developer's configured or built tree (or O= directory), built where it is with
     their .config."""
     config = effective_config(shape)
@@ -174,7 +204,7 @@ def _build_theirs(
         )
     if not merge_config and image_is_current(shape):
         facts["build"] = "reused: the image is newer than its .config and every source file"
-        return _kernel(shape, log, facts, _modules(shape, cache, log) if modules_needed else None)
+        return _built(shape, log, facts, _modules(shape, cache, log) if modules_needed else None)
     _check_tools()
     before = shape.config.read_bytes()
     _make(shape, log, "olddefconfig")
@@ -184,7 +214,7 @@ def _build_theirs(
     _make(shape, log, "bzImage", *(["modules"] if modules_needed else []))
     facts["build_seconds"] = f"{time.monotonic() - start:.0f}"
     modules = _modules(shape, cache, log) if modules_needed else None
-    return _kernel(shape, log, facts, modules)
+    return _built(shape, log, facts, modules)
 
 
 def _modules(shape: TreeShape, cache: Path, log: Path) -> Path:
@@ -201,22 +231,17 @@ def _modules(shape: TreeShape, cache: Path, log: Path) -> Path:
     return releases[-1]
 
 
-def _kernel(shape: TreeShape, log: Path, facts: dict[str, str], modules: Path | None) -> Kernel:
-    image = shape.image
-    version = image_version_string(image)
-    release = version.split(" ", 1)[0] or shape.source.name
-    source = {
-        "kind": "source-tree",
-        "tree": str(shape.source),
-        "build_dir": str(shape.objdir),
-        "config_sha256": sha256_file(shape.config),
-        "build_log": str(log),
-        **facts,
-    }
+def _built(shape: TreeShape, log: Path, facts: dict[str, str], modules: Path | None) -> TreeBuild:
     git = subprocess.run(
         ["git", "-C", str(shape.source), "rev-parse", "HEAD"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    if git.returncode == 0:
-        source["git_commit"] = git.stdout.strip()
-    return Kernel(f"tree-{release}", image, modules, version, source)
+    source = TreeSource(
+        tree=str(shape.source),
+        build_dir=str(shape.objdir),
+        config_sha256=sha256_file(shape.config),
+        build_log=str(log),
+        git_commit=git.stdout.strip() if git.returncode == 0 else None,
+        **facts,
+    )
+    return TreeBuild(shape.image, image_version_string(shape.image), source, modules)

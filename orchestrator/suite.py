@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .plugin import Lab
+from .lab import Lab
 
 
 def test_program(case: tuple[str, str], lab: Lab) -> None:

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 import xmlschema
 
-from orchestrator.boot import QemuGuest, VmConfig
+from orchestrator.boot import QemuGuest
 from orchestrator.build import build_selftests
 from orchestrator.cache import default_cache_dir
 from orchestrator.image import build_initramfs
 from orchestrator.kernel import resolve_kernel
+from orchestrator.qemu import VmConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).parent / "schema" / "jenkins-junit-10.xsd"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.boot import oops_fingerprint
+from orchestrator.oops import oops_fingerprint
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 

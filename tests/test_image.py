@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.boot import write_swap_image
 from orchestrator.errors import InfraError
 from orchestrator.image import CpioWriter, _is_static_elf, resolve_modules
+from orchestrator.swap import write_swap_image
 
 
 def read_newc(data: bytes) -> dict[str, tuple[int, bytes]]:

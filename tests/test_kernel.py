@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.bzimage import image_version_string
 from orchestrator.errors import InfraError
-from orchestrator.kernel import image_version_string, kernel_from_image
+from orchestrator.kernel import kernel_from_image
 
 
 def fake_bzimage(path: Path, version: bytes) -> None:
@@ -25,7 +26,7 @@ def test_version_string_and_name(tmp_path: Path) -> None:
     assert image_version_string(image) == "6.12.0-rc1+ (me@host) #3 SMP"
     kernel = kernel_from_image(image, None)
     assert kernel.name == "6.12.0-rc1+"
-    assert kernel.source["kind"] == "image"
+    assert kernel.source.kind == "image"
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "not-a-kernel"])

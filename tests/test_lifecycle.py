@@ -13,11 +13,12 @@ from xml.etree import ElementTree
 
 import pytest
 
-from orchestrator.boot import QemuGuest, VmConfig
+from orchestrator.boot import QemuGuest
 from orchestrator.build import build_selftests
 from orchestrator.cache import default_cache_dir
 from orchestrator.image import build_initramfs
 from orchestrator.kernel import resolve_kernel
+from orchestrator.qemu import VmConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.qemu

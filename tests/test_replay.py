@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import ktap
-from orchestrator.boot import replay_console
+from orchestrator.replay import replay_console
 from orchestrator.run import classify
 from orchestrator.status import Status
 

@@ -8,7 +8,19 @@ from pathlib import Path
 
 import xmlschema
 
-from orchestrator.report import RunReport, junit_xml, point_latest, write_reports
+from orchestrator.errors import InfraRecord
+from orchestrator.kernel import ImageSource, KernelIdentity
+from orchestrator.plan import Built
+from orchestrator.qemu import VmConfig
+from orchestrator.report import (
+    GuestFacts,
+    KernelEntry,
+    RunConfig,
+    RunReport,
+    junit_xml,
+    point_latest,
+    write_reports,
+)
 from orchestrator.run import ProgramResult, SubtestResult
 from orchestrator.status import Status
 
@@ -41,14 +53,18 @@ def sample_report() -> RunReport:
     program = ProgramResult(
         "debian-6.1.0-56-cloud-amd64", "shmem_lseek", "crash", None, 12.3456789, TAP, subtests
     )
-    kernel = {
-        "name": "debian-6.1.0-56-cloud-amd64", "uname_r": "6.1.0-56-cloud-amd64",
-        "mem_kb": 223376, "swap_kb": 524284, "accel": "tcg",
-    }  # fmt: skip
+    identity = KernelIdentity(
+        "debian-6.1.0-56-cloud-amd64", "/boot/vmlinuz", "0" * 64, "6.1.0-56-cloud-amd64 #1",
+        ImageSource("/boot/vmlinuz"),
+    )  # fmt: skip
+    guest = GuestFacts("6.1.0-56-cloud-amd64", 223376, 524284, 1, [4.5])
+    config = RunConfig(
+        VmConfig(), "forced", "QEMU 7.2", 45, ["shmem_lseek"], Built(True, True), None
+    )
     return RunReport(
         run_id="r1", started="s", finished="f", complete=True, exit_status=1,
-        config={"memory_mb": 256}, kernels=[kernel], programs=[program],
-        infrastructure_errors=[{"kernel": "other", "step": "boot", "cause": "c", "fix": "f"}],
+        config=config, kernels=[KernelEntry(identity, "tcg", guest)], programs=[program],
+        infrastructure_errors=[InfraRecord("other", "boot", "c", "f")],
     )  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.boot import Execution
+from orchestrator.console import Execution
 from orchestrator.run import TAINT_SUBTEST, classify, merge_retry
 from orchestrator.status import Status
 
