@@ -104,10 +104,15 @@ class RunReport:
         for kernel in self.kernels:
             mine = [r for r in results if r["kernel"] == kernel.name]
             counts = Counter(r["status"] for r in mine)
+            skips = skips_by_reason([p for p in self.programs if p.kernel == kernel.name])
             kernels.append(
                 kernel.to_json()
                 | {
                     "counts": {st.value: counts.get(st.value, 0) for st in Status},
+                    "skips": [
+                        {"reason": reason, "count": len(names), "subtests": names}
+                        for reason, names in skips
+                    ],
                     "results": [{k: v for k, v in r.items() if k != "kernel"} for r in mine],
                 }
             )
@@ -137,6 +142,19 @@ class RunReport:
             ],
             "results": results,
         }
+
+
+def skips_by_reason(programs: list[ProgramResult]) -> list[tuple[str, list[str]]]:
+    """What was not tested and why: each skip reason with the program:subtest names it
+    covers, the most frequent first."""
+    by_reason: dict[str, list[str]] = {}
+    for p in programs:
+        for s in p.subtests:
+            if s.status is Status.SKIP:
+                by_reason.setdefault(s.reason or "(no reason given)", []).append(
+                    f"{p.program}:{s.subtest}"
+                )
+    return sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
 def _testcase(p: ProgramResult, index: int) -> TestCase:
@@ -172,6 +190,9 @@ def junit_xml(report: RunReport) -> str:
                 props["swap_kb"] = str(kernel.guest.swap_kb)
                 props["mem_kb"] = str(kernel.guest.mem_kb)
             props["accel"] = kernel.accel
+        skips = skips_by_reason([p])
+        if skips:
+            props["skips"] = "; ".join(f"{len(names)} x {reason}" for reason, names in skips)
         cases = [_testcase(p, i) for i in range(len(p.subtests))]
         suites.append(
             TestSuite(f"{p.kernel}.{p.program}", cases, package=p.kernel, properties=props)
@@ -242,6 +263,8 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
             guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.accel}"
             uname_r = kernel.guest.uname_r
         lines.append(f"{name} [{uname_r}; {guest}]: {shown}")
+        for reason, names in skips_by_reason(by_kernel.get(name, [])):
+            lines.append(f"  skipped {len(names)} x: {reason}")
         for p in by_kernel.get(name, []):
             for s in p.subtests:
                 if s.status.is_bad or s.flaky:

@@ -19,6 +19,7 @@ from orchestrator.report import (
     RunReport,
     junit_xml,
     point_latest,
+    terminal_summary,
     write_reports,
 )
 from orchestrator.run import ProgramResult, SubtestResult
@@ -138,3 +139,25 @@ def test_flaky_subtests_carry_a_flaky_failure() -> None:
     flaky = case.find("flakyFailure")
     assert flaky is not None and "first attempt fail" in (flaky.get("message") or "")
     assert report.counts()["flaky"] == 1
+
+
+def test_skips_are_counted_by_reason_everywhere(tmp_path: Path) -> None:
+    report = sample_report()
+    program = report.programs[0]
+    program.subtests.append(
+        SubtestResult(program.kernel, program.program, "swapped_2", Status.SKIP, "no swap")
+    )
+    kernel = report.to_json()["kernels"][0]
+    assert kernel["skips"] == [
+        {
+            "reason": "no swap",
+            "count": 2,
+            "subtests": ["shmem_lseek:swapped", "shmem_lseek:swapped_2"],
+        }
+    ]
+    suite = ET.fromstring(junit_xml(report)).find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["skips"] == "2 x no swap"
+    lines = terminal_summary(report, tmp_path)
+    assert "  skipped 2 x: no swap" in lines
