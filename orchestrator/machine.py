@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,7 @@ from typing import Literal
 from .boot import VmConfig, kernel_cmdline
 from .cache import atomic_write_text, sha256_file
 from .errors import InfraError
+from .image import read_module
 from .kernel import Kernel
 from .vmlinux import Vmlinux, extract_vmlinux
 
@@ -43,6 +45,7 @@ MICROVM_MODULES = ("virtio_blk", "virtio_mmio")
 PC_MODULES = ("virtio_blk", "virtio_pci")
 IKCONFIG_START = b"IKCFG_ST"
 IKCONFIG_END = b"IKCFG_ED"
+ACPI_MATCH = b"alias=acpi*:LNRO0005:"  # virtio_mmio's ACPI id, in its .modinfo
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,12 @@ def virtio_mmio_capability(
     return Capability("unknown", "no kernel config and no modules tell whether it has virtio_mmio")
 
 
-def acpi_capability(config: dict[str, str], where: str) -> Capability:
+def acpi_capability(
+    config: dict[str, str], where: str, modules_dir: Path | None = None
+) -> Capability:
+    """CONFIG_ACPI from the config; without one, from the virtio_mmio module: its ACPI match
+    table (alias acpi*:LNRO0005:*, the id microvm announces its devices by) is compiled only
+    under CONFIG_ACPI, and a module is built with its kernel's config."""
     value = config.get("CONFIG_ACPI")
     if value == "y":
         return Capability("y", f"CONFIG_ACPI=y in {where}")
@@ -182,7 +190,15 @@ def acpi_capability(config: dict[str, str], where: str) -> Capability:
         return Capability("n", f"CONFIG_ACPI={value} in {where}")
     if where:
         return Capability("n", f"CONFIG_ACPI is not in {where}")
-    return Capability("unknown", "no kernel config tells whether it has ACPI")
+    for module in _module_files(modules_dir, "virtio_mmio")[:1]:
+        try:
+            data = read_module(module)
+        except (InfraError, OSError, ValueError, subprocess.CalledProcessError):
+            break
+        if ACPI_MATCH in data:
+            return Capability("y", f"{module.name} has the ACPI match LNRO0005 (CONFIG_ACPI)")
+        return Capability("n", f"{module.name} has no ACPI match: built without CONFIG_ACPI")
+    return Capability("unknown", "no kernel config or virtio_mmio module tells whether it has ACPI")
 
 
 def pvh_capability(vmlinux: Vmlinux | None, error: str = "") -> Capability:
@@ -208,7 +224,7 @@ def kernel_caps(kernel: Kernel, cache: Path) -> KernelCaps:
     return KernelCaps(
         pvh=pvh_capability(vmlinux, error),
         virtio_mmio=virtio_mmio_capability(config, where, kernel.modules_dir),
-        acpi=acpi_capability(config, where),
+        acpi=acpi_capability(config, where, kernel.modules_dir),
         vmlinux=elf if vmlinux is not None and vmlinux.pvh else None,
         config=where,
     )

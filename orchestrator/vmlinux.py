@@ -42,7 +42,7 @@ COMPRESSIONS = (
     Compression("gzip", b"\x1f\x8b\x08", None),
     Compression("xz", b"\xfd7zXZ\x00", None),
     Compression("bzip2", b"BZh", None),
-    Compression("lzma", b"\x5d\x00\x00", None),
+    Compression("lzma", b"\x5d\x00\x00\x00", None),
     Compression("lz4", b"\x02\x21\x4c\x18", "lz4"),  # the legacy frame the kernel uses
     Compression("zstd", b"\x28\xb5\x2f\xfd", "zstd"),
 )
@@ -62,7 +62,7 @@ class Vmlinux:
         return self.pvh_entry is not None
 
 
-def _decompress_python(name: str, data: bytes) -> bytes:
+def _decompress_python(name: str, data: bytes | memoryview) -> bytes:
     """Decompress a stream that may be followed by anything (the kernel appends its size)."""
     try:
         if name == "gzip":
@@ -78,7 +78,7 @@ def _decompress_python(name: str, data: bytes) -> bytes:
     raise ValueError(name)
 
 
-def _decompress_tool(tool: str, data: bytes) -> bytes:
+def _decompress_tool(tool: str, data: bytes | memoryview) -> bytes:
     """The tool's output, whatever its exit status: the trailing bytes after the stream
     (the kernel's appended size, the rest of the image) make lz4 and zstd complain after
     they have written the whole kernel.  The caller checks the ELF is whole."""
@@ -189,7 +189,7 @@ def _candidates(image: bytes) -> Iterator[tuple[int, Compression]]:
     yield from sorted(found, key=lambda item: item[0])
 
 
-def _decompressor(comp: Compression) -> Callable[[bytes], bytes] | None:
+def _decompressor(comp: Compression) -> Callable[[memoryview], bytes] | None:
     if comp.tool is None:
         return lambda data: _decompress_python(comp.name, data)
     tool = comp.tool
@@ -208,7 +208,7 @@ def extract_elf(image: bytes) -> tuple[bytes, str, int]:
             missing.add(comp.tool or comp.name)
             continue
         tried.add(comp.name)
-        data = decompress(image[at:])
+        data = decompress(memoryview(image)[at:])
         if elf_complete(data):
             return data, comp.name, at
     if missing:

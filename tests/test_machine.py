@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import lzma
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,22 @@ def test_acpi_from_config() -> None:
     assert acpi_capability({"CONFIG_ACPI": "n"}, "cfg").value == "n"
     assert acpi_capability({"CONFIG_PVH": "y"}, "cfg").value == "n"  # a config without it
     assert acpi_capability({}, "").value == "unknown"  # no config: not guessed
+
+
+def test_acpi_from_the_virtio_mmio_module(tmp_path: Path) -> None:
+    """Debian 7.x packages ship no config: virtio_mmio's ACPI match table tells."""
+    mods = tmp_path / "modules"
+    (mods / "kernel/drivers/virtio").mkdir(parents=True)
+    module = mods / "kernel/drivers/virtio/virtio_mmio.ko.xz"
+    assert acpi_capability({}, "", mods).value == "unknown"
+    modinfo = b"\0alias=of:N*T*Cvirtio,mmio\0alias=acpi*:LNRO0005:*\0depends=\0"
+    module.write_bytes(lzma.compress(b"\x7fELF" + modinfo))
+    found = acpi_capability({}, "", mods)
+    assert found.value == "y" and "LNRO0005" in found.why
+    module.write_bytes(lzma.compress(b"\x7fELF\0alias=of:N*T*Cvirtio,mmio\0"))
+    assert acpi_capability({}, "", mods).value == "n"
+    # A config, when there is one, decides.
+    assert acpi_capability({"CONFIG_ACPI": "n"}, "cfg", mods).value == "n"
 
 
 def test_microvm_when_everything_is_there() -> None:

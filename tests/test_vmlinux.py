@@ -55,7 +55,8 @@ ELF = fake_elf(PVH_NOTES)
 PYTHON_FORMATS = {
     "gzip": lambda b: gzip.compress(b),
     "xz": lambda b: lzma.compress(b, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32),
-    "lzma": lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE),
+    # The kernel's lzma -9: a 64 MiB dictionary, so the header starts 5d 00 00 00.
+    "lzma": lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE, preset=9),
     "bzip2": lambda b: bz2.compress(b),
 }
 
