@@ -18,6 +18,7 @@ whole-process wall time of:
   preview: the same through benchmarks/orchestrator_microvm.py, i.e. the orchestrator with the
            microvm path patched in (what wiring it into image.py and boot.py would give);
            --no-preview leaves it out;
+  preview-nodelay: the preview without pexpect's fixed sleeps (RESIDENCY_PREVIEW_NO_PEXPECT_DELAYS);
 
 and prints the medians, the ratios against the fastest hand boot (medians of the per-round
 ratios, which a shared, noisy machine disturbs less than the seconds) and the peak RSS: of
@@ -189,7 +190,8 @@ def main() -> None:
     print(f"vmlinux {vmlinux.path.stat().st_size // 2**20} MiB ({vmlinux.compression} payload), "
           f"PVH entry {vmlinux.pvh_entry:#x}; host TSC {rate.describe()}")  # fmt: skip
 
-    kinds = ("fastest", "plain", "orchestrator", *(() if args.no_preview else ("preview",)))
+    previews = () if args.no_preview else ("preview", "preview-nodelay")
+    kinds = ("fastest", "plain", "orchestrator", *previews)
     times: dict[str, list[float]] = {k: [] for k in kinds}
     rss: dict[str, list[int]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="run-cost-") as tmp_name:
@@ -205,6 +207,11 @@ def main() -> None:
             "preview": [sys.executable, str(ROOT / "benchmarks" / "orchestrator_microvm.py"),
                         "-k", args.program, "--accel", args.accel,
                         "--results", str(tmp / "results")],
+            "preview-nodelay": [
+                "env", "RESIDENCY_PREVIEW_NO_PEXPECT_DELAYS=1", sys.executable,
+                str(ROOT / "benchmarks" / "orchestrator_microvm.py"), "-k", args.program,
+                "--accel", args.accel, "--results", str(tmp / "results"),
+            ],
         }  # fmt: skip
         for kind in kinds:
             print(f"{kind}: {' '.join(commands[kind])}")
@@ -225,12 +232,12 @@ def main() -> None:
                 print(f"round {round_}: " + ", ".join(line), flush=True)
 
     print(f"\nmedians of {args.rounds} rounds, ratios paired round by round:")
-    print(f"{'run':<13} {'median':>8} {'x fastest':>10} {'x plain':>8} {'peak RSS':>10}")
+    print(f"{'run':<16} {'median':>8} {'x fastest':>10} {'x plain':>8} {'peak RSS':>10}")
     for kind in kinds:
         ratios = [t / f for t, f in zip(times[kind], times["fastest"], strict=True)]
         to_plain = [t / p for t, p in zip(times[kind], times["plain"], strict=True)]
         peak = max(rss[kind]) // 1024
-        print(f"{kind:<13} {statistics.median(times[kind]):7.2f}s "
+        print(f"{kind:<16} {statistics.median(times[kind]):7.2f}s "
               f"{statistics.median(ratios):9.2f}x {statistics.median(to_plain):7.2f}x "
               f"{peak:>7} MiB")  # fmt: skip
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
