@@ -1,6 +1,6 @@
 """What one orchestrator run of one program costs against booting the same kernel by hand.
 
-    tox -e bench -- [--rounds N] [--program shmem_lseek] [--accel auto|kvm|tcg] [--no-preview]
+    tox -e bench -- [--rounds N] [--program shmem_lseek] [--accel auto|kvm|tcg]
 
 (or `python benchmarks/run_cost.py` in an environment like `tox -e kernel`'s: one where the
 dev extras are installed, hypothesis among them, adds about 1.4 s to every orchestrator run,
@@ -15,10 +15,6 @@ whole-process wall time of:
            modules, turns swap on, runs the static test program and resets (-no-reboot);
   plain:   the plain hand boot: -M pc -kernel bzImage, an init of one line (poweroff -f);
   orchestrator: python -m orchestrator -k PROGRAM --results <tmp> (warm cache);
-  preview: the same through benchmarks/orchestrator_microvm.py, i.e. the orchestrator with the
-           microvm path patched in (what wiring it into image.py and boot.py would give);
-           --no-preview leaves it out;
-  preview-nodelay: the preview without pexpect's fixed sleeps (RESIDENCY_PREVIEW_NO_PEXPECT_DELAYS);
 
 and prints the medians, the ratios against the fastest hand boot (medians of the per-round
 ratios, which a shared, noisy machine disturbs less than the seconds) and the peak RSS: of
@@ -40,11 +36,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.boot import QEMU, choose_accel, write_swap_image
+from orchestrator.accel import choose_accel
 from orchestrator.build import build_selftests
 from orchestrator.cache import default_cache_dir
 from orchestrator.image import CpioWriter, find_busybox, read_module, resolve_modules
 from orchestrator.kernel import Kernel, resolve_kernel
+from orchestrator.qemu import QEMU
+from orchestrator.swap import write_swap_image
 from orchestrator.tsc import host_tsc_rate
 from orchestrator.vmlinux import extract_vmlinux
 
@@ -171,7 +169,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--program", default="shmem_lseek")
     parser.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
-    parser.add_argument("--no-preview", action="store_true", help="leave the preview out")
     args = parser.parse_args()
 
     cache = default_cache_dir()
@@ -190,8 +187,7 @@ def main() -> None:
     print(f"vmlinux {vmlinux.path.stat().st_size // 2**20} MiB ({vmlinux.compression} payload), "
           f"PVH entry {vmlinux.pvh_entry:#x}; host TSC {rate.describe()}")  # fmt: skip
 
-    previews = () if args.no_preview else ("preview", "preview-nodelay")
-    kinds = ("fastest", "plain", "orchestrator", *previews)
+    kinds = ("fastest", "plain", "orchestrator")
     times: dict[str, list[float]] = {k: [] for k in kinds}
     rss: dict[str, list[int]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="run-cost-") as tmp_name:
@@ -204,14 +200,6 @@ def main() -> None:
             "plain": plain_command(kernel.image, plain_cpio, accel),
             "orchestrator": [sys.executable, "-m", "orchestrator", "-k", args.program,
                              "--accel", args.accel, "--results", str(tmp / "results")],
-            "preview": [sys.executable, str(ROOT / "benchmarks" / "orchestrator_microvm.py"),
-                        "-k", args.program, "--accel", args.accel,
-                        "--results", str(tmp / "results")],
-            "preview-nodelay": [
-                "env", "RESIDENCY_PREVIEW_NO_PEXPECT_DELAYS=1", sys.executable,
-                str(ROOT / "benchmarks" / "orchestrator_microvm.py"), "-k", args.program,
-                "--accel", args.accel, "--results", str(tmp / "results"),
-            ],
         }  # fmt: skip
         for kind in kinds:
             print(f"{kind}: {' '.join(commands[kind])}")

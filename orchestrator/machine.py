@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .boot import VmConfig, kernel_cmdline
 from .cache import atomic_write_text, sha256_file
 from .errors import InfraError
 from .image import read_module
 from .kernel import Kernel
+from .qemu import VmConfig, kernel_cmdline
+from .source import TreeSource
 from .vmlinux import Vmlinux, extract_vmlinux
 
 MachineKind = Literal["microvm", "pc"]
@@ -109,8 +110,8 @@ def config_candidates(kernel: Kernel) -> list[Path]:
     """The files that may hold this kernel's config, most specific first."""
     image = kernel.image
     out: list[Path] = []
-    if kernel.source.get("build_dir"):  # a source tree built here
-        out.append(Path(kernel.source["build_dir"]) / ".config")
+    if isinstance(kernel.source, TreeSource):  # a source tree built here
+        out.append(Path(kernel.source.build_dir) / ".config")
     if image.name.startswith("vmlinuz-"):  # Debian 6.x package, /boot
         out.append(image.parent / ("config-" + image.name.removeprefix("vmlinuz-")))
     if image.name.startswith("vmlinuz"):  # Debian 7.x: usr/lib/modules/<release>/vmlinuz

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from test_vmlinux import ELF, PVH_NOTES, fake_bzimage, fake_elf
 
-from orchestrator.boot import VmConfig, qemu_command
-from orchestrator.kernel import Kernel
+from orchestrator.kernel import ImageSource, Kernel
 from orchestrator.machine import (
     MICROVM_MODULES,
     PC_MODULES,
@@ -27,6 +26,7 @@ from orchestrator.machine import (
     remember_verdict,
     virtio_mmio_capability,
 )
+from orchestrator.qemu import VmConfig, qemu_command
 
 BZ = Path("/k/bzImage")
 VMLINUX = Path("/cache/vmlinux/abc/vmlinux")
@@ -148,7 +148,7 @@ def test_microvm_command_tcg() -> None:
         "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
         "-no-reboot", "-M", "microvm,pit=on,pic=on,rtc=on", "-accel", "tcg", "-m", "256M",
         "-smp", "2", "-kernel", str(VMLINUX), "-initrd", "/i.cpio",
-        "-append", "console=ttyS0 panic=-1 loglevel=5 rdinit=/init 8250.nr_uarts=1 "
+        "-append", "console=ttyS0 panic=-1 loglevel=4 rdinit=/init 8250.nr_uarts=1 "
         "cryptomgr.notests tsc_early_khz=2596130",
         "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
         "-mon", "chardev=console,mode=readline",
@@ -195,7 +195,7 @@ def debian_like(tmp_path: Path, config: str, payload: bytes = ELF) -> Kernel:
     (mods / "kernel/drivers/virtio").mkdir(parents=True)
     (mods / "kernel/drivers/virtio/virtio_mmio.ko").write_bytes(b"")
     (mods / "modules.order").write_text("")
-    return Kernel("debian-test", image, mods, "6.1.0-test")
+    return Kernel("debian-test", image, mods, "6.1.0-test", ImageSource(str(image)))
 
 
 def test_caps_of_a_debian_like_package(tmp_path: Path) -> None:
@@ -231,7 +231,7 @@ def test_embedded_config(tmp_path: Path) -> None:
     text = embedded_config(elf)
     assert text is not None and parse_config(text)["CONFIG_ACPI"] == "y"
     # A kernel tree-less image with only the embedded config is decided from it.
-    kernel = Kernel("k", tmp_path / "bzImage", None, "")
+    kernel = Kernel("k", tmp_path / "bzImage", None, "", ImageSource(str(tmp_path / "bzImage")))
     kernel.image.write_bytes(fake_bzimage(gzip.compress(elf.read_bytes())))
     found = kernel_caps(kernel, tmp_path / "cache")
     assert found.config.endswith("(CONFIG_IKCONFIG)")

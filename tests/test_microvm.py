@@ -13,13 +13,15 @@ import pytest
 
 import orchestrator.boot as boot
 import orchestrator.image as image
-from orchestrator.boot import QemuGuest, VmConfig, write_swap_image
+from orchestrator.boot import QemuGuest
 from orchestrator.build import build_selftests
 from orchestrator.cache import default_cache_dir
 from orchestrator.expect import load
 from orchestrator.image import CpioWriter, build_initramfs, find_busybox, read_module
 from orchestrator.kernel import Kernel, resolve_kernel
 from orchestrator.machine import MachineChoice, choose_machine, kernel_caps, microvm_command
+from orchestrator.qemu import VmConfig
+from orchestrator.swap import write_swap_image
 from orchestrator.tsc import host_tsc_rate
 
 ROOT = Path(__file__).resolve().parent.parent
