@@ -714,7 +714,7 @@ static void test_swapped_populate(int backend, int advice)
 	if (swap_present())
 		code = swapped_populate(backend, advice, codes);
 	else
-		code = skip("no swap");
+		code = skip("no swap configured");
 	snprintf(prefix, sizeof(prefix), "%s_swapped_populate_%s",
 		 backends[backend].name, advice_name(advice));
 	report_checks(prefix, swapped_check_names, codes, code);

@@ -185,21 +185,37 @@ int mincore_page(const void *addr, bool *resident);
 int smaps_vma_field_kb(const void *addr, const char *field,
 		       unsigned long *kb, unsigned long *vma_kb);
 
+/* Counter @name of /proc/vmstat, or -1 when it is absent or unreadable */
+long vmstat_read(const char *name);
+
 /*
- * MADV_PAGEOUT [@addr, @addr + @len) and verify through the smaps Swap:
- * field of the VMA holding @addr that it grew by @len (or that the whole
- * VMA is now swapped out, whichever is smaller).  Works for anonymous and
- * shmem (memfd, tmpfs, MAP_SHARED|MAP_ANONYMOUS) mappings; the range should
- * be resident and mapped only by this process on entry.  MADV_PAGEOUT is
- * retried up to @retries times.  *@swap_kb, if not NULL, gets the last Swap:
- * value seen.
+ * Pages the kernel has written out to swap since boot: pswpout plus zswpout
+ * of /proc/vmstat.  The guest is otherwise quiet, so its growth across a
+ * MADV_PAGEOUT is what that call wrote, and it is a signal apart from
+ * pagemap, mincore and smaps, which the subtests assert on.  -1 without VM
+ * event counters (CONFIG_VM_EVENT_COUNTERS).
+ */
+long swap_writes(void);
+
+/* What pageout_range() did: madvise() calls, and pages written to swap */
+struct pageout_stats {
+	int attempts;
+	long written;
+};
+
+/*
+ * MADV_PAGEOUT [@addr, @addr + @len) until swap_writes() has grown by the
+ * number of pages in the range.  The range must be resident, dirty (written
+ * since it was last swapped in) and mapped only by this process.  A page
+ * still in another CPU's LRU add batch is skipped by MADV_PAGEOUT, so the
+ * call is repeated up to @retries more times.  *@st, if not NULL, gets what
+ * was done.
  *
- * Returns 0 when verified, -EAGAIN when the page-out could not be verified
- * (no swap, swap full, pages shared or busy), or the negative errno of a
- * failing call (e.g. -EINVAL from kernels without MADV_PAGEOUT).
+ * Returns 0 when confirmed, -EAGAIN when the kernel did not write the pages
+ * out, or the negative errno of madvise().
  */
 int pageout_range(void *addr, size_t len, int retries,
-		  unsigned long *swap_kb);
+		  struct pageout_stats *st);
 
 /* Is at least one swap area active (/proc/swaps, else /proc/meminfo)? */
 bool swap_present(void);
@@ -373,9 +389,12 @@ int setup_failed(const char *what, int err);
 int setup_fallocate(int fd, int mode, off_t off, off_t len);
 
 /*
- * pageout_range() with PAGEOUT_RETRIES as a setup step: KSFT_PASS once the
- * page-out is verified, a SKIP without swap, without MADV_PAGEOUT or when it
- * could not be verified, else a setup failure.
+ * pageout_range() with PAGEOUT_RETRIES as a setup step.  KSFT_PASS once the
+ * page-out is confirmed; a SKIP only for what the system lacks (no swap
+ * configured, no VM event counters to confirm it, or no MADV_PAGEOUT at all:
+ * EINVAL on private anonymous memory too).  Anything else is a failure of the subtest, with what was tried and
+ * seen: the kernel has the feature and free swap, so it must write an
+ * exclusively mapped, dirty page out.
  */
 int setup_pageout(void *addr, size_t len);
 

@@ -621,7 +621,7 @@ static int test_swapped_out_pages_are_data(struct region *r)
 	int code;
 
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	code = map_and_dirty_middle(r);
 	if (code == KSFT_PASS)
 		code = region_pageout(r, 2, 4);

@@ -230,7 +230,7 @@ static int setup_swapped(struct region *r, struct swapped *s)
 	int ret;
 
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	memset(s, 0, sizeof(*s));
 	s->r = r;
 	ret = region_setup(r, NR_PAGES);
@@ -340,9 +340,11 @@ static int evict_from_swap_cache(const struct swapped *s)
 			return setup_failed("writing memory.reclaim", -ret);
 		usleep(10000);
 	}
-	return skip("page still in the swap cache after %d memory.reclaim requests: kpageflags of pfn 0x%llx %s",
-		    RECLAIM_ROUNDS, (unsigned long long)s->pfn,
-		    kpageflags_str(flags, desc, sizeof(desc)));
+	/* the page is charged to the cgroup and swap is free: reclaim must evict it */
+	ksft_print_msg("setup: page still in the swap cache after %d memory.reclaim requests to its own cgroup: kpageflags of pfn 0x%llx %s\n",
+		       RECLAIM_ROUNDS, (unsigned long long)s->pfn,
+		       kpageflags_str(flags, desc, sizeof(desc)));
+	return KSFT_FAIL;
 }
 
 /* The page is still swapped out: smaps Swap: counts it */

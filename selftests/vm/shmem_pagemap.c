@@ -113,7 +113,7 @@ static int setup_paged_out(struct region *r)
 	int ret;
 
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	ret = setup_written(r);
 	return ret ? ret : region_pageout(r, TEST_PAGE, 1);
 }
@@ -205,7 +205,7 @@ static int test_softdirty_across_pageout(struct region *r)
 	if (!softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	ret = setup_written(r);
 	if (ret)
 		return ret;
@@ -434,7 +434,7 @@ static int test_shared_page_not_paged_out(struct region *r)
 	int i, ret;
 
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	ret = setup_written(r);
 	if (ret)
 		return ret;

@@ -389,7 +389,7 @@ int main(void)
 		skip_reason[0] = '\0';
 		set_all(codes, KSFT_SKIP);
 		code = swap_present() ? g->fn(g, codes) :
-		       skip("no swap");
+		       skip("no swap configured");
 		report_checks(backends[g->backend].name, g->names, codes, code);
 	}
 	suite_end();

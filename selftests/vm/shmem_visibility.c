@@ -373,7 +373,7 @@ static int setup_paged_out(struct region *r)
 	int code;
 
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	code = setup_region(r, NR_PAGES);
 	if (code != KSFT_PASS)
 		return code;
@@ -408,7 +408,7 @@ static int small_scenario(struct region *r, int paged_out, const char *when)
 	if (paged_out == PAGED_OUT_ALL) {
 		code = setup_paged_out(r);
 	} else if (paged_out == PAGED_OUT_ODD && !swap_present()) {
-		code = skip("no swap");
+		code = skip("no swap configured");
 	} else {
 		code = setup_region(r, NR_PAGES);
 		if (code == KSFT_PASS)
@@ -602,7 +602,7 @@ static int scenario_memory_pressure(struct region *r)
 	int code, ret;
 
 	if (!swap_present())
-		return skip("no swap");
+		return skip("no swap configured");
 	ret = proc_field_kb("/proc/meminfo", "MemTotal", &mem_total);
 	if (!ret)
 		ret = proc_field_kb("/proc/meminfo", "SwapFree", &swap_free);
