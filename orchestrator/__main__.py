@@ -28,5 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-if __name__ == "__main__":
+def main_exit() -> None:
+    """The `residency-kselftest` console script: the same, from any directory (a kernel
+    tree, for `git bisect run`); results go to this project's results/ unless --results."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()

@@ -92,7 +92,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="for a --kernel source tree whose .config lacks what the tests or the guest need: "
         "add it (merge_config.sh; the old .config is kept as .config.residency-<time>)",
     )
-    add("--results", default="results", metavar="DIR", help="where runs are written")
+    add(
+        "--results",
+        default=None,
+        metavar="DIR",
+        help="where runs are written (default: results/ of this project, wherever it is run from)",
+    )
     add(
         "--cache-dir",
         default=None,
@@ -127,7 +132,7 @@ class Options:
     accel: str
     timeout: int | None
     boot_timeout: int
-    results: Path
+    results: Path | None
     cache_dir: Path | None
     expectations: Path | None
     selftests: Path | None
@@ -164,7 +169,7 @@ def read_options(config: pytest.Config) -> Options:
         accel=opt.accel,
         timeout=opt.timeout,
         boot_timeout=opt.boot_timeout,
-        results=Path(opt.results),
+        results=Path(opt.results) if opt.results else None,
         cache_dir=Path(opt.cache_dir) if opt.cache_dir else None,
         expectations=Path(opt.expectations) if opt.expectations else None,
         use_expectations=not opt.no_expectations,

@@ -138,7 +138,8 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
             f"cache directory {cache} cannot be created ({e.strerror})",
             "pass --cache-dir DIR or set RESIDENCY_CACHE to a writable directory",
         ) from None
-    make_run_dir(opts.results, dry=True)
+    results = opts.results or project / "results"
+    make_run_dir(results, dry=True)
 
     expectations = None
     if opts.use_expectations:
@@ -177,7 +178,7 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
             version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
         )
         planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
-    run_id, run_dir = make_run_dir(opts.results)
+    run_id, run_dir = make_run_dir(results)
     accel, why = choose_accel(opts.accel, kernels[0].image, cache)
     log(f"residency: accelerator {accel} ({why})")
     vm = VmConfig(
@@ -190,7 +191,7 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
     plan = Plan(
         run_id=run_id,
         run_dir=str(run_dir.resolve()),
-        results_root=str(opts.results.resolve()),
+        results_root=str(results.resolve()),
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         vm=vm,
         accel_why=why,
