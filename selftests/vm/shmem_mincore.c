@@ -25,8 +25,9 @@
  *
  * Each behaviour is one subtest, named after the memory it runs on: memfd,
  * tmpfs (an O_TMPFILE file in /dev/shm or another tmpfs) or anon.  Swap
- * subtests need swap, verify every page-out through the smaps Swap: field,
- * and skip with the reason when something they need is missing.
+ * subtests need swap and confirm every page-out by the swap writes it
+ * caused (/proc/vmstat); a missing feature is a SKIP with the reason, a
+ * precondition the kernel must meet and does not is a failure.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -220,7 +221,7 @@ static void swapped_destroy(struct swapped *s)
 
 /*
  * Write page TEST_PAGE of a fresh mapping from inside a child cgroup, then
- * page it out and verify that through smaps Swap:.  Returns KSFT_PASS or
+ * page it out, confirmed by the swap writes.  Returns KSFT_PASS or
  * the code the subtest ends with, having cleaned up.
  */
 static int setup_swapped(struct region *r, struct swapped *s)

@@ -34,8 +34,9 @@
  * Each behaviour is one subtest, named after the memory it runs on:
  * shared_anon, memfd, tmpfs (an O_TMPFILE file in /dev/shm or another
  * tmpfs) or anon (private anonymous).  Page-out subtests need swap and
- * verify every page-out through the smaps Swap: field; features are
- * detected at run time and their absence is a SKIP with the reason.
+ * confirm every page-out by the swap writes it caused (/proc/vmstat);
+ * features are detected at run time and their absence is a SKIP with the
+ * reason.
  */
 #define _GNU_SOURCE
 #include <errno.h>

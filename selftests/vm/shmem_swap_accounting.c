@@ -18,7 +18,8 @@
  * range, for the first 4 MiB and for pages 3-700 mapped private writable,
  * private read-only and shared.
  *
- * Page-out is MADV_PAGEOUT verified through smaps Swap:, pinned to one CPU
+ * Page-out is MADV_PAGEOUT confirmed by /proc/vmstat pswpout (not by the
+ * smaps Swap: these subtests check), pinned to one CPU
  * with THP off; without swap every subtest skips.
  */
 #define _GNU_SOURCE

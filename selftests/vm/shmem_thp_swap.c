@@ -20,7 +20,7 @@
  *
  * Needs root (for the mount in a private mount namespace), shmem THP and,
  * for the page-out subtests, swap; without them the subtests skip with the
- * reason.  Page-out is MADV_PAGEOUT verified through smaps Swap:.
+ * reason.  Page-out is MADV_PAGEOUT confirmed by /proc/vmstat pswpout.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -22,8 +22,8 @@
  * linux-mm case of a child that inherits swapped-out shmem from a parent
  * that then unmaps it, and real memory pressure: more memfd or private
  * anonymous memory than the machine has RAM.  Page-out is MADV_PAGEOUT
- * verified through smaps Swap:; the scenarios that need swap skip without
- * it.
+ * confirmed by /proc/vmstat pswpout; the scenarios that need swap skip
+ * without it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
