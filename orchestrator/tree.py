@@ -82,7 +82,8 @@ def detect(path: Path) -> TreeShape:
         )
     if not (path / ".config").is_file():
         return TreeShape("pristine", path, path)
-    built = (path / "include/config/auto.conf").is_file() or (path / "vmlinux").is_file()
+    # include/config/auto.conf is no sign of a build: make olddefconfig writes it too
+    built = (path / "vmlinux").is_file()
     return TreeShape("built" if built else "configured", path, path)
 
 

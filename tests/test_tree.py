@@ -43,6 +43,8 @@ def test_the_four_shapes(tmp_path: Path) -> None:
     assert detect(tree).kind == "configured"
     (tree / "include/config").mkdir(parents=True)
     (tree / "include/config/auto.conf").write_text("CONFIG_SWAP=y\n")
+    assert detect(tree).kind == "configured", "olddefconfig writes auto.conf too"
+    (tree / "vmlinux").write_text("")
     assert detect(tree).kind == "built"
     out = tmp_path / "out"
     out.mkdir()
