@@ -124,6 +124,9 @@ def test_ours_build_warning_free(exported: Exported) -> None:
 def test_upstream_still_builds(exported: Exported) -> None:
     lost = sorted(exported.before.programs - exported.after.programs)
     assert not lost, f"built before the export, not after: {lost}\n{exported.after.log}"
+    # shown with -rA: the comparison, for the record
+    print(f"linux-source-{exported.version}: {len(exported.before.programs)} programs built "
+          f"before the export, {len(exported.after.programs)} after")  # fmt: skip
 
 
 def test_run_vmtests_lists_category(exported: Exported) -> None:
