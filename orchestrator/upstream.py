@@ -150,3 +150,146 @@ def fetch_kselftest_header(version: str, cache: Path | None = None) -> UpstreamH
             shutil.rmtree(staging, ignore_errors=True)
     atomic_write_text(stamp, json.dumps({"package_version": package_version, "time": time.time()}))
     return UpstreamHeader(version, package, package_version, path, downloaded)
+
+
+# What `make -C tools/testing/selftests/mm` needs of a kernel tree, `make headers` included
+# (a tree of about 130 MB instead of 1.5 GB): paths relative to the tree's top, a
+# directory standing for everything under it.
+MM_BUILD_PARTS: tuple[str, ...] = (
+    "Makefile",
+    "Kbuild",
+    "Kconfig",
+    "scripts/",
+    "include/",
+    "arch/Kconfig",
+    "arch/x86/",
+    "mm/gup_test.h",
+    "lib/test_hmm_uapi.h",
+    "tools/include/",
+    "tools/arch/",
+    "tools/scripts/",
+    "tools/testing/selftests/",
+)
+MM_TREE_DONE = ".residency-mm-tree"
+
+
+@dataclass(frozen=True)
+class UpstreamTree:
+    version: str
+    """The kernel series asked for, e.g. '6.12'."""
+    package: str
+    """The Debian package, e.g. 'linux-source-6.12'."""
+    package_version: str
+    """Its version, e.g. '6.12.118-1'."""
+    path: Path
+    """The partial tree in the cache, with usr/include made: copy it before building."""
+    fetched: bool
+    """Whether this call downloaded and extracted it (False: the cached tree was used)."""
+
+
+def _wanted(name: str) -> bool:
+    return any(name == p or (p.endswith("/") and name.startswith(p)) for p in MM_BUILD_PARTS)
+
+
+def _extract_parts(deb: Path, package: str, dest: Path) -> None:
+    """The files of :data:`MM_BUILD_PARTS` from the source tarball inside a linux-source
+    .deb into ``dest``, read as one stream (no 1.5 GB tree on disk)."""
+    inner = f"./usr/src/{package}.tar.xz"
+    proc = subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    found = 0
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
+            for member in outer:
+                if member.name != inner:
+                    continue
+                source: IO[bytes] | None = outer.extractfile(member)
+                if source is None:
+                    break
+                with tarfile.open(fileobj=source, mode="r|xz") as tree:
+                    for entry in tree:
+                        parts = entry.name.split("/", 1)
+                        if len(parts) != 2 or ".." in parts[1].split("/"):
+                            continue
+                        if not _wanted(parts[1]) or entry.isdir():
+                            continue
+                        target = dest / parts[1]
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        if entry.issym():
+                            target.symlink_to(entry.linkname)
+                        elif entry.isfile():
+                            data = tree.extractfile(entry)
+                            if data is not None:
+                                target.write_bytes(data.read())
+                                target.chmod(0o755 if entry.mode & 0o111 else 0o644)
+                                found += 1
+                break
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise InfraError(f"cannot read {deb.name}: {e}", "delete the cache and retry") from None
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+        proc.stdout.close()
+    if not found or not (dest / "tools/testing/selftests/mm/Makefile").is_file():
+        raise InfraError(f"{deb.name}: no tools/testing/selftests/mm in {inner}", "report this")
+
+
+def fetch_mm_tree(version: str, cache: Path | None = None) -> UpstreamTree:
+    """The parts of Debian's ``linux-source-<version>`` that building its mm selftests
+    needs (:data:`MM_BUILD_PARTS`), extracted once into the cache, with ``make headers``
+    run there once; later calls reuse it (apt is asked again at most every
+    ``LIST_MAX_AGE`` seconds).  Never modify the returned tree: copy it.  Raises
+    :class:`InfraError` when the package cannot be had or ``make headers`` fails."""
+    if version not in SUITES:
+        raise InfraError(f"no Debian suites known for linux-source-{version}", "add to SUITES")
+    cache = default_cache_dir() if cache is None else cache
+    package = f"linux-source-{version}"
+    base = cache / "upstream" / package
+    stamp = base / "tree-resolved.json"
+
+    def cached(package_version: str) -> Path:
+        return base / _cache_key(package_version) / "mm-tree"
+
+    if stamp.is_file():
+        try:
+            known = json.loads(stamp.read_text())
+            path = cached(str(known["package_version"]))
+            fresh = time.time() - float(known["time"]) < LIST_MAX_AGE
+            if fresh and (path / MM_TREE_DONE).is_file():
+                return UpstreamTree(version, package, known["package_version"], path, False)
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged stamp: resolve again
+
+    apt = PrivateApt(cache / "apt" / f"upstream-{package}", SUITES[version])
+    apt.prepare()
+    package_version = _resolve(apt, package)
+    path = cached(package_version)
+    fetched = False
+    if not (path / MM_TREE_DONE).is_file():
+        base.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=base, prefix=".fetch-"))
+        try:
+            _run(
+                apt.cmd("apt-get", "download", f"{package}={package_version}"),
+                cwd=staging,
+                what=f"apt-get download {package}={package_version}",
+            )
+            debs = sorted(staging.glob("*.deb"))
+            if len(debs) != 1:
+                raise InfraError(f"apt-get download gave {len(debs)} files", "retry")
+            tree = staging / "mm-tree"
+            _extract_parts(debs[0], package, tree)
+            _run(["make", "-s", "-C", str(tree), "headers"], what=f"make headers ({package})")
+            (tree / MM_TREE_DONE).write_text(package_version + "\n")
+            shutil.rmtree(path, ignore_errors=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tree.rename(path)
+            fetched = True
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    atomic_write_text(stamp, json.dumps({"package_version": package_version, "time": time.time()}))
+    return UpstreamTree(version, package, package_version, path, fetched)
