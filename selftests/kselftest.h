@@ -271,29 +271,18 @@ static inline __printf(3, 4) void ksft_test_result_code(int code,
 	errno = saved_errno;
 }
 
-static inline __noreturn void ksft_exit_pass(void)
-{
-	ksft_print_cnts();
-	exit(KSFT_PASS);
+/* Print the totals and exit with @code: each ksft_exit_<result>() is one */
+#define KSFT_EXIT_FN(fn, code)						\
+static inline __noreturn void fn(void)					\
+{									\
+	ksft_print_cnts();						\
+	exit(code);							\
 }
 
-static inline __noreturn void ksft_exit_fail(void)
-{
-	ksft_print_cnts();
-	exit(KSFT_FAIL);
-}
-
-static inline __noreturn void ksft_exit_xfail(void)
-{
-	ksft_print_cnts();
-	exit(KSFT_XFAIL);
-}
-
-static inline __noreturn void ksft_exit_xpass(void)
-{
-	ksft_print_cnts();
-	exit(KSFT_XPASS);
-}
+KSFT_EXIT_FN(ksft_exit_pass, KSFT_PASS)
+KSFT_EXIT_FN(ksft_exit_fail, KSFT_FAIL)
+KSFT_EXIT_FN(ksft_exit_xfail, KSFT_XFAIL)
+KSFT_EXIT_FN(ksft_exit_xpass, KSFT_XPASS)
 
 /* Exit with success when @condition is true, with failure otherwise. */
 #define ksft_exit(condition) do {					\

@@ -58,8 +58,6 @@ static struct backend backends[NR_BACKENDS] = {
 	[BACKEND_SYSV] = { .name = "sysv", .kind = MEM_SYSV_SHM },
 };
 
-static size_t ps;
-
 static long swap_free_kb(void)
 {
 	unsigned long kb;
@@ -86,7 +84,7 @@ static void wait_writeback(void)
 /* How to take the pages away: a KSFT code, the call printed on failure */
 static int remove_range(struct region *r, bool truncate)
 {
-	size_t len = NR_PAGES * ps;
+	size_t len = NR_PAGES * sys_pagesize();
 
 	if (truncate) {
 		if (ftruncate(r->fd, 0) || ftruncate(r->fd, len))
@@ -111,7 +109,7 @@ static bool none_resident(const struct region *r)
 	size_t i, resident = 0;
 	int ret;
 
-	ret = mincore_range(r->addr, NR_PAGES * ps, vec);
+	ret = mincore_range(r->addr, NR_PAGES * sys_pagesize(), vec);
 	if (ret) {
 		ksft_print_msg("mincore: %s\n", errno_name(ret));
 		return false;
@@ -178,7 +176,8 @@ static int removed_after_swapout(struct region *r, bool truncate)
 		ok &= seek_is(r->fd, 0, SEEK_DATA, -ENXIO, false);
 	}
 	after = swap_free_kb();
-	slack = SLOTS_PER_CPU * (ps / 1024) * sysconf(_SC_NPROCESSORS_ONLN);
+	slack = SLOTS_PER_CPU * (sys_pagesize() / 1024) *
+		sysconf(_SC_NPROCESSORS_ONLN);
 	ksft_print_msg("SwapFree %ld kB before the page-out, %ld kB after the removal (allowed shortfall %ld kB)\n",
 		       before, after, slack);
 	if (before < 0 || after < 0 || after < before - slack) {
@@ -214,6 +213,5 @@ static const struct suite suite = {
 
 int main(void)
 {
-	ps = sys_pagesize();
 	suite_main(&suite);
 }
