@@ -32,7 +32,7 @@ from .cache import atomic_write_text, sha256_file
 from .errors import InfraError
 from .image import read_module
 from .kernel import Kernel
-from .qemu import VmConfig, kernel_cmdline
+from .qemu import VmConfig, kernel_cmdline, qemu_command
 from .source import TreeSource
 from .vmlinux import Vmlinux, extract_vmlinux
 
@@ -285,25 +285,12 @@ def microvm_command(
     tsc_khz: int | None,
     append: str = "",
 ) -> list[str]:
-    """The QEMU command line of a microvm guest, the counterpart of boot.qemu_command: the
-    same console (serial and monitor on one stdio mux), -no-reboot, the swap disk on
-    virtio-mmio."""
-    cmd = [
-        cfg.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-M", MICROVM, "-accel", cfg.accel, "-m", f"{cfg.memory_mb}M", "-smp", str(cfg.smp),
-        "-kernel", str(kernel), "-initrd", str(initramfs),
-        "-append", microvm_append(cfg, tsc_khz, append),
-        "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
-        "-mon", "chardev=console,mode=readline",
-    ]  # fmt: skip
-    if cfg.accel == "kvm":
-        cmd += ["-cpu", "host"]
-    if swap_image is not None:
-        cmd += [
-            "-drive", f"file={swap_image},format=raw,if=none,id=swap,cache=unsafe",
-            "-device", "virtio-blk-device,drive=swap",
-        ]  # fmt: skip
-    return cmd
+    """The QEMU command line of a microvm guest: qemu_command's, on microvm, with the swap
+    disk on virtio-mmio and the TSC rate on the kernel command line."""
+    return qemu_command(
+        cfg, kernel, initramfs, swap_image, machine=MICROVM, disk_device="virtio-blk-device",
+        cmdline=microvm_append(cfg, tsc_khz, append),
+    )  # fmt: skip
 
 
 # -- the boot proves it -------------------------------------------------------------------

@@ -39,12 +39,23 @@ def kernel_cmdline(extra: str = "") -> str:
 
 
 def qemu_command(
-    cfg: VmConfig, image: Path, initramfs: Path, swap_image: Path | None, append: str = ""
+    cfg: VmConfig,
+    image: Path,
+    initramfs: Path,
+    swap_image: Path | None,
+    append: str = "",
+    machine: str = "pc",
+    disk_device: str = "virtio-blk-pci",
+    cmdline: str | None = None,
 ) -> list[str]:
+    """The guest's QEMU command line: serial console and monitor on one stdio mux,
+    -no-reboot, the swap disk on @disk_device.  @machine and @disk_device default to the
+    PC; @cmdline, when given, replaces kernel_cmdline(@append)."""
     cmd = [
         cfg.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-M", "pc", "-accel", cfg.accel, "-m", f"{cfg.memory_mb}M", "-smp", str(cfg.smp),
-        "-kernel", str(image), "-initrd", str(initramfs), "-append", kernel_cmdline(append),
+        "-M", machine, "-accel", cfg.accel, "-m", f"{cfg.memory_mb}M", "-smp", str(cfg.smp),
+        "-kernel", str(image), "-initrd", str(initramfs),
+        "-append", kernel_cmdline(append) if cmdline is None else cmdline,
         "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
         "-mon", "chardev=console,mode=readline",
     ]  # fmt: skip
@@ -53,7 +64,7 @@ def qemu_command(
     if swap_image is not None:
         cmd += [
             "-drive", f"file={swap_image},format=raw,if=none,id=swap,cache=unsafe",
-            "-device", "virtio-blk-pci,drive=swap",
+            "-device", f"{disk_device},drive=swap",
         ]  # fmt: skip
     return cmd
 

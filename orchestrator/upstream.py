@@ -17,6 +17,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -100,30 +101,37 @@ def _resolve(apt: PrivateApt, package: str) -> str:
     return found[0][0]
 
 
-def fetch_kselftest_header(version: str, cache: Path | None = None) -> UpstreamHeader:
-    """Upstream's kselftest.h of kernel series ``version`` (a key of :data:`SUITES`).
-
-    The newest ``linux-source-<version>`` is looked up at most every ``LIST_MAX_AGE``
-    seconds; in between, and whenever the package version did not change, the cached
-    header is used and nothing is downloaded.  Raises :class:`InfraError` when the package
-    cannot be resolved, downloaded or read.
-    """
+def _fetch_once(
+    version: str,
+    cache: Path | None,
+    what: str,
+    ready: Callable[[Path], bool],
+    make: Callable[[Path, str, Path, Path], None],
+) -> tuple[str, str, Path, bool]:
+    """Something made from Debian's ``linux-source-<version>`` and kept in the cache, at
+    ``<cache>/upstream/<package>/<package version>/<what>``: (package, package version,
+    its path, whether this call made it).  The newest package is looked up at most every
+    ``LIST_MAX_AGE`` seconds; in between, and whenever the package version did not change,
+    what is cached is used and nothing is downloaded.  @ready(path) says whether it is
+    there; @make(deb, package, path, staging) makes it from the downloaded package, with a
+    scratch directory.  Raises :class:`InfraError` when the package cannot be resolved,
+    downloaded or read."""
     if version not in SUITES:
         raise InfraError(f"no Debian suites known for linux-source-{version}", "add to SUITES")
     cache = default_cache_dir() if cache is None else cache
     package = f"linux-source-{version}"
     base = cache / "upstream" / package
-    stamp = base / "resolved.json"
+    stamp = base / f"{what}.resolved.json"
 
     def cached(package_version: str) -> Path:
-        return base / _cache_key(package_version) / "kselftest.h"
+        return base / _cache_key(package_version) / what
 
     if stamp.is_file():
         try:
             known = json.loads(stamp.read_text())
             path = cached(str(known["package_version"]))
-            if time.time() - float(known["time"]) < LIST_MAX_AGE and path.is_file():
-                return UpstreamHeader(version, package, known["package_version"], path, False)
+            if time.time() - float(known["time"]) < LIST_MAX_AGE and ready(path):
+                return package, str(known["package_version"]), path, False
         except (ValueError, KeyError, TypeError):
             pass  # a damaged stamp: resolve again
 
@@ -131,8 +139,8 @@ def fetch_kselftest_header(version: str, cache: Path | None = None) -> UpstreamH
     apt.prepare()
     package_version = _resolve(apt, package)
     path = cached(package_version)
-    downloaded = False
-    if not path.is_file():
+    made = False
+    if not ready(path):
         base.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=base, prefix=".fetch-"))
         try:
@@ -144,12 +152,25 @@ def fetch_kselftest_header(version: str, cache: Path | None = None) -> UpstreamH
             debs = sorted(staging.glob("*.deb"))
             if len(debs) != 1:
                 raise InfraError(f"apt-get download gave {len(debs)} files", "retry")
-            atomic_write_bytes(path, _header_from_deb(debs[0], package))
-            downloaded = True
+            make(debs[0], package, path, staging)
+            made = True
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     atomic_write_text(stamp, json.dumps({"package_version": package_version, "time": time.time()}))
-    return UpstreamHeader(version, package, package_version, path, downloaded)
+    return package, package_version, path, made
+
+
+def fetch_kselftest_header(version: str, cache: Path | None = None) -> UpstreamHeader:
+    """Upstream's kselftest.h of kernel series ``version`` (a key of :data:`SUITES`), from
+    the newest ``linux-source-<version>`` (see :func:`_fetch_once`)."""
+
+    def make(deb: Path, package: str, path: Path, staging: Path) -> None:
+        atomic_write_bytes(path, _header_from_deb(deb, package))
+
+    package, package_version, path, made = _fetch_once(
+        version, cache, "kselftest.h", Path.is_file, make
+    )
+    return UpstreamHeader(version, package, package_version, path, made)
 
 
 # What `make -C tools/testing/selftests/mm` needs of a kernel tree, `make headers` included
@@ -241,55 +262,21 @@ def _extract_parts(deb: Path, package: str, dest: Path) -> None:
 def fetch_mm_tree(version: str, cache: Path | None = None) -> UpstreamTree:
     """The parts of Debian's ``linux-source-<version>`` that building its mm selftests
     needs (:data:`MM_BUILD_PARTS`), extracted once into the cache, with ``make headers``
-    run there once; later calls reuse it (apt is asked again at most every
-    ``LIST_MAX_AGE`` seconds).  Never modify the returned tree: copy it.  Raises
-    :class:`InfraError` when the package cannot be had or ``make headers`` fails."""
-    if version not in SUITES:
-        raise InfraError(f"no Debian suites known for linux-source-{version}", "add to SUITES")
-    cache = default_cache_dir() if cache is None else cache
-    package = f"linux-source-{version}"
-    base = cache / "upstream" / package
-    stamp = base / "tree-resolved.json"
+    run there once; later calls reuse it (see :func:`_fetch_once`).  Never modify the
+    returned tree: copy it.  Raises :class:`InfraError` when the package cannot be had or
+    ``make headers`` fails."""
 
-    def cached(package_version: str) -> Path:
-        return base / _cache_key(package_version) / "mm-tree"
+    def ready(path: Path) -> bool:
+        return (path / MM_TREE_DONE).is_file()
 
-    if stamp.is_file():
-        try:
-            known = json.loads(stamp.read_text())
-            path = cached(str(known["package_version"]))
-            fresh = time.time() - float(known["time"]) < LIST_MAX_AGE
-            if fresh and (path / MM_TREE_DONE).is_file():
-                return UpstreamTree(version, package, known["package_version"], path, False)
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged stamp: resolve again
+    def make(deb: Path, package: str, path: Path, staging: Path) -> None:
+        tree = staging / "mm-tree"
+        _extract_parts(deb, package, tree)
+        _run(["make", "-s", "-C", str(tree), "headers"], what=f"make headers ({package})")
+        (tree / MM_TREE_DONE).write_text(path.parent.name + "\n")
+        shutil.rmtree(path, ignore_errors=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tree.rename(path)
 
-    apt = PrivateApt(cache / "apt" / f"upstream-{package}", SUITES[version])
-    apt.prepare()
-    package_version = _resolve(apt, package)
-    path = cached(package_version)
-    fetched = False
-    if not (path / MM_TREE_DONE).is_file():
-        base.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=base, prefix=".fetch-"))
-        try:
-            _run(
-                apt.cmd("apt-get", "download", f"{package}={package_version}"),
-                cwd=staging,
-                what=f"apt-get download {package}={package_version}",
-            )
-            debs = sorted(staging.glob("*.deb"))
-            if len(debs) != 1:
-                raise InfraError(f"apt-get download gave {len(debs)} files", "retry")
-            tree = staging / "mm-tree"
-            _extract_parts(debs[0], package, tree)
-            _run(["make", "-s", "-C", str(tree), "headers"], what=f"make headers ({package})")
-            (tree / MM_TREE_DONE).write_text(package_version + "\n")
-            shutil.rmtree(path, ignore_errors=True)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tree.rename(path)
-            fetched = True
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    atomic_write_text(stamp, json.dumps({"package_version": package_version, "time": time.time()}))
-    return UpstreamTree(version, package, package_version, path, fetched)
+    package, package_version, path, made = _fetch_once(version, cache, "mm-tree", ready, make)
+    return UpstreamTree(version, package, package_version, path, made)

@@ -19,7 +19,7 @@ def _seed(cache: Path, age: float) -> Path:
     header.parent.mkdir(parents=True)
     header.write_text("/* cached */\n")
     stamp = {"package_version": "7.3~rc7-1~exp1", "time": time.time() - age}
-    (base / "resolved.json").write_text(json.dumps(stamp))
+    (base / "kselftest.h.resolved.json").write_text(json.dumps(stamp))
     return header
 
 
@@ -68,7 +68,7 @@ def _seed_tree(cache: Path, age: float, done: bool = True) -> Path:
     if done:
         (tree / upstream.MM_TREE_DONE).write_text("6.12.118-1\n")
     stamp = {"package_version": "6.12.118-1", "time": time.time() - age}
-    (base / "tree-resolved.json").write_text(json.dumps(stamp))
+    (base / "mm-tree.resolved.json").write_text(json.dumps(stamp))
     return tree
 
 
