@@ -10,6 +10,7 @@ call downloads nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -17,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -53,33 +54,36 @@ def _cache_key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
 
 
-def _header_from_deb(deb: Path, package: str) -> bytes:
-    """kselftest.h from the source tarball inside a linux-source .deb, read as a stream
-    that stops as soon as the file has been found."""
+@contextlib.contextmanager
+def _source_entries(
+    deb: Path, package: str
+) -> Iterator[Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]]:
+    """The entries of the source tarball inside a linux-source .deb, read as one stream
+    (no 1.5 GB tree on disk): (path below the tree's top, entry, its tarfile).  Reading
+    may stop at any point; a damaged package is an InfraError."""
     inner = f"./usr/src/{package}.tar.xz"
     proc = subprocess.Popen(
-        ["dpkg-deb", "--fsys-tarfile", str(deb)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None
-    try:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
+    stdout = proc.stdout
+
+    def entries() -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
+        with tarfile.open(fileobj=stdout, mode="r|") as outer:
             for member in outer:
-                if member.name != inner:
-                    continue
                 source: IO[bytes] | None = outer.extractfile(member)
-                if source is None:
-                    break
+                if member.name != inner or source is None:
+                    continue
                 with tarfile.open(fileobj=source, mode="r|xz") as tree:
                     for entry in tree:
                         parts = entry.name.split("/", 1)
-                        if len(parts) == 2 and parts[1] == HEADER and entry.isfile():
-                            data = tree.extractfile(entry)
-                            if data is not None:
-                                return data.read()
-                raise InfraError(f"{deb.name}: {inner} holds no {HEADER}", "report this")
+                        if len(parts) == 2 and ".." not in parts[1].split("/"):
+                            yield parts[1], entry, tree
+                return
         raise InfraError(f"{deb.name} holds no {inner}", "report this")
+
+    try:
+        yield entries()
     except (tarfile.TarError, EOFError, OSError) as e:
         raise InfraError(f"cannot read {deb.name}: {e}", "delete the cache and retry") from None
     finally:
@@ -87,7 +91,18 @@ def _header_from_deb(deb: Path, package: str) -> bytes:
         proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
-        proc.stdout.close()
+        stdout.close()
+
+
+def _header_from_deb(deb: Path, package: str) -> bytes:
+    """kselftest.h from the source tarball inside a linux-source .deb, read until it is
+    found."""
+    with _source_entries(deb, package) as entries:
+        for path, entry, tree in entries:
+            data = tree.extractfile(entry) if path == HEADER and entry.isfile() else None
+            if data is not None:
+                return data.read()
+    raise InfraError(f"{deb.name}: the source tarball holds no {HEADER}", "report this")
 
 
 def _resolve(apt: PrivateApt, package: str) -> str:
@@ -214,47 +229,23 @@ def _wanted(name: str) -> bool:
 
 def _extract_parts(deb: Path, package: str, dest: Path) -> None:
     """The files of :data:`MM_BUILD_PARTS` from the source tarball inside a linux-source
-    .deb into ``dest``, read as one stream (no 1.5 GB tree on disk)."""
+    .deb into ``dest``."""
     inner = f"./usr/src/{package}.tar.xz"
-    proc = subprocess.Popen(
-        ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None
     found = 0
-    try:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as outer:
-            for member in outer:
-                if member.name != inner:
-                    continue
-                source: IO[bytes] | None = outer.extractfile(member)
-                if source is None:
-                    break
-                with tarfile.open(fileobj=source, mode="r|xz") as tree:
-                    for entry in tree:
-                        parts = entry.name.split("/", 1)
-                        if len(parts) != 2 or ".." in parts[1].split("/"):
-                            continue
-                        if not _wanted(parts[1]) or entry.isdir():
-                            continue
-                        target = dest / parts[1]
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        if entry.issym():
-                            target.symlink_to(entry.linkname)
-                        elif entry.isfile():
-                            data = tree.extractfile(entry)
-                            if data is not None:
-                                target.write_bytes(data.read())
-                                target.chmod(0o755 if entry.mode & 0o111 else 0o644)
-                                found += 1
-                break
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise InfraError(f"cannot read {deb.name}: {e}", "delete the cache and retry") from None
-    finally:
-        proc.kill()
-        proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
-        proc.stdout.close()
+    with _source_entries(deb, package) as entries:
+        for path, entry, tree in entries:
+            if not _wanted(path) or entry.isdir():
+                continue
+            target = dest / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if entry.issym():
+                target.symlink_to(entry.linkname)
+            elif entry.isfile():
+                data = tree.extractfile(entry)
+                if data is not None:
+                    target.write_bytes(data.read())
+                    target.chmod(0o755 if entry.mode & 0o111 else 0o644)
+                    found += 1
     if not found or not (dest / "tools/testing/selftests/mm/Makefile").is_file():
         raise InfraError(f"{deb.name}: no tools/testing/selftests/mm in {inner}", "report this")
 
