@@ -234,16 +234,123 @@ bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
 	return false;
 }
 
+#define SCAN_CATEGORIES	(PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE)
+
+static int pagemap_scan(const void *start, size_t len, struct page_region *vec,
+			size_t vec_len)
+{
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = (uintptr_t)start,
+		.end = (uintptr_t)start + len,
+		.vec = (uintptr_t)vec,
+		.vec_len = vec_len,
+		.return_mask = SCAN_CATEGORIES,
+	};
+	int fd = pagemap_fd >= 0 ? pagemap_fd : pagemap_open();
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = ioctl(fd, PAGEMAP_SCAN, &arg);
+	if (ret < 0)
+		ret = -errno;
+	if (fd != pagemap_fd)
+		close(fd);
+	return ret;
+}
+
+bool pagemap_scan_available(const char **why)
+{
+	static int probed = 1;
+	struct page_region region;
+	char *page;
+
+	if (probed > 0) {
+		page = mmap(NULL, sys_pagesize(), PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		probed = page == MAP_FAILED ? -ENOMEM :
+			 pagemap_scan(page, sys_pagesize(), &region, 1);
+		if (page != MAP_FAILED)
+			munmap(page, sys_pagesize());
+		probed = probed < 0 ? probed : 0;
+	}
+	if (probed && why)
+		*why = errno_name(-probed);
+	return !probed;
+}
+
+int pagemap_scan_pages(const void *base, size_t first, size_t npages,
+		       uint64_t *cats)
+{
+	const char *start = (const char *)base + first * sys_pagesize();
+	struct page_region *vec;
+	size_t i, page;
+	int n;
+
+	vec = calloc(npages, sizeof(*vec));
+	if (!vec)
+		return -ENOMEM;
+	n = pagemap_scan(start, npages * sys_pagesize(), vec, npages);
+	for (i = 0; i < npages; i++)
+		cats[i] = 0;
+	/* pages in no region have no category at all */
+	for (i = 0; n > 0 && i < (size_t)n; i++) {
+		for (page = (vec[i].start - (uintptr_t)start) / sys_pagesize();
+		     page < (vec[i].end - (uintptr_t)start) / sys_pagesize() &&
+		     page < npages; page++)
+			cats[page] = vec[i].categories;
+	}
+	free(vec);
+	return n < 0 ? n : 0;
+}
+
+/* The PAGEMAP_SCAN categories that read(2)'s @entry stands for */
+static uint64_t entry_categories(uint64_t entry)
+{
+	return (entry & PME_PRESENT ? PAGE_IS_PRESENT : 0) |
+	       (entry & PME_SWAP ? PAGE_IS_SWAPPED : 0) |
+	       (entry & PME_FILE ? PAGE_IS_FILE : 0);
+}
+
+/* Page @idx's PAGEMAP_SCAN @cats must say what its @entry says */
+static bool scan_agrees(const char *when, size_t idx, uint64_t entry,
+			uint64_t cats)
+{
+	uint64_t want = entry_categories(entry);
+
+	if ((cats & SCAN_CATEGORIES) == want)
+		return true;
+	ksft_print_msg("%s%spage %zu: PAGEMAP_SCAN categories 0x%llx (PRESENT %d SWAPPED %d FILE %d) disagree with pagemap entry 0x%llx\n",
+		       when ? when : "", when ? ": " : "", idx,
+		       (unsigned long long)cats, !!(cats & PAGE_IS_PRESENT),
+		       !!(cats & PAGE_IS_SWAPPED), !!(cats & PAGE_IS_FILE),
+		       (unsigned long long)entry);
+	return false;
+}
+
 bool pagemap_pages_are(const char *when, const void *base, size_t first,
 		       size_t npages, uint64_t set, uint64_t clear,
 		       unsigned int max_diags)
 {
 	unsigned int diags = 0;
+	uint64_t *cats = NULL;
 	uint64_t entry;
 	bool ok = true;
 	size_t i;
 	int ret;
 
+	if (pagemap_scan_available(NULL)) {
+		cats = calloc(npages, sizeof(*cats));
+		ret = cats ? pagemap_scan_pages(base, first, npages, cats) :
+			     -ENOMEM;
+		if (ret) {
+			ksft_print_msg("%s%sPAGEMAP_SCAN: %s\n", when ? when : "",
+				       when ? ": " : "", errno_name(-ret));
+			free(cats);
+			return false;
+		}
+	}
 	for (i = first; i < first + npages; i++) {
 		ret = pagemap_read(pagemap_fd,
 				   (const char *)base + i * sys_pagesize(),
@@ -252,14 +359,18 @@ bool pagemap_pages_are(const char *when, const void *base, size_t first,
 			ksft_print_msg("%s%spage %zu: reading its pagemap entry: %s\n",
 				       when ? when : "", when ? ": " : "", i,
 				       errno_name(ret));
+			free(cats);
 			return false;
 		}
+		if (cats && !scan_agrees(when, i, entry, cats[i - first]))
+			ok = false;
 		if ((entry & set) == set && !(entry & clear))
 			continue;
 		ok = false;
 		if (diags++ < max_diags)
 			pagemap_entry_is(when, i, entry, set, clear);
 	}
+	free(cats);
 	return ok;
 }
 
@@ -1072,6 +1183,7 @@ int suite_pagemap_open(void)
 void env_banner(const struct backend *backends, size_t nr,
 		void (*extra)(void))
 {
+	const char *why = "";
 	struct utsname uts;
 	char buf[128];
 	size_t i;
@@ -1087,6 +1199,10 @@ void env_banner(const struct backend *backends, size_t nr,
 			     buf, sizeof(buf)))
 		ksft_print_msg("THP shmem_enabled: %s\n", buf);
 	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
+	if (pagemap_scan_available(&why))
+		ksft_print_msg("PAGEMAP_SCAN: cross-checks every pagemap assertion\n");
+	else
+		ksft_print_msg("PAGEMAP_SCAN: not available (%s)\n", why);
 	if (extra)
 		extra();
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 #include <linux/userfaultfd.h>
 
@@ -157,11 +158,62 @@ const char *pagemap_flags_str(uint64_t mask, const char *none, char *buf,
 bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
 		      uint64_t set, uint64_t clear);
 
+/* The PAGEMAP_SCAN ioctl (Linux 6.7+), for libc headers that lack it */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start;
+	uint64_t end;
+	uint64_t categories;
+};
+
+struct pm_scan_arg {
+	uint64_t size;
+	uint64_t flags;
+	uint64_t start;
+	uint64_t end;
+	uint64_t walk_end;
+	uint64_t vec;
+	uint64_t vec_len;
+	uint64_t max_pages;
+	uint64_t category_inverted;
+	uint64_t category_mask;
+	uint64_t category_anyof_mask;
+	uint64_t return_mask;
+};
+
+#define PAGEMAP_SCAN		_IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PAGE_IS_FILE		(1 << 2)
+#define PAGE_IS_PRESENT		(1 << 3)
+#define PAGE_IS_SWAPPED		(1 << 4)
+#define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_HUGE		(1 << 6)
+#define PAGE_IS_SOFT_DIRTY	(1 << 7)
+#endif
+
+/*
+ * Does the kernel have PAGEMAP_SCAN?  Probed once, on the first call; @why
+ * (if not NULL) gets the errno name when it has not.
+ */
+bool pagemap_scan_available(const char **why);
+
+/*
+ * The PAGEMAP_SCAN categories of the @npages pages from page @first of the
+ * mapping at @base, one per page into @cats: PAGE_IS_PRESENT, _SWAPPED and
+ * _FILE.  Returns 0 or a negative errno.
+ */
+int pagemap_scan_pages(const void *base, size_t first, size_t npages,
+		       uint64_t *cats);
+
 /*
  * pagemap_entry_is() for each of the @npages pages from page @first of the
  * mapping at @base, read through pagemap_fd (or an fd of its own when that
  * is not open); a page whose entry cannot be read fails them all.  At most
- * @max_diags mismatches are printed.
+ * @max_diags mismatches are printed.  Where the kernel has PAGEMAP_SCAN,
+ * the same pages are also read through it, and a page whose categories say
+ * otherwise than its entry fails too (pagemap.rst: PAGE_IS_PRESENT is
+ * PM_PRESENT, PAGE_IS_SWAPPED is PM_SWAP, PAGE_IS_FILE is PM_FILE).
  */
 bool pagemap_pages_are(const char *when, const void *base, size_t first,
 		       size_t npages, uint64_t set, uint64_t clear,
