@@ -105,6 +105,21 @@ def _header_from_deb(deb: Path, package: str) -> bytes:
     raise InfraError(f"{deb.name}: the source tarball holds no {HEADER}", "report this")
 
 
+def unpack_source_deb(deb: Path, base: Path) -> Path:
+    """Unpack the whole kernel tree of a downloaded linux-source .deb into @base (the tree
+    lands in @base/linux-source-X.Y); the .deb is removed.  Returns the tree."""
+    pkg = base / "pkg"
+    _run(["dpkg-deb", "-x", str(deb), str(pkg)], what=f"dpkg-deb -x {deb.name}")
+    tarball = next(pkg.rglob("linux-source-*.tar.*"), None)
+    if tarball is None:
+        raise InfraError(f"{deb.name} holds no linux-source tarball", "report this")
+    with tarfile.open(tarball) as tar:
+        tar.extractall(base, filter="tar")
+    shutil.rmtree(pkg)
+    deb.unlink()
+    return base / tarball.name.split(".tar.")[0]
+
+
 def _resolve(apt: PrivateApt, package: str) -> str:
     """The newest version of the package the private apt lists know."""
     found = _versions(apt.cmd("apt-cache"), package)

@@ -4,14 +4,13 @@ source tree they build."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from orchestrator.cache import default_cache_dir
+from orchestrator.upstream import unpack_source_deb
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,11 +48,4 @@ def linux_source() -> Path:
         return tree
     base.mkdir(parents=True, exist_ok=True)
     subprocess.run(["apt-get", "download", package], cwd=base, check=True, capture_output=True)
-    deb = next(base.glob("*.deb"))
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(base / "pkg")], check=True)
-    tarball = next((base / "pkg").rglob("linux-source-*.tar.*"))
-    with tarfile.open(tarball) as tar:
-        tar.extractall(base, filter="tar")
-    shutil.rmtree(base / "pkg")
-    deb.unlink()
-    return tree
+    return unpack_source_deb(next(base.glob("*.deb")), base)

@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from orchestrator.cache import default_cache_dir  # noqa: E402
 from orchestrator.debian import PrivateApt  # noqa: E402
 from orchestrator.errors import InfraError  # noqa: E402
+from orchestrator.upstream import unpack_source_deb  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MUTANTS = HERE / "mutants"
@@ -79,14 +79,7 @@ def fetch_tree(cache: Path) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     log = base / "fetch.log"
     run(apt.cmd("apt-get", "download", SOURCE_PACKAGE), base, log, "apt-get download")
-    deb = next(base.glob("*.deb"))
-    run(["dpkg-deb", "-x", str(deb), "pkg"], base, log, "dpkg-deb -x")
-    tarball = next((base / "pkg").rglob("linux-source-*.tar.*"))
-    with tarfile.open(tarball) as tar:
-        tar.extractall(base, filter="tar")
-    shutil.rmtree(base / "pkg")
-    deb.unlink()
-    return tree
+    return unpack_source_deb(next(base.glob("*.deb")), base)
 
 
 def configure(tree: Path, log: Path) -> None:
