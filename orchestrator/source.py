@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -31,11 +30,10 @@ from .tree import (
     first_error,
     image_is_current,
     merge_command,
+    parse_config,
     unmet,
     wants_modules,
 )
-
-FRAGMENT_LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 
 
 @dataclass(frozen=True)
@@ -66,22 +64,16 @@ class TreeBuild:
 
 
 def read_fragments(fragments: list[Path]) -> dict[str, str]:
+    """What the config fragments ask for, later fragments winning (tree.parse_config)."""
     wanted: dict[str, str] = {}
     for fragment in fragments:
-        for line in fragment.read_text().splitlines():
-            m = FRAGMENT_LINE.match(line.strip())
-            if m:
-                wanted[m.group(1)] = m.group(2)
+        wanted.update(parse_config(fragment.read_text()))
     return wanted
 
 
 def missing_options(config_text: str, wanted: dict[str, str]) -> list[str]:
     """Options of the fragments that the final .config does not have as asked."""
-    have = {}
-    for line in config_text.splitlines():
-        m = FRAGMENT_LINE.match(line)
-        if m:
-            have[m.group(1)] = m.group(2)
+    have = parse_config(config_text)
     return sorted(name for name, value in wanted.items() if have.get(name) != value)
 
 
