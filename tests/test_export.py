@@ -29,8 +29,18 @@ from orchestrator.upstream import fetch_mm_tree
 ROOT = Path(__file__).resolve().parent.parent
 VM = ROOT / "selftests" / "vm"
 MM = Path("tools/testing/selftests/mm")
-OURS = ["shmem_lseek", "madv_populate_residency", "shmem_pagemap", "shmem_mincore",
-        "shmem_visibility", "shmem_swap_accounting", "shmem_thp_swap"]  # fmt: skip
+
+
+def _our_programs() -> list[str]:
+    """Our programs as the export names them: selftests/vm/Makefile's TEST_GEN_PROGS."""
+    text = (VM / "Makefile").read_text()
+    names = [n for m in re.finditer(r"^TEST_GEN_PROGS\s*\+?=(.*)$", text, re.M)
+             for n in m.group(1).split()]  # fmt: skip
+    return [n if n != "madv_populate" else "madv_populate_residency" for n in names]
+
+
+OURS = _our_programs()
+
 OUR_SOURCES = {f"{n}.c" for n in OURS} | {"residency_util.c", "residency_util.h"}
 # file:line:col: warning|error, as gcc prints them
 DIAGNOSTIC_RE = re.compile(r"^(?:[^\s:]*/)?([^/\s:]+):\d+:(?:\d+:)? (warning|error):", re.M)

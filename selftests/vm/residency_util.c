@@ -1119,6 +1119,19 @@ int region_pageout(const struct region *r, size_t first, size_t npages)
 	return setup_pageout(region_page(r, first), npages * sys_pagesize());
 }
 
+int region_written_paged_out(struct region *r, int (*written)(struct region *r),
+			     size_t first, size_t npages)
+{
+	int ret;
+
+	if (!swap_present())
+		return skip("no swap configured");
+	ret = written(r);
+	if (ret)
+		return ret;
+	return region_pageout(r, first, npages ? npages : r->npages - first);
+}
+
 /* Does MADV_PAGEOUT work on private anonymous memory? */
 static bool pageout_on_anon(void)
 {

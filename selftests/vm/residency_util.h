@@ -569,19 +569,40 @@ unsigned long region_smaps_kb(const struct region *r, const char *field);
 int region_pageout(const struct region *r, size_t first, size_t npages);
 
 /*
+ * A row setup's common part: with swap configured (else a SKIP), @written
+ * on @r, then @npages pages of it from page @first (0: up to its end)
+ * paged out by region_pageout().  A KSFT code.
+ */
+int region_written_paged_out(struct region *r, int (*written)(struct region *r),
+			     size_t first, size_t npages);
+
+/*
  * A subtest of a table run by suite_main(): it runs on each backend b
  * whose bit (1U << b) is set in @on and is reported as
  * "<backend name>_<name>".  @fn gets a fresh region of the backend from
  * region_open(), which it maps as it needs, and returns a KSFT_* code,
- * with skip() for a SKIP; the region is closed after it.
+ * with skip() for a SKIP; the region is closed after it.  A @setup shared
+ * by several rows runs first on the region; when it returns anything but
+ * KSFT_PASS, that is the result and @fn is not called.
  */
 struct subtest {
 	const char *name;
 	int (*fn)(struct region *r);
 	unsigned int on;
+	int (*setup)(struct region *r);
 };
 
+/* KSFT_PASS when @ok, else KSFT_FAIL */
+static inline int pass_if(bool ok)
+{
+	return ok ? KSFT_PASS : KSFT_FAIL;
+}
+
 /* A program: its subtests, its backends and what it needs around them */
+#define SUITE_TABLES(tests_, backends_)				\
+	.tests = (tests_), .nr_tests = ARRAY_SIZE(tests_),	\
+	.backends = (backends_), .nr_backends = ARRAY_SIZE(backends_)
+
 struct suite {
 	const struct subtest *tests;
 	size_t nr_tests;
@@ -702,6 +723,8 @@ static inline void run_subtest(const struct suite *s, const struct subtest *t,
 		if (ret)
 			code = setup_failed(r.failed, -ret);
 		else
+			code = t->setup ? t->setup(&r) : KSFT_PASS;
+		if (!ret && code == KSFT_PASS)
 			code = s->run ? s->run(t, &r) : t->fn(&r);
 		region_close(&r);
 	}

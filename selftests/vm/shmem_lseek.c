@@ -245,7 +245,7 @@ static int test_empty_file_enxio(struct region *r)
 
 	ok &= check_seek(fd, 0, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 0, SEEK_HOLE, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* A file of @npages with the pages of @layout marked 'D' written */
@@ -282,7 +282,7 @@ static int test_fallocated_unwritten_is_hole(struct region *r)
 		ok = false;
 	}
 	ok &= check_layout(fd, "HHHH", 4 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_fallocate_then_write_one_page(struct region *r)
@@ -313,7 +313,7 @@ static int test_read_of_fallocated_page_stays_hole(struct region *r)
 	for (i = 0; i < 4; i++)
 		ok &= check_page_content(fd, i, 0);
 	ok &= check_layout(fd, "HHHH", 4 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_punched_hole_is_hole(struct region *r)
@@ -342,7 +342,7 @@ static int test_punched_hole_is_hole(struct region *r)
 	ok &= check_page_content(fd, 1, 0);
 	ok &= check_page_content(fd, 2, 0);
 	ok &= check_page_content(fd, 3, -1);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_mmap_read_fault_is_data(struct region *r)
@@ -363,7 +363,7 @@ static int test_mmap_read_fault_is_data(struct region *r)
 	ok &= check_layout(r->fd, "HHDH", 4 * ps);
 	if (!ok)
 		print_residency("after read fault", r->addr, 4);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_populate_read_is_data(struct region *r)
@@ -382,7 +382,7 @@ static int test_populate_read_is_data(struct region *r)
 	ok &= check_layout(r->fd, "HDDH", 4 * ps);
 	if (!ok)
 		print_residency("after MADV_POPULATE_READ", r->addr, 4);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_read_of_hole_stays_hole(struct region *r)
@@ -397,7 +397,7 @@ static int test_read_of_hole_stays_hole(struct region *r)
 	for (i = 0; i < 4; i++)
 		ok &= check_page_content(fd, i, 0);
 	ok &= check_layout(fd, "HHHH", 4 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_offset_inside_page(struct region *r)
@@ -422,7 +422,7 @@ static int test_offset_inside_page(struct region *r)
 	/* inside the hole after it: no more data */
 	ok &= check_seek(fd, 2 * ps + 1, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 2 * ps + 1, SEEK_HOLE, 2 * ps + 1);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_sparse_data_in_last_page_only(struct region *r)
@@ -439,7 +439,7 @@ static int test_sparse_data_in_last_page_only(struct region *r)
 	ok &= check_seek(fd, 0, SEEK_HOLE, 0);
 	ok &= check_seek(fd, 7 * ps, SEEK_HOLE, 8 * ps);
 	ok &= check_layout(fd, layout, 8 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_seek_hole_in_data_returns_isize(struct region *r)
@@ -466,58 +466,52 @@ static int test_seek_hole_in_data_returns_isize(struct region *r)
 	ok &= check_seek(fd, size - 1, SEEK_HOLE, size);
 	ok &= check_seek(fd, size - 1, SEEK_DATA, size - 1);
 	ok &= check_layout(fd, "DDDD", size);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
+}
+
+/* Row setup: a file of two written pages */
+static int setup_two_pages(struct region *r)
+{
+	return setup_layout(r->fd, 0, "DD");
 }
 
 static int test_seek_at_eof_enxio(struct region *r)
 {
 	int fd = r->fd;
 	bool ok = true;
-	int code;
 
-	code = setup_layout(fd, 0, "DD");
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, 2 * ps, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 2 * ps, SEEK_HOLE, -ENXIO);
 	/* the last byte is still inside the file */
 	ok &= check_seek(fd, 2 * ps - 1, SEEK_DATA, 2 * ps - 1);
 	ok &= check_seek(fd, 2 * ps - 1, SEEK_HOLE, 2 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_seek_past_eof_enxio(struct region *r)
 {
 	int fd = r->fd;
 	bool ok = true;
-	int code;
 
-	code = setup_layout(fd, 0, "DD");
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, 2 * ps + 1, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 2 * ps + 1, SEEK_HOLE, -ENXIO);
 	ok &= check_seek(fd, 64 * ps, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, 64 * ps, SEEK_HOLE, -ENXIO);
 	ok &= check_seek(fd, (off_t)1 << 40, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, (off_t)1 << 40, SEEK_HOLE, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_negative_offset_enxio(struct region *r)
 {
 	int fd = r->fd;
 	bool ok = true;
-	int code;
 
-	code = setup_layout(fd, 0, "DD");
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, -1, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, -1, SEEK_HOLE, -ENXIO);
 	ok &= check_seek(fd, -(off_t)ps, SEEK_DATA, -ENXIO);
 	ok &= check_seek(fd, -(off_t)ps, SEEK_HOLE, -ENXIO);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_alternating_extents(struct region *r)
@@ -554,7 +548,7 @@ static int test_seek_sets_file_position(struct region *r)
 	/* a failing SEEK_DATA must leave the position alone */
 	ok &= check_seek(fd, 3 * ps, SEEK_DATA, -ENXIO);
 	ok &= check_position(fd, "failed SEEK_DATA", 3 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -607,7 +601,7 @@ static int test_pageout_keeps_data(struct region *r)
 
 	ok &= check_layout(r->fd, "HHDDDDHH", 8 * ps);
 	ok &= check_middle_content(r->fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -642,7 +636,7 @@ static int test_swapped_out_pages_are_data(struct region *r)
 	}
 
 	ok &= check_middle_content(r->fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -814,7 +808,7 @@ static int test_max_size_ftruncate(struct region *r)
 	if (max_size < OFF_T_MAX)
 		ok &= ftruncate_fails(fd, max_size + 1, EFBIG);
 	ok &= ftruncate_fails(fd, -1, EINVAL);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* An empty file of the largest size has no data anywhere */
@@ -967,7 +961,7 @@ next:
 	}
 	ksft_print_msg("%zu sizes from 0x0 to 0x%llx, %zu failed\n", n,
 		       (unsigned long long)top, fails);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* Truncating a file with data to 0 leaves nothing to seek to */
@@ -976,11 +970,8 @@ static int test_truncated_to_zero_enxio(struct region *r)
 	int fd = r->fd;
 	struct stat st;
 	bool ok = true;
-	int code, err;
+	int err;
 
-	code = setup_layout(fd, 0, "DD");
-	if (code != KSFT_PASS)
-		return code;
 	ok &= check_seek(fd, 0, SEEK_DATA, 0);
 	if (!set_size(fd, 0, &err))
 		return setup_failed("ftruncate to 0", err);
@@ -1000,7 +991,7 @@ static int test_truncated_to_zero_enxio(struct region *r)
 	if (!set_size(fd, 2 * ps, &err))
 		return setup_failed("ftruncate", err);
 	ok &= check_layout(fd, "HH", 2 * ps);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* Each subtest gets a fresh, empty file of its backend */
@@ -1018,9 +1009,9 @@ static const struct subtest subtests[] = {
 	{ "offset_inside_page", test_offset_inside_page, ON_MEMFD },
 	{ "sparse_data_in_last_page_only", test_sparse_data_in_last_page_only, ON_MEMFD },
 	{ "seek_hole_in_data_returns_isize", test_seek_hole_in_data_returns_isize, ON_MEMFD },
-	{ "seek_at_eof_enxio", test_seek_at_eof_enxio, ON_MEMFD },
-	{ "seek_past_eof_enxio", test_seek_past_eof_enxio, ON_MEMFD },
-	{ "negative_offset_enxio", test_negative_offset_enxio, ON_MEMFD },
+	{ "seek_at_eof_enxio", test_seek_at_eof_enxio, ON_MEMFD, setup_two_pages },
+	{ "seek_past_eof_enxio", test_seek_past_eof_enxio, ON_MEMFD, setup_two_pages },
+	{ "negative_offset_enxio", test_negative_offset_enxio, ON_MEMFD, setup_two_pages },
 	{ "alternating_extents", test_alternating_extents, ON_MEMFD },
 	{ "seek_sets_file_position", test_seek_sets_file_position, ON_MEMFD },
 	{ "pageout_keeps_data", test_pageout_keeps_data, ON_BOTH },
@@ -1035,7 +1026,7 @@ static const struct subtest subtests[] = {
 	  ON_MEMFD },
 	{ "max_size_seek_at_isize_enxio", test_max_size_seek_at_isize_enxio, ON_MEMFD },
 	{ "sparse_size_sweep_last_byte", test_sparse_size_sweep_last_byte, ON_MEMFD },
-	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH },
+	{ "truncated_to_zero_enxio", test_truncated_to_zero_enxio, ON_BOTH, setup_two_pages },
 };
 
 /* Run subtest @t on a fresh, empty file */
@@ -1046,10 +1037,7 @@ static int run_counted(const struct subtest *t, struct region *r)
 }
 
 static const struct suite suite = {
-	.tests = subtests,
-	.nr_tests = ARRAY_SIZE(subtests),
-	.backends = backends,
-	.nr_backends = NR_BACKENDS,
+	SUITE_TABLES(subtests, backends),
 	.environment = probe_max_size,
 	.run = run_counted,
 };

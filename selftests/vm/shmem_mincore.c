@@ -140,7 +140,7 @@ static int file_residency(struct region *r, int (*prepare)(int fd),
 		return ret;
 	ok &= check_residency("fresh, untouched mapping", r->addr, want);
 	ok &= check_untouched(r->addr);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int prepare_written(int fd)
@@ -449,7 +449,7 @@ static int reclaimed_page_not_resident(struct swapped *s)
 			       kpageflags_str(flags, desc, sizeof(desc)));
 		ok = false;
 	}
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_reclaimed_page_not_resident(struct region *r)
@@ -484,7 +484,7 @@ static int swapin_resident_data_intact(struct swapped *s)
 			       swap_kb);
 		ok = false;
 	}
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_swapin_resident_data_intact(struct region *r)
@@ -533,7 +533,7 @@ static int test_guard_page_reports_page_cache(struct region *r)
 	ok &= check_residency("guard pages over cached pages 0 and 2", addr,
 			      "1010");
 	madvise(addr, NR_PAGES * ps, MADV_GUARD_REMOVE);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* Private anonymous memory: the pages marked '1' in @want are written */
@@ -551,7 +551,7 @@ static int anon_residency(struct region *r, const char *when,
 		if (want[i] == '1')
 			region_write(r, i);
 	ok = check_residency(when, r->addr, want);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_anon_untouched_not_resident(struct region *r)
@@ -598,10 +598,7 @@ static void print_environment(void)
 }
 
 static const struct suite suite = {
-	.tests = subtests,
-	.nr_tests = ARRAY_SIZE(subtests),
-	.backends = backends,
-	.nr_backends = NR_BACKENDS,
+	SUITE_TABLES(subtests, backends),
 	.setup = probe,
 	.environment = print_environment,
 	.cleanup = memcg_cleanup,

@@ -111,28 +111,16 @@ static int setup_written(struct region *r)
 /* ... and page it out */
 static int setup_paged_out(struct region *r)
 {
-	int ret;
-
-	if (!swap_present())
-		return skip("no swap configured");
-	ret = setup_written(r);
-	return ret ? ret : region_pageout(r, TEST_PAGE, 1);
+	return region_written_paged_out(r, setup_written, TEST_PAGE, 1);
 }
 
 /* Subtests.  Each one returns a KSFT_* code. */
 
 static int test_written_page_present_file_exclusive(struct region *r)
 {
-	bool ok;
-	int ret;
-
-	ret = setup_written(r);
-	if (ret)
-		return ret;
-	ok = check_entry("after a write", r, TEST_PAGE,
-			 PME_PRESENT | PME_FILE |
-			 PME_MMAP_EXCLUSIVE, PME_SWAP);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(check_entry("after a write", r, TEST_PAGE,
+				   PME_PRESENT | PME_FILE | PME_MMAP_EXCLUSIVE,
+				   PME_SWAP));
 }
 
 /*
@@ -142,40 +130,25 @@ static int test_written_page_present_file_exclusive(struct region *r)
 static int test_pageout_reads_none(struct region *r)
 {
 	bool ok;
-	int ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	ok = check_none("after MADV_PAGEOUT", r, TEST_PAGE);
 	if (!ok)
 		ksft_print_msg("smaps Swap: %lu kB\n", region_smaps_kb(r, "Swap"));
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_dontneed_reads_none(struct region *r)
 {
-	bool ok;
-	int ret;
-
-	ret = setup_written(r);
-	if (ret)
-		return ret;
 	if (madvise(region_page(r, TEST_PAGE), ps, MADV_DONTNEED))
 		return setup_failed("madvise(MADV_DONTNEED)", errno);
-	ok = check_none("after MADV_DONTNEED", r, TEST_PAGE);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(check_none("after MADV_DONTNEED", r, TEST_PAGE));
 }
 
 static int test_fault_back_present_data_intact(struct region *r)
 {
 	unsigned long before, after;
 	bool ok = true;
-	int ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	before = region_smaps_kb(r, "Swap");
 	region_read(r, TEST_PAGE);
 	after = region_smaps_kb(r, "Swap");
@@ -187,7 +160,7 @@ static int test_fault_back_present_data_intact(struct region *r)
 	if (!ok)
 		ksft_print_msg("smaps Swap: %lu kB before the fault, %lu kB after\n",
 			       before, after);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -235,36 +208,23 @@ static int test_softdirty_across_pageout(struct region *r)
 				  PME_PRESENT | sd, PME_SWAP);
 	}
 	ok &= region_intact(r, TEST_PAGE);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_anon_pageout_reads_swap(struct region *r)
 {
-	bool ok;
-	int ret;
-
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
-	ok = check_entry("after MADV_PAGEOUT", r, TEST_PAGE, PME_SWAP,
-			 PME_PRESENT | PME_FILE |
-			 PME_MMAP_EXCLUSIVE);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(check_entry("after MADV_PAGEOUT", r, TEST_PAGE, PME_SWAP,
+				   PME_PRESENT | PME_FILE | PME_MMAP_EXCLUSIVE));
 }
 
 static int test_anon_fault_back_data_intact(struct region *r)
 {
-	bool ok = true;
-	int ret;
+	bool ok;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	region_read(r, TEST_PAGE);
-	ok &= check_entry("after a read fault", r, TEST_PAGE,
-			  PME_PRESENT, PME_SWAP | PME_FILE);
-	ok &= region_intact(r, TEST_PAGE);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	ok = check_entry("after a read fault", r, TEST_PAGE,
+			 PME_PRESENT, PME_SWAP | PME_FILE);
+	return pass_if(region_intact(r, TEST_PAGE) && ok);
 }
 
 /* Result a child sends back through a pipe */
@@ -377,11 +337,7 @@ static int test_fork_child_untouched_reads_none(struct region *r)
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
-	int ret;
 
-	ret = setup_written(r);
-	if (ret)
-		return ret;
 	ok &= check_entry("parent, after a write", r, TEST_PAGE,
 			  PME_PRESENT | PME_FILE, 0);
 	pid = fork_reporter(r, TEST_PAGE, false, &report_fd, &go_fd);
@@ -393,7 +349,7 @@ static int test_fork_child_untouched_reads_none(struct region *r)
 	else
 		ok = false;
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_shared_page_not_exclusive(struct region *r)
@@ -404,11 +360,7 @@ static int test_shared_page_not_exclusive(struct region *r)
 	uint64_t entry;
 	bool ok = true;
 	pid_t pid;
-	int ret;
 
-	ret = setup_written(r);
-	if (ret)
-		return ret;
 	pid = fork_reporter(r, TEST_PAGE, true, &report_fd, &go_fd);
 	if (pid < 0)
 		return setup_failed("fork", errno);
@@ -421,7 +373,7 @@ static int test_shared_page_not_exclusive(struct region *r)
 	ok &= check_entry("parent, page also mapped by the child", r,
 			  TEST_PAGE, present_file, excl);
 	ok &= finish_reporter(pid, report_fd, go_fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* MADV_PAGEOUT skips a page that another process maps too */
@@ -471,7 +423,7 @@ static int test_shared_page_not_paged_out(struct region *r)
 		if (ret)
 			return ret;
 	}
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /* A write-protect marker reads as SWAP|UFFD_WP, with nothing present */
@@ -532,7 +484,7 @@ static int test_uffd_wp_hole_reads_swap_uffd_wp(struct region *r)
 		ok = false;
 	}
 	close(fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_uffd_wp_paged_out_reads_swap_uffd_wp(struct region *r)
@@ -541,9 +493,6 @@ static int test_uffd_wp_paged_out_reads_swap_uffd_wp(struct region *r)
 	bool ok = true;
 	int fd, ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	ret = uffd_wp_register(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 				   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM",
 				   r->addr, r->len, &fd);
@@ -562,7 +511,7 @@ static int test_uffd_wp_paged_out_reads_swap_uffd_wp(struct region *r)
 		ok = false;
 	}
 	close(fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_uffd_unregister_clears_marker(struct region *r)
@@ -584,7 +533,7 @@ static int test_uffd_unregister_clears_marker(struct region *r)
 	}
 	ok &= check_none("after UFFDIO_UNREGISTER", r, TEST_PAGE);
 	close(fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_uffd_close_clears_marker(struct region *r)
@@ -602,7 +551,7 @@ static int test_uffd_close_clears_marker(struct region *r)
 		ksft_print_msg("the write-protect marker outlived its userfaultfd (fixed upstream by \"mm/userfaultfd: reset ptes when close() for wr-protected ones\")\n");
 		ok = false;
 	}
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_uffd_fork_copies_no_marker(struct region *r)
@@ -632,7 +581,7 @@ static int test_uffd_fork_copies_no_marker(struct region *r)
 	ok &= finish_reporter(pid, report_fd, go_fd);
 	ok &= check_marker("parent, after fork", r, TEST_PAGE);
 	close(fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -659,7 +608,7 @@ static int test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp(struct region *r)
 	}
 	ok = check_marker("write-protected unpopulated page", r, TEST_PAGE);
 	close(fd);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_guard_reads_guard_and_swap(struct region *r)
@@ -668,9 +617,6 @@ static int test_guard_reads_guard_and_swap(struct region *r)
 	bool ok = true;
 	int ret;
 
-	ret = setup_written(r);
-	if (ret)
-		return ret;
 	if (madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
 		ret = errno;
 		if (ret == EINVAL)
@@ -693,31 +639,33 @@ static int test_guard_reads_guard_and_swap(struct region *r)
 				      entry, PME_GUARD_REGION | PME_SWAP,
 				      PME_PRESENT | PME_FILE | PME_UFFD_WP);
 	madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_REMOVE);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static const struct subtest subtests[] = {
 	{ "written_page_present_file_exclusive", test_written_page_present_file_exclusive,
-	  ON_SHMEM },
-	{ "pageout_reads_none", test_pageout_reads_none, ON_SHMEM },
-	{ "dontneed_reads_none", test_dontneed_reads_none, ON_SHMEM },
-	{ "fault_back_present_data_intact", test_fault_back_present_data_intact, ON_SHMEM },
+	  ON_SHMEM, setup_written },
+	{ "pageout_reads_none", test_pageout_reads_none, ON_SHMEM, setup_paged_out },
+	{ "dontneed_reads_none", test_dontneed_reads_none, ON_SHMEM, setup_written },
+	{ "fault_back_present_data_intact", test_fault_back_present_data_intact, ON_SHMEM,
+	  setup_paged_out },
 	{ "softdirty_lost_across_pageout", test_softdirty_across_pageout, ON_MEMFD },
 	{ "softdirty_kept_across_pageout", test_softdirty_across_pageout, ON_ANON },
-	{ "pageout_reads_swap", test_anon_pageout_reads_swap, ON_ANON },
-	{ "fault_back_data_intact", test_anon_fault_back_data_intact, ON_ANON },
-	{ "fork_child_untouched_reads_none", test_fork_child_untouched_reads_none, ON_MEMFD },
-	{ "shared_page_not_exclusive", test_shared_page_not_exclusive, ON_MEMFD },
+	{ "pageout_reads_swap", test_anon_pageout_reads_swap, ON_ANON, setup_paged_out },
+	{ "fault_back_data_intact", test_anon_fault_back_data_intact, ON_ANON, setup_paged_out },
+	{ "fork_child_untouched_reads_none", test_fork_child_untouched_reads_none, ON_MEMFD,
+	  setup_written },
+	{ "shared_page_not_exclusive", test_shared_page_not_exclusive, ON_MEMFD, setup_written },
 	{ "shared_page_not_paged_out", test_shared_page_not_paged_out, ON_MEMFD },
 	{ "uffd_wp_hole_reads_swap_uffd_wp", test_uffd_wp_hole_reads_swap_uffd_wp, ON_MEMFD },
 	{ "uffd_wp_paged_out_reads_swap_uffd_wp", test_uffd_wp_paged_out_reads_swap_uffd_wp,
-	  ON_MEMFD },
+	  ON_MEMFD, setup_paged_out },
 	{ "uffd_unregister_clears_marker", test_uffd_unregister_clears_marker, ON_MEMFD },
 	{ "uffd_close_clears_marker", test_uffd_close_clears_marker, ON_MEMFD },
 	{ "uffd_fork_copies_no_marker", test_uffd_fork_copies_no_marker, ON_MEMFD },
 	{ "uffd_wp_unpopulated_reads_swap_uffd_wp",
 	  test_anon_uffd_wp_unpopulated_reads_swap_uffd_wp, ON_ANON },
-	{ "guard_reads_guard_and_swap", test_guard_reads_guard_and_swap, ON_MEMFD },
+	{ "guard_reads_guard_and_swap", test_guard_reads_guard_and_swap, ON_MEMFD, setup_written },
 };
 
 static void print_environment(void)
@@ -732,10 +680,7 @@ static void print_environment(void)
 }
 
 static const struct suite suite = {
-	.tests = subtests,
-	.nr_tests = ARRAY_SIZE(subtests),
-	.backends = backends,
-	.nr_backends = NR_BACKENDS,
+	SUITE_TABLES(subtests, backends),
 	.pagemap = true,
 	.setup = uffd_probe_features,
 	.environment = print_environment,

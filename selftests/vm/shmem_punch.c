@@ -185,7 +185,7 @@ static int removed_after_swapout(struct region *r, bool truncate)
 		ok = false;
 	}
 	ok &= reads_zeros(r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_punch_swapped(struct region *r)
@@ -204,10 +204,7 @@ static const struct subtest subtests[] = {
 };
 
 static const struct suite suite = {
-	.tests = subtests,
-	.nr_tests = ARRAY_SIZE(subtests),
-	.backends = backends,
-	.nr_backends = NR_BACKENDS,
+	SUITE_TABLES(subtests, backends),
 	.pagemap = true,
 };
 

@@ -142,12 +142,11 @@ static int pageout_all(const struct region *r)
 /* setup_written() and then page it all out */
 static int setup_paged_out(struct region *r)
 {
-	int ret;
+	int ret = region_written_paged_out(r, setup_written, 0, 0);
 
-	if (!swap_present())
-		return skip("no swap configured");
-	ret = setup_written(r);
-	return ret ? ret : pageout_all(r);
+	if (ret == KSFT_FAIL)
+		print_smaps("after MADV_PAGEOUT", r);
+	return ret;
 }
 
 /*
@@ -213,11 +212,6 @@ static bool pread_intact(const char *how, const struct region *r)
 
 static int test_written_is_pmd_mapped(struct region *r)
 {
-	int ret;
-
-	ret = setup_written(r);
-	if (ret)
-		return ret;
 	ksft_print_msg("PMD-mapped %lu kB of %zu kB\n", pmd_mapped_kb(r),
 		       r->len / 1024);
 	return KSFT_PASS;
@@ -253,7 +247,7 @@ static int test_one_byte_makes_whole_folio_data(struct region *r)
 	ok &= seek_is(r->fd, pmd_size - 1, SEEK_DATA, pmd_size - 1, false);
 	ok &= seek_is(r->fd, pmd_size, SEEK_DATA, -ENXIO, false);
 	ok &= seek_is(r->fd, pmd_size, SEEK_HOLE, pmd_size, false);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_pageout_swaps_out(struct region *r)
@@ -286,11 +280,7 @@ static int test_swapped_is_data(struct region *r)
 {
 	bool ok = true;
 	size_t i;
-	int ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	for (i = 0; i < r->npages; i++) {
 		if (!seek_is(r->fd, i * ps, SEEK_DATA, i * ps, false)) {
 			ksft_print_msg("page %zu (huge page %zu) is not data\n",
@@ -302,21 +292,17 @@ static int test_swapped_is_data(struct region *r)
 	ok &= seek_is(r->fd, 0, SEEK_HOLE, r->len, false);
 	if (!ok)
 		print_smaps("after MADV_PAGEOUT", r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int test_swapin_data_intact(struct region *r)
 {
 	bool ok;
-	int ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	ok = mapping_intact("swap-in through page faults", r);
 	if (!ok)
 		print_smaps("after reading", r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -329,9 +315,6 @@ static int test_swapin_read_syscall_intact(struct region *r)
 	size_t i;
 	int ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	for (i = 0; i < r->npages; i++)
 		region_read(r, i);
 	ret = pageout_all(r);
@@ -340,7 +323,7 @@ static int test_swapin_read_syscall_intact(struct region *r)
 	ok = pread_intact("swap-in through pread(2)", r);
 	if (!ok)
 		print_smaps("after pread(2)", r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 /*
@@ -356,9 +339,6 @@ static int test_partial_swapin_then_pageout_intact(struct region *r)
 	size_t i;
 	int ret;
 
-	ret = setup_paged_out(r);
-	if (ret)
-		return ret;
 	for (i = 0; i < r->npages; i += PARTIAL_STEP)
 		region_read(r, i);
 	print_smaps("after the partial swap-in", r);
@@ -370,19 +350,19 @@ static int test_partial_swapin_then_pageout_intact(struct region *r)
 	ok = mapping_intact("after partial swap-in and page-out", r);
 	if (!ok)
 		print_smaps("after reading", r);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static const struct subtest subtests[] = {
-	{ "written_is_pmd_mapped", test_written_is_pmd_mapped, ON_THP },
+	{ "written_is_pmd_mapped", test_written_is_pmd_mapped, ON_THP, setup_written },
 	{ "one_byte_makes_whole_folio_data", test_one_byte_makes_whole_folio_data,
 	  ON_THP },
 	{ "pageout_swaps_out", test_pageout_swaps_out, ON_THP },
-	{ "swapped_is_data", test_swapped_is_data, ON_THP },
-	{ "swapin_data_intact", test_swapin_data_intact, ON_THP },
-	{ "swapin_read_syscall_intact", test_swapin_read_syscall_intact, ON_THP },
+	{ "swapped_is_data", test_swapped_is_data, ON_THP, setup_paged_out },
+	{ "swapin_data_intact", test_swapin_data_intact, ON_THP, setup_paged_out },
+	{ "swapin_read_syscall_intact", test_swapin_read_syscall_intact, ON_THP, setup_paged_out },
 	{ "partial_swapin_then_pageout_intact",
-	  test_partial_swapin_then_pageout_intact, ON_THP },
+	  test_partial_swapin_then_pageout_intact, ON_THP, setup_paged_out },
 };
 
 /* Can this kernel give shmem huge pages at all? */
@@ -455,10 +435,7 @@ static void print_environment(void)
 }
 
 static const struct suite suite = {
-	.tests = subtests,
-	.nr_tests = ARRAY_SIZE(subtests),
-	.backends = backends,
-	.nr_backends = NR_BACKENDS,
+	SUITE_TABLES(subtests, backends),
 	.setup = probe_thp,
 	.environment = print_environment,
 };

@@ -421,7 +421,7 @@ static int small_scenario(struct region *r, int paged_out, const char *when)
 		return code;
 	ok &= check_region(r, shmem_req(r, even), shmem_req(r, odd), when);
 	ok &= check_region_content(r, false, 0, "read back");
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static int scenario_all_resident(struct region *r)
@@ -633,7 +633,7 @@ static int scenario_memory_pressure(struct region *r)
 				   "checked again while reading back");
 	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
 		       now_seconds() - t2);
-	return ok ? KSFT_PASS : KSFT_FAIL;
+	return pass_if(ok);
 }
 
 static const struct subtest scenarios[] = {
@@ -686,10 +686,7 @@ static int run_timed(const struct subtest *t, struct region *r)
 
 /* Scenario by scenario, each on its backends */
 static const struct suite suite = {
-	.tests = scenarios,
-	.nr_tests = ARRAY_SIZE(scenarios),
-	.backends = backends,
-	.nr_backends = NR_BACKENDS,
+	SUITE_TABLES(scenarios, backends),
 	.pagemap = true,
 	.by_test = true,
 	.setup = alloc_ref_page,
