@@ -129,8 +129,9 @@ static inline void ksft_print_cnts(void)
 
 	/* 7.3 prints this hint; 6.12 does not */
 	if (ksft_cnt.ksft_xskip)
-		printf("# %u skipped test(s) detected. Consider enabling relevant config options to improve coverage.\n",
-		       ksft_cnt.ksft_xskip);
+		printf(
+			"# %u skipped test(s) detected. Consider enabling relevant config options to improve coverage.\n",
+			ksft_cnt.ksft_xskip);
 	if (run != ksft_plan)
 		printf("# Planned tests != run tests (%u != %u)\n",
 		       ksft_plan, run);

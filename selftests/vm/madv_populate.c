@@ -673,9 +673,10 @@ static int swapped_populate(int backend, int advice,
 		goto out;
 	smaps_vma_field_kb(addr, "Swap", &swap_kb, NULL);
 	if (!pagemap_read(pagemap_fd, addr, &entry))
-		ksft_print_msg("paged out: smaps Swap: %lu kB (before %lu kB), page 0: pagemap %s\n",
-			       swap_kb, before_kb,
-			       pagemap_describe(entry, desc, sizeof(desc)));
+		ksft_print_msg(
+			"paged out: smaps Swap: %lu kB (before %lu kB), page 0: pagemap %s\n",
+			swap_kb, before_kb,
+			pagemap_describe(entry, desc, sizeof(desc)));
 
 	codes[SWAPPED_RETURNS_0] =
 		madvise_result_is(addr, range_len, advice, 0) ?
@@ -691,8 +692,9 @@ static int swapped_populate(int backend, int advice,
 			       errno_name(ret));
 		codes[SWAPPED_SMAPS_SWAP_ZERO] = KSFT_FAIL;
 	} else if (after_kb != before_kb) {
-		ksft_print_msg("smaps Swap: %lu kB after the populate, %lu kB before the page-out\n",
-			       after_kb, before_kb);
+		ksft_print_msg(
+			"smaps Swap: %lu kB after the populate, %lu kB before the page-out\n",
+			after_kb, before_kb);
 		codes[SWAPPED_SMAPS_SWAP_ZERO] = KSFT_FAIL;
 	} else {
 		codes[SWAPPED_SMAPS_SWAP_ZERO] = KSFT_PASS;

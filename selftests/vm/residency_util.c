@@ -321,11 +321,12 @@ static bool scan_agrees(const char *when, size_t idx, uint64_t entry,
 
 	if ((cats & SCAN_CATEGORIES) == want)
 		return true;
-	ksft_print_msg("%s%spage %zu: PAGEMAP_SCAN categories 0x%llx (PRESENT %d SWAPPED %d FILE %d) disagree with pagemap entry 0x%llx\n",
-		       when ? when : "", when ? ": " : "", idx,
-		       (unsigned long long)cats, !!(cats & PAGE_IS_PRESENT),
-		       !!(cats & PAGE_IS_SWAPPED), !!(cats & PAGE_IS_FILE),
-		       (unsigned long long)entry);
+	ksft_print_msg(
+		"%s%spage %zu: PAGEMAP_SCAN categories 0x%llx (PRESENT %d SWAPPED %d FILE %d) disagree with pagemap entry 0x%llx\n",
+		when ? when : "", when ? ": " : "", idx,
+		(unsigned long long)cats, !!(cats & PAGE_IS_PRESENT),
+		!!(cats & PAGE_IS_SWAPPED), !!(cats & PAGE_IS_FILE),
+		(unsigned long long)entry);
 	return false;
 }
 
@@ -715,7 +716,7 @@ const char *guard_einval_reason(void)
 	anon_ok = !madvise(addr, sys_pagesize(), MADV_GUARD_INSTALL);
 	munmap(addr, sys_pagesize());
 	if (anon_ok)
-		return "MADV_GUARD_INSTALL on shmem returns EINVAL: guard regions supported on anonymous memory only";
+		return "MADV_GUARD_INSTALL returns EINVAL on shmem only: anon-only guard regions";
 	return "MADV_GUARD_INSTALL returns EINVAL: kernel lacks guard regions";
 }
 
@@ -1161,7 +1162,8 @@ int setup_pageout(void *addr, size_t len)
 	if (ret == -EINVAL && !pageout_on_anon())
 		return skip("kernel lacks MADV_PAGEOUT (EINVAL on private anonymous memory too)");
 	if (ret == -EINVAL) {
-		ksft_print_msg("setup: MADV_PAGEOUT returns EINVAL on this mapping but works on private anonymous memory\n");
+		ksft_print_msg(
+			"setup: MADV_PAGEOUT returns EINVAL on this mapping but works on private anonymous memory\n");
 		return KSFT_FAIL;
 	}
 	/*
@@ -1169,12 +1171,14 @@ int setup_pageout(void *addr, size_t len)
 	 * device in batches, so it need not move when one page goes out.
 	 */
 	if (ret == -ENOENT)
-		return skip("kernel lacks VM event counters (no pswpout in /proc/vmstat) to confirm a page-out");
+		return skip(
+			"kernel lacks VM event counters (no pswpout in /proc/vmstat) to confirm a page-out");
 	if (ret == -EAGAIN) {
 		smaps_vma_field_kb(addr, "Swap", &swap_kb, NULL);
-		ksft_print_msg("setup: MADV_PAGEOUT of %zu pages wrote %ld to swap (/proc/vmstat pswpout+zswpout) in %d attempts; smaps Swap: %lu kB\n",
-			       len / sys_pagesize(), st.written, st.attempts,
-			       swap_kb);
+		ksft_print_msg(
+			"setup: MADV_PAGEOUT of %zu pages wrote %ld to swap (/proc/vmstat pswpout+zswpout) in %d attempts; smaps Swap: %lu kB\n",
+			len / sys_pagesize(), st.written, st.attempts,
+			swap_kb);
 		return KSFT_FAIL;
 	}
 	if (ret)
@@ -1445,8 +1449,9 @@ void memcg_probe(void)
 	else if (ret)
 		return memcg_unavailable("reading %s: %s", file, errno_name(ret));
 	if (!has_word(line, "memory"))
-		return memcg_unavailable("cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
-				      memcg_home, line);
+		return memcg_unavailable(
+			"cgroup v2 memory controller not available in %s (cgroup.controllers: \"%s\")",
+			memcg_home, line);
 
 	memcg_path(file, sizeof(file), memcg_home, "cgroup.subtree_control");
 	ret = read_first_line(file, line, sizeof(line));

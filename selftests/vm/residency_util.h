@@ -444,9 +444,9 @@ int setup_fallocate(int fd, int mode, off_t off, off_t len);
  * pageout_range() with PAGEOUT_RETRIES as a setup step.  KSFT_PASS once the
  * page-out is confirmed; a SKIP only for what the system lacks (no swap
  * configured, no VM event counters to confirm it, or no MADV_PAGEOUT at all:
- * EINVAL on private anonymous memory too).  Anything else is a failure of the subtest, with what was tried and
- * seen: the kernel has the feature and free swap, so it must write an
- * exclusively mapped, dirty page out.
+ * EINVAL on private anonymous memory too).  Anything else is a failure of
+ * the subtest, with what was tried and seen: the kernel has the feature and
+ * free swap, so it must write an exclusively mapped, dirty page out.
  */
 int setup_pageout(void *addr, size_t len);
 

@@ -715,10 +715,11 @@ static void probe_max_size(void)
 		return;
 	}
 	max_size = found;
-	ksft_print_msg("largest size ftruncate accepts on a memfd: 0x%llx%s, its last page starts at 0x%llx\n",
-		       (unsigned long long)max_size,
-		       max_size == OFF_T_MAX ? " (the largest off_t)" : "",
-		       (unsigned long long)last_page_start(max_size));
+	ksft_print_msg(
+		"largest size ftruncate accepts on a memfd: 0x%llx%s, its last page starts at 0x%llx\n",
+		(unsigned long long)max_size,
+		max_size == OFF_T_MAX ? " (the largest off_t)" : "",
+		(unsigned long long)last_page_start(max_size));
 }
 
 /* Size the file to max_size and, with @last_byte, write its last byte */

@@ -269,9 +269,10 @@ static int setup_swapped(struct region *r, struct swapped *s)
 	/* kpageflags must not see a page in the swap cache before page-out */
 	if (s->pfn && !kpageflags_read(s->pfn, &flags) &&
 	    flags & (1ULL << KPF_SWAPCACHE)) {
-		ksft_print_msg("kpageflags of pfn 0x%llx reads %s before the page-out: not usable\n",
-			       (unsigned long long)s->pfn,
-			       kpageflags_str(flags, desc, sizeof(desc)));
+		ksft_print_msg(
+			"kpageflags of pfn 0x%llx reads %s before the page-out: not usable\n",
+			(unsigned long long)s->pfn,
+			kpageflags_str(flags, desc, sizeof(desc)));
 		s->pfn = 0;
 		s->kpf_unusable = true;
 	}
@@ -303,9 +304,11 @@ static int in_swap_cache(const struct swapped *s, bool *in_cache,
 static int swap_cache_unknown(const struct swapped *s, int err)
 {
 	if (s->kpf_unusable)
-		return skip("cannot follow the page into the swap cache: kpageflags reports SWAPCACHE for it before the page-out");
+		return skip(
+			"cannot follow the page into the swap cache: kpageflags reports SWAPCACHE for it before the page-out");
 	if (!s->pfn)
-		return skip("cannot follow the page into the swap cache: pagemap hides PFNs (needs CAP_SYS_ADMIN)");
+		return skip(
+			"cannot follow the page into the swap cache: pagemap hides PFNs (needs CAP_SYS_ADMIN)");
 	return skip("cannot read /proc/kpageflags: %s", errno_name(err));
 }
 
@@ -326,9 +329,10 @@ static int evict_from_swap_cache(const struct swapped *s)
 		if (ret)
 			return swap_cache_unknown(s, ret);
 		if (!cached) {
-			ksft_print_msg("page out of the swap cache after %d memory.reclaim request(s): kpageflags of pfn 0x%llx %s\n",
-				       i, (unsigned long long)s->pfn,
-				       kpageflags_str(flags, desc, sizeof(desc)));
+			ksft_print_msg(
+				"page out of the swap cache after %d memory.reclaim request(s): kpageflags of pfn 0x%llx %s\n",
+				i, (unsigned long long)s->pfn,
+				kpageflags_str(flags, desc, sizeof(desc)));
 			return KSFT_PASS;
 		}
 		if (i == RECLAIM_ROUNDS)
@@ -342,9 +346,10 @@ static int evict_from_swap_cache(const struct swapped *s)
 		usleep(10000);
 	}
 	/* the page is charged to the cgroup and swap is free: reclaim must evict it */
-	ksft_print_msg("setup: page still in the swap cache after %d memory.reclaim requests to its own cgroup: kpageflags of pfn 0x%llx %s\n",
-		       RECLAIM_ROUNDS, (unsigned long long)s->pfn,
-		       kpageflags_str(flags, desc, sizeof(desc)));
+	ksft_print_msg(
+		"setup: page still in the swap cache after %d memory.reclaim requests to its own cgroup: kpageflags of pfn 0x%llx %s\n",
+		RECLAIM_ROUNDS, (unsigned long long)s->pfn,
+		kpageflags_str(flags, desc, sizeof(desc)));
 	return KSFT_FAIL;
 }
 
@@ -402,9 +407,10 @@ static int swapcache_page_resident(struct swapped *s)
 		if (err || (cached_before && cached_after))
 			break;
 		if (!cached_before && !cached_after) {
-			return skip("the page had left the swap cache when MADV_PAGEOUT returned (synchronous swap device?): kpageflags of pfn 0x%llx %s",
-				    (unsigned long long)s->pfn,
-				    kpageflags_str(after, desc, sizeof(desc)));
+			return skip(
+				"the page had left the swap cache when MADV_PAGEOUT returned (synchronous swap device?): kpageflags of pfn 0x%llx %s",
+				(unsigned long long)s->pfn,
+				kpageflags_str(after, desc, sizeof(desc)));
 		}
 	}
 	if (err)
@@ -414,9 +420,10 @@ static int swapcache_page_resident(struct swapped *s)
 			    STABLE_TRIES);
 	}
 	if (!resident)
-		ksft_print_msg("mincore 0 for a page whose folio (pfn 0x%llx, kpageflags %s) is in the swap cache\n",
-			       (unsigned long long)s->pfn,
-			       kpageflags_str(after, desc, sizeof(desc)));
+		ksft_print_msg(
+			"mincore 0 for a page whose folio (pfn 0x%llx, kpageflags %s) is in the swap cache\n",
+			(unsigned long long)s->pfn,
+			kpageflags_str(after, desc, sizeof(desc)));
 	return resident ? KSFT_PASS : KSFT_FAIL;
 }
 
@@ -444,9 +451,10 @@ static int reclaimed_page_not_resident(struct swapped *s)
 		ok = false;
 	} else if (resident) {
 		kpageflags_read(s->pfn, &flags);
-		ksft_print_msg("mincore 1 for a swapped-out page whose folio left the swap cache (pfn 0x%llx now %s)\n",
-			       (unsigned long long)s->pfn,
-			       kpageflags_str(flags, desc, sizeof(desc)));
+		ksft_print_msg(
+			"mincore 1 for a swapped-out page whose folio left the swap cache (pfn 0x%llx now %s)\n",
+			(unsigned long long)s->pfn,
+			kpageflags_str(flags, desc, sizeof(desc)));
 		ok = false;
 	}
 	return pass_if(ok);

@@ -405,8 +405,9 @@ static int test_shared_page_not_paged_out(struct region *r)
 	}
 	swap_kb = region_smaps_kb(r, "Swap");
 	if (swap_kb) {
-		ksft_print_msg("smaps Swap: %lu kB after MADV_PAGEOUT of a page mapped twice, expected 0\n",
-			       swap_kb);
+		ksft_print_msg(
+			"smaps Swap: %lu kB after MADV_PAGEOUT of a page mapped twice, expected 0\n",
+			swap_kb);
 		ok = false;
 	}
 	ok &= check_entry("parent, after MADV_PAGEOUT", r, TEST_PAGE,
@@ -548,7 +549,8 @@ static int test_uffd_close_clears_marker(struct region *r)
 	close(fd);
 	if (!check_none("after closing the userfaultfd without UFFDIO_UNREGISTER",
 			r, TEST_PAGE)) {
-		ksft_print_msg("the write-protect marker outlived its userfaultfd (fixed upstream by \"mm/userfaultfd: reset ptes when close() for wr-protected ones\")\n");
+		ksft_print_msg(
+			"the write-protect marker outlived its userfaultfd (fixed upstream by \"mm/userfaultfd: reset ptes when close() for wr-protected ones\")\n");
 		ok = false;
 	}
 	return pass_if(ok);
@@ -631,7 +633,8 @@ static int test_guard_reads_guard_and_swap(struct region *r)
 	} else if (pagemap_entry_has(entry, PME_SWAP) &&
 		   !pagemap_entry_has(entry, PME_GUARD_REGION) &&
 		   !pagemap_entry_has(entry, PME_PRESENT)) {
-		ksft_print_msg("guard page reads as SWAP without PM_GUARD_REGION (bit 58, in pagemap since 6.15): guard markers are indistinguishable from swap on this kernel\n");
+		ksft_print_msg(
+			"guard page reads as SWAP without PM_GUARD_REGION (bit 58, in pagemap since 6.15): guard markers are indistinguishable from swap on this kernel\n");
 		ok = false;
 	}
 	if (ok)

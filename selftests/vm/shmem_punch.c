@@ -178,8 +178,9 @@ static int removed_after_swapout(struct region *r, bool truncate)
 	after = swap_free_kb();
 	slack = SLOTS_PER_CPU * (sys_pagesize() / 1024) *
 		sysconf(_SC_NPROCESSORS_ONLN);
-	ksft_print_msg("SwapFree %ld kB before the page-out, %ld kB after the removal (allowed shortfall %ld kB)\n",
-		       before, after, slack);
+	ksft_print_msg(
+		"SwapFree %ld kB before the page-out, %ld kB after the removal (allowed shortfall %ld kB)\n",
+		before, after, slack);
 	if (before < 0 || after < 0 || after < before - slack) {
 		ksft_print_msg("the swap of the removed pages did not come back\n");
 		ok = false;

@@ -294,8 +294,9 @@ static int check_remap(int fd, size_t first, size_t npages, int prot,
 		*rollup = setup_failed("reading smaps_rollup or smaps", -ret);
 		goto out;
 	}
-	ksft_print_msg("smaps_rollup Swap: %lu kB; sum of smaps Swap: %lu kB, of which this mapping %lu kB\n",
-		       rollup_kb, sum_kb, v.swap);
+	ksft_print_msg(
+		"smaps_rollup Swap: %lu kB; sum of smaps Swap: %lu kB, of which this mapping %lu kB\n",
+		rollup_kb, sum_kb, v.swap);
 	if (sum_kb != v.swap)
 		print_other_swap_vmas(map);
 	*rollup = expect_kb("smaps_rollup Swap:", rollup_kb, sum_kb);

@@ -81,10 +81,11 @@ static void thp_swpout_read(struct thp_swpout *c)
 
 static void print_smaps(const char *when, const struct region *r)
 {
-	ksft_print_msg("%s: smaps Rss %lu kB, ShmemPmdMapped %lu kB, FilePmdMapped %lu kB, Swap %lu kB of %zu kB\n",
-		       when, region_smaps_kb(r, "Rss"), region_smaps_kb(r, "ShmemPmdMapped"),
-		       region_smaps_kb(r, "FilePmdMapped"), region_smaps_kb(r, "Swap"),
-		       r->len / 1024);
+	ksft_print_msg(
+		"%s: smaps Rss %lu kB, ShmemPmdMapped %lu kB, FilePmdMapped %lu kB, Swap %lu kB of %zu kB\n",
+		when, region_smaps_kb(r, "Rss"), region_smaps_kb(r, "ShmemPmdMapped"),
+		region_smaps_kb(r, "FilePmdMapped"), region_smaps_kb(r, "Swap"),
+		r->len / 1024);
 }
 
 /*
@@ -97,10 +98,12 @@ static int no_huge_page(long before)
 	long after = vmstat_read("thp_file_fallback");
 
 	if (before >= 0 && after > before)
-		return skip("the kernel could not allocate a huge page (thp_file_fallback grew by %ld)",
-			    after - before);
-	ksft_print_msg("no huge page was mapped and the kernel reports no huge page fallback (thp_file_fallback %ld)\n",
-		       after);
+		return skip(
+			"the kernel could not allocate a huge page (thp_file_fallback grew by %ld)",
+			after - before);
+	ksft_print_msg(
+		"no huge page was mapped and the kernel reports no huge page fallback (thp_file_fallback %ld)\n",
+		after);
 	return KSFT_FAIL;
 }
 
@@ -168,9 +171,10 @@ static bool pages_intact(const char *how, const char *buf, size_t first,
 			first_bad = idx;
 	}
 	if (bad)
-		ksft_print_msg("%s: %zu of %zu pages differ, the first is page %zu (offset 0x%zx, huge page %zu)\n",
-			       how, bad, npages, first_bad, first_bad * ps,
-			       first_bad * ps / pmd_size);
+		ksft_print_msg(
+			"%s: %zu of %zu pages differ, the first is page %zu (offset 0x%zx, huge page %zu)\n",
+			how, bad, npages, first_bad, first_bad * ps,
+			first_bad * ps / pmd_size);
 	return !bad;
 }
 
@@ -239,8 +243,9 @@ static int test_one_byte_makes_whole_folio_data(struct region *r)
 	}
 	ok &= seek_is(r->fd, 0, SEEK_DATA, 0, false);
 	if (!seek_is(r->fd, 0, SEEK_HOLE, pmd_size, false)) {
-		ksft_print_msg("SEEK_HOLE from 0 should end the data at the end of the 0x%zx byte folio, not at the end of the written 0x%zx byte page\n",
-			       pmd_size, ps);
+		ksft_print_msg(
+			"SEEK_HOLE from 0 should end the data at the end of the 0x%zx byte folio, not at the end of the written 0x%zx byte page\n",
+			pmd_size, ps);
 		ok = false;
 	}
 	ok &= seek_is(r->fd, ps, SEEK_DATA, ps, false);

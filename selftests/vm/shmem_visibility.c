@@ -168,11 +168,12 @@ static bool check_content(struct region *r, size_t idx, struct view_stats *st)
 	for (off = 0; off < ps && page[off] == (unsigned char)ref_page[off];)
 		off++;
 	memcpy(&head, page, sizeof(head));
-	ksft_print_msg("%spage %zu: content differs at byte 0x%zx: 0x%02x, expected 0x%02x; first word 0x%016llx (pattern of page %llu)\n",
-		       diag_prefix, idx, off, off < ps ? page[off] : 0,
-		       off < ps ? (unsigned char)ref_page[off] : 0,
-		       (unsigned long long)head,
-		       (unsigned long long)(head ^ PATTERN_MAGIC));
+	ksft_print_msg(
+		"%spage %zu: content differs at byte 0x%zx: 0x%02x, expected 0x%02x; first word 0x%016llx (pattern of page %llu)\n",
+		diag_prefix, idx, off, off < ps ? page[off] : 0,
+		off < ps ? (unsigned char)ref_page[off] : 0,
+		(unsigned long long)head,
+		(unsigned long long)(head ^ PATTERN_MAGIC));
 	return false;
 }
 
@@ -279,9 +280,10 @@ static void print_stats(const char *when, const struct view_stats *st)
 	if (st->diags > MAX_PAGE_DIAGS)
 		ksft_print_msg("%s(%u more page diagnostics not shown)\n",
 			       diag_prefix, st->diags - MAX_PAGE_DIAGS);
-	ksft_print_msg("%s%s: %zu pages: pagemap %zu present, %zu swap, %zu none; mincore %zu resident; SEEK_DATA %zu data; %zu failed\n",
-		       diag_prefix, when, st->pages, st->present, st->swap,
-		       st->none, st->resident, st->seek_data, st->failed);
+	ksft_print_msg(
+		"%s%s: %zu pages: pagemap %zu present, %zu swap, %zu none; mincore %zu resident; SEEK_DATA %zu data; %zu failed\n",
+		diag_prefix, when, st->pages, st->present, st->swap,
+		st->none, st->resident, st->seek_data, st->failed);
 }
 
 /* Check every page; @req_even and @req_odd for even and odd pages */
@@ -334,8 +336,9 @@ static int open_map_files(const char *map, size_t len)
 
 static int map_files_skip(int err)
 {
-	return skip("opening /proc/self/map_files/<start>-<end> failed with %s: needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE",
-		    errno_name(err));
+	return skip(
+		"opening /proc/self/map_files/<start>-<end> failed with %s: needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE",
+		errno_name(err));
 }
 
 /* Map @npages of the region; returns a KSFT_* code */
@@ -611,8 +614,9 @@ static int scenario_memory_pressure(struct region *r)
 	want_kb = mem_total / 4 * 5;
 	limit_kb = mem_total + swap_free / 5 * 4;
 	if (want_kb > limit_kb)
-		return skip("swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
-			    want_kb, mem_total, swap_free);
+		return skip(
+			"swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
+			want_kb, mem_total, swap_free);
 
 	code = setup_region(r, want_kb / (ps / 1024));
 	if (code != KSFT_PASS)
