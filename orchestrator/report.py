@@ -10,14 +10,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from junit_xml import TestCase, TestSuite, to_xml_report_string
-
 from .cache import atomic_write_text
 from .errors import InfraRecord
 from .kernel import KernelIdentity
 from .plan import Built
 from .qemu import VmConfig
-from .run import ProgramResult
+from .run import ProgramResult, SubtestResult
 from .status import Status
 
 SUMMARY_SCHEMA = 1
@@ -100,6 +98,7 @@ class RunReport:
         results = [s.to_json() for p in self.programs for s in p.subtests]
         for r in results:
             r.pop("diagnostics", None)
+            r.pop("tap", None)
         kernels = []
         for kernel in self.kernels:
             mine = [r for r in results if r["kernel"] == kernel.name]
@@ -157,31 +156,85 @@ def skips_by_reason(programs: list[ProgramResult]) -> list[tuple[str, list[str]]
     return sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
-def _testcase(p: ProgramResult, index: int) -> TestCase:
-    s = p.subtests[index]
-    case = TestCase(name=s.subtest, classname=f"{p.kernel}.{p.program}", stdout=p.tap)
+def _counts(subtests: list[SubtestResult]) -> dict[str, str]:
+    """A testsuite's counters as JUnit reads them: failures, errors and skips."""
+    failures = sum(s.status in (Status.FAIL, Status.XPASS) for s in subtests)
+    errors = sum(s.status in (Status.CRASH, Status.TIMEOUT, Status.ERROR) for s in subtests)
+    skipped = sum(s.status in (Status.SKIP, Status.XFAIL) for s in subtests)
+    return {
+        "tests": str(len(subtests)), "failures": str(failures), "errors": str(errors),
+        "skipped": str(skipped),
+    }  # fmt: skip
+
+
+def _seconds(value: float) -> str:
+    """A time as Jenkins' junit-10 schema wants it: at most three decimals."""
+    return f"{max(0.0, value):.3f}"
+
+
+def _outcome(case: ET.Element, s: SubtestResult) -> None:
+    """The testcase's result element, if it is not a plain pass."""
     details = "\n".join(s.diagnostics)
     message = s.reason or s.status.value
-    if s.status is Status.FAIL:
-        case.add_failure_info(message=message, output=details, failure_type="fail")
-    elif s.status is Status.XPASS:
-        case.add_failure_info(
-            message=f"expected to fail but passed: {message}", output=details, failure_type="xpass"
-        )
-    elif s.status in (Status.CRASH, Status.TIMEOUT, Status.ERROR):
-        case.add_error_info(message=message, output=details, error_type=s.status.value)
-    elif s.status is Status.SKIP:
-        case.add_skipped_info(message=message)
+    tag, kind = {
+        Status.FAIL: ("failure", "fail"),
+        Status.XPASS: ("failure", "xpass"),
+        Status.CRASH: ("error", "crash"),
+        Status.TIMEOUT: ("error", "timeout"),
+        Status.ERROR: ("error", "error"),
+        Status.SKIP: ("skipped", ""),
+        Status.XFAIL: ("skipped", ""),
+    }.get(s.status, ("", ""))
+    if not tag:
+        return
+    if s.status is Status.XPASS:
+        message = f"expected to fail but passed: {message}"
     elif s.status is Status.XFAIL:
-        case.add_skipped_info(message=f"expected failure: {message}", output=details)
-    return case
+        message = f"expected failure: {message}"
+    element = ET.SubElement(case, tag, {"message": message})
+    if kind:
+        element.set("type", kind)
+    if details and s.status is not Status.SKIP:
+        element.text = details
+
+
+def _testcase(suite: ET.Element, p: ProgramResult, s: SubtestResult) -> None:
+    case = ET.SubElement(
+        suite, "testcase",
+        {"name": s.subtest, "classname": f"{p.kernel}.{p.program}", "time": _seconds(s.seconds)},
+    )  # fmt: skip
+    _outcome(case, s)
+    out = s.tap
+    if s.flaky:
+        # Jenkins' UI does not show <flakyFailure>: the case's own output says it first.
+        out = f"FLAKY: {s.reason}\n{out}"
+        flaky = ET.SubElement(case, "flakyFailure", {"type": "flaky", "message": s.reason})
+        if s.diagnostics:
+            ET.SubElement(flaky, "system-out").text = "\n".join(s.diagnostics)
+    if out:
+        ET.SubElement(case, "system-out").text = out
+
+
+def _properties(suite: ET.Element, props: dict[str, str]) -> None:
+    element = ET.SubElement(suite, "properties")
+    for name, value in props.items():
+        ET.SubElement(element, "property", {"name": name, "value": value})
 
 
 def junit_xml(report: RunReport) -> str:
-    """One testsuite per kernel x program, one testcase per subtest."""
+    """One testsuite per kernel x program (name: the program, package: the kernel, so
+    Jenkins shows `kernel.program`), one testcase per subtest with its own time and TAP
+    lines; the program's whole TAP once, as the suite's system-out."""
     kernels = {k.name: k for k in report.kernels}
-    suites = []
+    root = ET.Element("testsuites", {"name": f"residency-kselftest {report.run_id}"})
+    totals = Counter[str]()
     for p in report.programs:
+        counts = _counts(p.subtests)
+        suite = ET.SubElement(
+            root, "testsuite",
+            {"name": p.program, "package": p.kernel, **counts, "time": _seconds(p.seconds)},
+        )  # fmt: skip
+        totals.update({k: int(v) for k, v in counts.items()})
         props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
         kernel = kernels.get(p.kernel)
         if kernel is not None:
@@ -193,39 +246,33 @@ def junit_xml(report: RunReport) -> str:
         skips = skips_by_reason([p])
         if skips:
             props["skips"] = "; ".join(f"{len(names)} x {reason}" for reason, names in skips)
-        cases = [_testcase(p, i) for i in range(len(p.subtests))]
-        suites.append(
-            TestSuite(f"{p.kernel}.{p.program}", cases, package=p.kernel, properties=props)
-        )
+        # A testcase may not carry properties in junit-10: per-case facts are suite
+        # properties named `<fact>:<subtest>` (and a line in the case's own output).
+        for s in p.subtests:
+            if s.flaky:
+                props[f"flaky:{s.subtest}"] = s.reason
+        _properties(suite, props)
+        for s in p.subtests:
+            _testcase(suite, p, s)
+        if p.tap:
+            ET.SubElement(suite, "system-out").text = p.tap
     for err in report.infrastructure_errors:
-        case = TestCase(name=err.step, classname=f"{err.kernel}.infra")
-        case.add_error_info(message=err.cause, output=err.fix, error_type="infrastructure")
-        suites.append(TestSuite(f"{err.kernel}.infrastructure", [case], package=err.kernel))
-    text = to_xml_report_string(suites, prettyprint=False, encoding="utf-8")
-    root = ET.fromstring(text)
-    root.set("name", f"residency-kselftest {report.run_id}")
-    flaky = {
-        (f"{p.kernel}.{p.program}", s.subtest): s
-        for p in report.programs
-        for s in p.subtests
-        if s.flaky
-    }
-    for case in root.iter("testcase"):
-        sub = flaky.get((case.get("classname", ""), case.get("name", "")))
-        if sub is not None:
-            # The Jenkins JUnit plugin shows a flakyFailure as a pass that failed before.
-            element = ET.Element("flakyFailure", {"type": "flaky", "message": sub.reason})
-            element.text = "\n".join(sub.diagnostics)
-            case.insert(0, element)
-    # Subtests have no time of their own; a program's suite carries how long it ran.
-    seconds = {f"{p.kernel}.{p.program}": p.seconds for p in report.programs}
-    for suite in root.iter("testsuite"):
-        suite.set("time", str(seconds.get(suite.get("name", ""), 0.0)))
-    root.set("time", str(sum(seconds.values())))
-    for element in root.iter():
-        # Jenkins' junit-10 schema allows at most three decimals in a time.
-        if "time" in element.attrib:
-            element.set("time", f"{float(element.get('time') or 0):.3f}")
+        suite = ET.SubElement(
+            root, "testsuite",
+            {"name": "infrastructure", "package": err.kernel, "tests": "1", "failures": "0",
+             "errors": "1", "skipped": "0", "time": _seconds(0)},
+        )  # fmt: skip
+        case = ET.SubElement(
+            suite, "testcase",
+            {"name": err.step, "classname": f"{err.kernel}.infrastructure", "time": _seconds(0)},
+        )  # fmt: skip
+        error = ET.SubElement(case, "error", {"type": "infrastructure", "message": err.cause})
+        error.text = f"fix: {err.fix}"
+        totals.update(tests=1, errors=1)
+    root.set("tests", str(totals["tests"]))
+    root.set("failures", str(totals["failures"]))
+    root.set("errors", str(totals["errors"]))
+    root.set("time", _seconds(sum(p.seconds for p in report.programs)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 
