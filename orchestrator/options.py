@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .errors import InfraError
+from .labels import KernelSpec, check_unique, parse_kernel_option
 
 ACCELS = ("auto", "kvm", "tcg")
 
@@ -20,9 +21,12 @@ def add_options(parser: pytest.Parser) -> None:
         "--kernel",
         action="append",
         default=[],
-        metavar="PATH",
-        help="kernel image (bzImage/vmlinuz) to test; repeat for several. "
-        "Default: the Debian cloud kernel of the host's suite, fetched with apt",
+        metavar="[NAME=]SPEC",
+        help="kernel to test: debian:NAME (a Debian cloud kernel preset), a kernel source "
+        "tree (a directory, built here) or a kernel image (bzImage/vmlinuz); repeat for "
+        "several.  NAME= labels it in every report (default: the preset, the tree's branch "
+        "or directory, the image's path).  Default: the Debian cloud kernel of the host's "
+        "suite, fetched with apt",
     )
     add(
         "--modules",
@@ -124,7 +128,7 @@ def parse_size_mb(text: str, option: str) -> int:
 
 @dataclass(frozen=True)
 class Options:
-    kernels: tuple[str, ...]
+    kernels: tuple[KernelSpec, ...]
     modules: Path | None
     memory_mb: int
     swap_mb: int
@@ -154,7 +158,8 @@ def read_options(config: pytest.Config) -> Options:
         raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
     if opt.boot_timeout <= 0:
         raise InfraError(f"--boot-timeout {opt.boot_timeout} is not positive", "use 60 or more")
-    kernels = tuple(opt.kernel)
+    kernels = tuple(parse_kernel_option(value) for value in opt.kernel)
+    check_unique([k.label for k in kernels if k.label])
     if opt.modules and len(kernels) != 1:
         raise InfraError(
             "--modules needs exactly one --kernel image to belong to",

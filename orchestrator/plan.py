@@ -20,6 +20,7 @@ from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
 from .image import build_initramfs
 from .kernel import Kernel, KernelIdentity, resolve_kernel
+from .labels import KernelSpec, check_unique
 from .options import Options
 from .qemu import VmConfig, check_qemu
 
@@ -148,19 +149,16 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         expectations = str(path.resolve())
     presets = project / "qemu-images" / "kernel-presets.toml"
     kernels: list[Kernel] = []
-    for spec in opts.kernels or (None,):
+    for wanted in opts.kernels or (KernelSpec(None),):
+        spec = wanted.spec
         log(f"residency: kernel {spec or 'default (Debian cloud kernel of this host)'}")
         kernels.append(
             resolve_kernel(
-                spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config
+                spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config,
+                wanted.label,
             )
-        )
-    names = [k.name for k in kernels]
-    if len(set(names)) != len(names):
-        raise InfraError(
-            f"two --kernel values have the same release name ({names})",
-            "pass each kernel once",
-        )
+        )  # fmt: skip
+    check_unique([k.name for k in kernels])
     tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "

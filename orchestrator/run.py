@@ -135,7 +135,7 @@ def _own_lines(
     previous = 0
     for line in sorted(set(lines)):
         seconds = max(0.0, arrived(line) - arrived(previous))
-        own[line] = (round(seconds, 3), "\n".join(text[previous:line]) + "\n")
+        own[line] = (round(seconds, 3), "\n".join(text[previous:line]).lstrip("\n") + "\n")
         previous = line
     rest = "\n".join(text[previous:]).strip("\n")
     after = max(0.0, execution.seconds - arrived(previous)) if times else 0.0

@@ -44,6 +44,8 @@ def assert_infra(proc: subprocess.CompletedProcess[str], *words: str) -> None:
         (["--results", "/proc/no/such/dir"], ["not writable", "--results"]),
         (["--modules", "/tmp"], ["--modules", "--kernel"]),
         (["--no-such-option"], ["unrecognized arguments"]),
+        (["--kernel", "my kernel=debian:6.1"], ["label", "fix:"]),
+        (["--kernel", "a=debian:6.1", "--kernel", "a=debian:6.12"], ["labelled 'a'", "NAME=SPEC"]),
         (["--accel", "xen"], ["invalid choice"]),
     ],
 )
