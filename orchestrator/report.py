@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .baseline import GATING, REGRESSION, Comparison
 from .cache import atomic_write_text
 from .errors import InfraRecord
 from .kernel import KernelIdentity
@@ -32,13 +33,15 @@ class RunConfig:
     programs: list[str]
     built: Built
     expectations: str | None
+    subtests: list[str] = field(default_factory=list)  # --subtest: only these decide
+    bisect: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self.vm)
         data.update(
             accel_why=self.accel_why, qemu=self.qemu_version, timeout=self.timeout,
             programs=list(self.programs), built=asdict(self.built),
-            expectations=self.expectations,
+            expectations=self.expectations, subtests=list(self.subtests), bisect=self.bisect,
         )  # fmt: skip
         return data
 
@@ -87,6 +90,7 @@ class RunReport:
     kernels: list[KernelEntry]
     programs: list[ProgramResult]
     infrastructure_errors: list[InfraRecord] = field(default_factory=list)
+    baseline: Comparison | None = None
 
     def counts(self) -> dict[str, int]:
         counter = Counter(s.status.value for p in self.programs for s in p.subtests)
@@ -99,6 +103,8 @@ class RunReport:
         for r in results:
             r.pop("diagnostics", None)
             r.pop("tap", None)
+            if self.baseline is not None:
+                r["baseline"] = self.baseline.of(r["kernel"], r["program"], r["subtest"])
         kernels = []
         for kernel in self.kernels:
             mine = [r for r in results if r["kernel"] == kernel.name]
@@ -115,6 +121,7 @@ class RunReport:
                     "results": [{k: v for k, v in r.items() if k != "kernel"} for r in mine],
                 }
             )
+        extra = {} if self.baseline is None else {"baseline": self.baseline.to_json()}
         return {
             "schema": SUMMARY_SCHEMA,
             "run_id": self.run_id,
@@ -140,7 +147,7 @@ class RunReport:
                 for p in self.programs
             ],
             "results": results,
-        }
+        } | extra
 
 
 def skips_by_reason(programs: list[ProgramResult]) -> list[tuple[str, list[str]]]:
@@ -156,15 +163,15 @@ def skips_by_reason(programs: list[ProgramResult]) -> list[tuple[str, list[str]]
     return sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
-def _counts(subtests: list[SubtestResult]) -> dict[str, str]:
-    """A testsuite's counters as JUnit reads them: failures, errors and skips."""
-    failures = sum(s.status in (Status.FAIL, Status.XPASS) for s in subtests)
-    errors = sum(s.status in (Status.CRASH, Status.TIMEOUT, Status.ERROR) for s in subtests)
-    skipped = sum(s.status in (Status.SKIP, Status.XFAIL) for s in subtests)
+def _count(suite: ET.Element) -> dict[str, int]:
+    """A testsuite's counters, as JUnit reads them from its testcases."""
+    cases = suite.findall("testcase")
     return {
-        "tests": str(len(subtests)), "failures": str(failures), "errors": str(errors),
-        "skipped": str(skipped),
-    }  # fmt: skip
+        "tests": len(cases),
+        "failures": sum(c.find("failure") is not None for c in cases),
+        "errors": sum(c.find("error") is not None for c in cases),
+        "skipped": sum(c.find("skipped") is not None for c in cases),
+    }
 
 
 def _seconds(value: float) -> str:
@@ -172,10 +179,19 @@ def _seconds(value: float) -> str:
     return f"{max(0.0, value):.3f}"
 
 
-def _outcome(case: ET.Element, s: SubtestResult) -> None:
-    """The testcase's result element, if it is not a plain pass."""
+def _outcome(case: ET.Element, s: SubtestResult, regression_since: str | None) -> None:
+    """The testcase's result element, if it is not a plain pass.  A regression against the
+    baseline is always a failure whose message says so (a skip too: the feature was there)."""
     details = "\n".join(s.diagnostics)
     message = s.reason or s.status.value
+    if regression_since is not None:
+        what = f"{s.status.value}: {message}" if message != s.status.value else message
+        element = ET.SubElement(
+            case, "failure",
+            {"message": f"regression since {regression_since}: {what}", "type": "regression"},
+        )  # fmt: skip
+        element.text = details or None
+        return
     tag, kind = {
         Status.FAIL: ("failure", "fail"),
         Status.XPASS: ("failure", "xpass"),
@@ -198,13 +214,19 @@ def _outcome(case: ET.Element, s: SubtestResult) -> None:
         element.text = details
 
 
-def _testcase(suite: ET.Element, p: ProgramResult, s: SubtestResult) -> None:
+def _testcase(
+    suite: ET.Element, p: ProgramResult, s: SubtestResult, comparison: Comparison | None
+) -> None:
     case = ET.SubElement(
         suite, "testcase",
         {"name": s.subtest, "classname": f"{p.kernel}.{p.program}", "time": _seconds(s.seconds)},
     )  # fmt: skip
-    _outcome(case, s)
+    klass = comparison.of(p.kernel, p.program, s.subtest) if comparison else None
+    since = comparison.baseline.run if comparison and klass == REGRESSION else None
+    _outcome(case, s, since)
     out = s.tap
+    if comparison is not None:
+        out = f"baseline {comparison.baseline.run}: {klass}\n{out}"
     if s.flaky:
         # Jenkins' UI does not show <flakyFailure>: the case's own output says it first.
         out = f"FLAKY: {s.reason}\n{out}"
@@ -221,41 +243,69 @@ def _properties(suite: ET.Element, props: dict[str, str]) -> None:
         ET.SubElement(element, "property", {"name": name, "value": value})
 
 
+def _program_suite(root: ET.Element, report: RunReport, p: ProgramResult) -> dict[str, int]:
+    """The testsuite of one kernel x program; returns its counters."""
+    kernels = {k.name: k for k in report.kernels}
+    suite = ET.SubElement(
+        root, "testsuite", {"name": p.program, "package": p.kernel, "time": _seconds(p.seconds)}
+    )
+    props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
+    kernel = kernels.get(p.kernel)
+    if kernel is not None:
+        if kernel.guest is not None:
+            props["uname_r"] = kernel.guest.uname_r
+            props["swap_kb"] = str(kernel.guest.swap_kb)
+            props["mem_kb"] = str(kernel.guest.mem_kb)
+        props["accel"] = kernel.accel
+    skips = skips_by_reason([p])
+    if skips:
+        props["skips"] = "; ".join(f"{len(names)} x {reason}" for reason, names in skips)
+    # A testcase may not carry properties in junit-10: per-case facts are suite
+    # properties named `<fact>:<subtest>` (and a line in the case's own output).
+    comparison = report.baseline
+    for s in p.subtests:
+        if s.flaky:
+            props[f"flaky:{s.subtest}"] = s.reason
+        if comparison is not None:
+            props[f"baseline:{s.subtest}"] = str(comparison.of(p.kernel, p.program, s.subtest))
+    gone = (
+        [g for g in comparison.gone if (g.kernel, g.program) == (p.kernel, p.program)]
+        if comparison
+        else []
+    )
+    for g in gone:
+        props[f"baseline:{g.subtest}"] = "gone"
+    _properties(suite, props)
+    for s in p.subtests:
+        _testcase(suite, p, s, comparison)
+    for g in gone:
+        # A subtest of the base that did not report now still shows, failed.
+        case = ET.SubElement(
+            suite, "testcase",
+            {"name": g.subtest, "classname": f"{p.kernel}.{p.program}", "time": _seconds(0)},
+        )  # fmt: skip
+        assert comparison is not None
+        ET.SubElement(case, "failure", {
+            "type": "gone",
+            "message": f"gone since {comparison.baseline.run}: {g.base_status} there, "
+            "no result now",
+        })  # fmt: skip
+    if p.tap:
+        ET.SubElement(suite, "system-out").text = p.tap
+    counts = _count(suite)
+    for name in ("tests", "failures", "errors", "skipped"):
+        suite.set(name, str(counts[name]))
+    return counts
+
+
 def junit_xml(report: RunReport) -> str:
     """One testsuite per kernel x program (name: the program, package: the kernel, so
     Jenkins shows `kernel.program`), one testcase per subtest with its own time and TAP
     lines; the program's whole TAP once, as the suite's system-out."""
-    kernels = {k.name: k for k in report.kernels}
     root = ET.Element("testsuites", {"name": f"residency-kselftest {report.run_id}"})
     totals = Counter[str]()
     for p in report.programs:
-        counts = _counts(p.subtests)
-        suite = ET.SubElement(
-            root, "testsuite",
-            {"name": p.program, "package": p.kernel, **counts, "time": _seconds(p.seconds)},
-        )  # fmt: skip
-        totals.update({k: int(v) for k, v in counts.items()})
-        props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
-        kernel = kernels.get(p.kernel)
-        if kernel is not None:
-            if kernel.guest is not None:
-                props["uname_r"] = kernel.guest.uname_r
-                props["swap_kb"] = str(kernel.guest.swap_kb)
-                props["mem_kb"] = str(kernel.guest.mem_kb)
-            props["accel"] = kernel.accel
-        skips = skips_by_reason([p])
-        if skips:
-            props["skips"] = "; ".join(f"{len(names)} x {reason}" for reason, names in skips)
-        # A testcase may not carry properties in junit-10: per-case facts are suite
-        # properties named `<fact>:<subtest>` (and a line in the case's own output).
-        for s in p.subtests:
-            if s.flaky:
-                props[f"flaky:{s.subtest}"] = s.reason
-        _properties(suite, props)
-        for s in p.subtests:
-            _testcase(suite, p, s)
-        if p.tap:
-            ET.SubElement(suite, "system-out").text = p.tap
+        totals.update(_program_suite(root, report, p))
     for err in report.infrastructure_errors:
         suite = ET.SubElement(
             root, "testsuite",
@@ -294,6 +344,23 @@ def point_latest(results_root: Path, run_dir: Path) -> None:
     os.replace(tmp, link)
 
 
+def baseline_summary(comparison: Comparison, programs: list[ProgramResult]) -> list[str]:
+    """The comparison with the baseline: counts, then every subtest that fails the gate."""
+    base = comparison.baseline
+    counts = ", ".join(f"{n} {c}" for c, n in comparison.counts().items() if n) or "nothing"
+    matched = "; ".join(f"{k} against {b}" for k, b in comparison.matched.items() if k != b)
+    lines = [f"baseline {base.run} ({base.path}): {counts}" + (f" [{matched}]" if matched else "")]
+    for p in programs:
+        for s in p.subtests:
+            klass = comparison.of(p.kernel, p.program, s.subtest)
+            if klass in GATING:
+                lines.append(f"  {klass.upper()}: {p.kernel} {p.program}: {s.subtest}: "
+                             f"{s.status.value} {s.reason}".rstrip())  # fmt: skip
+    for g in comparison.gone:
+        lines.append(f"  GONE: {g.kernel} {g.program}: {g.subtest}: {g.base_status} there")
+    return lines
+
+
 def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
     lines = []
     by_kernel: dict[str, list[ProgramResult]] = {}
@@ -319,6 +386,10 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
                     lines.append(f"  {label:7} {p.program}: {s.subtest}: {s.reason}")
     for err in report.infrastructure_errors:
         lines.append(f"infrastructure error: {err.kernel}: {err.cause} -- fix: {err.fix}")
+    if report.config.subtests:
+        lines.append("the verdict is decided by " + ", ".join(report.config.subtests) + " only")
+    if report.baseline is not None:
+        lines += baseline_summary(report.baseline, report.programs)
     total = report.counts()
     counted = ", ".join(f"{n} {st}" for st, n in total.items() if n) or "no results"
     lines.append(f"total: {counted}; results in {run_dir}")
