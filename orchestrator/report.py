@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -174,6 +175,19 @@ def _count(suite: ET.Element) -> dict[str, int]:
     }
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """@text with each character XML 1.0 forbids written as a visible \\xNN / \\uNNNN."""
+    return _NOT_XML.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
 def _seconds(value: float) -> str:
     """A time as Jenkins' junit-10 schema wants it: at most three decimals."""
     return f"{max(0.0, value):.3f}"
@@ -323,6 +337,12 @@ def junit_xml(report: RunReport) -> str:
     root.set("failures", str(totals["failures"]))
     root.set("errors", str(totals["errors"]))
     root.set("time", _seconds(sum(p.seconds for p in report.programs)))
+    for element in root.iter():
+        # What a program prints may hold characters XML 1.0 cannot carry: show them escaped.
+        if element.text:
+            element.text = xml_safe(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, xml_safe(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 

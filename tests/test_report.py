@@ -260,3 +260,16 @@ def test_case_times_come_from_the_host_clock_per_result_line() -> None:
     report.programs = [result]
     case = ET.fromstring(junit_xml(report)).find("testsuite/testcase[@name='b']")
     assert case is not None and case.get("time") == "2.500"
+
+
+def test_characters_xml_cannot_carry_are_shown_escaped() -> None:
+    report = sample_report()
+    program = report.programs[0]
+    program.tap += "garbage \x01\x1b[0m\x00 end\n"
+    program.subtests[1].diagnostics.append("bad byte \x02")
+    program.subtests[1].reason = "why \x03"
+    text = junit_xml(report)
+    validate_junit(text)
+    assert "garbage \\x01\\x1b[0m\\x00 end" in text
+    failure = ET.fromstring(text).find("testsuite/testcase[@name='hole_found']/failure")
+    assert failure is not None and failure.get("message") == "why \\x03"
