@@ -88,3 +88,12 @@ def test_bisect_stops_on_errors_that_would_repeat_at_every_commit(
     text = proc.stdout + proc.stderr
     assert proc.returncode == 128, text
     assert "Traceback" not in text
+
+
+def test_bisect_skips_a_tree_that_cannot_give_a_testable_kernel(tmp_path: Path) -> None:
+    """The fake tree's Kconfig cannot enable what the tests need: that commit is untestable."""
+    tree = ROOT / "tests/fixtures/fake-kernel-tree"
+    proc = orchestrate("--bisect", "--results", str(tmp_path / "r"), "--kernel", str(tree))
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 125, text
+    assert "cannot enable CONFIG_USERFAULTFD" in text and "Traceback" not in text
