@@ -1,6 +1,7 @@
 """`python -m orchestrator [pytest and suite options]`: run the suite through pytest.
 
-Exit status: 0 everything passed or was expected, 1 a test failed, 2 infrastructure error.
+Exit status: 0 everything passed or was expected, 1 a test failed, 2 infrastructure error;
+under --bisect 0 good, 1 bad, 125 untestable commit, 128 an error of the environment.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from . import verdict
+
 SUITE = Path(__file__).with_name("suite.py")
 
 
@@ -17,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     base = [str(SUITE), "-p", "orchestrator.plugin", "-p", "no:cacheprovider", "-rN"]
     code = int(pytest.main(base + args))
-    if code in (0, 1, 2):
+    bisect = "--bisect" in args
+    if bisect and code in (0, 1, verdict.EXIT_UNTESTABLE, verdict.EXIT_ENVIRONMENT):
+        return code
+    if code in (0, 1, 2) and not bisect:
         return code
     if code == pytest.ExitCode.USAGE_ERROR:
         print("residency: bad option (see the error above); run with --help", file=sys.stderr)
@@ -25,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print("residency: no test selected; check -k and --kernel", file=sys.stderr)
     else:
         print(f"residency: pytest stopped with status {code}", file=sys.stderr)
-    return 2
+    return verdict.EXIT_ENVIRONMENT if bisect else verdict.EXIT_INFRA
 
 
 def main_exit() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import verdict
+from . import baseline, verdict
 from .parts import BootRecord, Parts
 from .plan import Plan
 from .report import GuestFacts, KernelEntry, RunConfig, RunReport
@@ -47,15 +47,25 @@ def assemble(plan: Plan, pytest_status: int) -> RunReport:
     config = RunConfig(
         vm=plan.vm, accel_why=plan.accel_why, qemu_version=plan.qemu_version,
         timeout=plan.timeout, programs=plan.programs, built=plan.built,
-        expectations=plan.expectations,
+        expectations=plan.expectations, subtests=plan.subtests, bisect=plan.bisect,
     )  # fmt: skip
-    failed = any(p.failed for p in programs)
+    comparison = None
+    if plan.baseline is not None:
+        names = [k.name for k in plan.kernels]
+        comparison = baseline.compare(baseline.load(Path(plan.baseline)), names, programs)
+    for p in programs:
+        infra += verdict.selection_problems(p, plan.subtests, plan.bisect)
+    failed = any(verdict.deciding(p, comparison, plan.subtests) for p in programs)
+    status = verdict.exit_status(pytest_status, bool(infra), failed)
+    if plan.bisect:
+        status = verdict.bisect_status(status, infra)
     return RunReport(
         run_id=plan.run_id,
         started=plan.started,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         complete=verdict.is_complete(pytest_status, bool(infra)),
-        exit_status=verdict.exit_status(pytest_status, bool(infra), failed),
+        exit_status=status,
+        baseline=comparison,
         config=config,
         kernels=kernels,
         programs=programs,

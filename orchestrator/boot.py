@@ -101,6 +101,7 @@ class QemuGuest:
                 f"kernel {self.image.name} did not boot: {ready} (last console line: {tail!r})",
                 f"read {self.console_log}; check that the image boots on x86 with "
                 "console=ttyS0, or raise --boot-timeout",
+                untestable=True,
             )
         return ready
 

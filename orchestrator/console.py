@@ -21,6 +21,7 @@ READY_RE = re.compile(
 START_RE = r"<<<residency:start (?P<nonce>{nonce}) (?P<program>\S+)>>>"
 END_RE = r"<<<residency:end (?P<nonce>{nonce}) rc=(?P<rc>\d+) taint=(?P<t0>\d+),(?P<t1>\d+)>>>"
 ANY_NONCE = r"[0-9a-f]+"
+LINE_END = re.compile(r"\n")  # each console line is timestamped as it arrives
 POWEROFF_RE = r"<<<residency:poweroff>>>"
 # The kernel's last words as it stops the machine (kernel/reboot.c, "reboot: " prefix).  After
 # them nothing happens in the guest, so QEMU can be ended at once, even where it would run on
@@ -30,6 +31,9 @@ SHUTDOWN_WAIT = 5.0
 MONITOR_BREAK = "\x01b"  # QEMU's mux escape: send a serial break to the guest
 SYSRQ_KEY = "w"  # show blocked tasks: useful in the log of a hang
 Outcome = Literal["completed", "timeout", "crash"]
+_Pattern = (
+    re.Pattern[str] | re.Pattern[bytes] | str | bytes | type[pexpect.EOF] | type[pexpect.TIMEOUT]
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class Execution:
     taint_before: int | None = None
     taint_after: int | None = None
     detail: str = ""
+    line_times: tuple[float, ...] = ()
+    """Seconds from the program's start to the arrival of each line of @output (as
+    ``output.split("\\n")`` counts them) on the host; empty when unknown (a replayed log)."""
 
 
 def clean(text: str) -> str:
@@ -125,20 +132,48 @@ class Console:
         index = self._expect_or_gone(re.compile(START_RE.format(nonce=nonce)), min(60, timeout))
         if index != 0:
             return self._lost(program, start, "", index, "the guest did not start the program")
-        index = self._expect_or_gone(re.compile(END_RE.format(nonce=nonce)), timeout)
-        output = clean(self.child.before if isinstance(self.child.before, str) else "")
+        index, output, times = self._lines_until(re.compile(END_RE.format(nonce=nonce)), timeout)
         if index != 0:
-            return self._lost(program, start, output, index, f"after {timeout:.0f}s")
+            lost = self._lost(program, start, output, index, f"after {timeout:.0f}s")
+            return replace(lost, line_times=times)
         m = self.child.match
         assert isinstance(m, re.Match)
         execution = finished(program, m, output, time.monotonic() - start)
         fingerprint = oops_fingerprint(output)
-        return replace(execution, detail=fingerprint) if fingerprint else execution
+        return replace(execution, detail=fingerprint or "", line_times=times)
 
-    def _expect_or_gone(self, pattern: re.Pattern[str], timeout: float) -> int:
+    def _lines_until(
+        self, end: re.Pattern[str], timeout: float
+    ) -> tuple[int, str, tuple[float, ...]]:
+        """Read the console line by line until @end, noting when each line arrived (the
+        guest's output stays as the program printed it).  Returns _expect_or_gone's index,
+        the cleaned output before @end, and each line's arrival in seconds from now."""
+        start = time.monotonic()
+        deadline = start + timeout
+        chunks: list[str] = []
+        times: list[float] = []
+        while True:
+            index = self._expect_or_gone(end, max(0.0, deadline - time.monotonic()), LINE_END)
+            before = self.child.before if isinstance(self.child.before, str) else ""
+            chunks.append(before)
+            if index != 4:
+                break
+            chunks.append("\n")
+            times.append(round(time.monotonic() - start, 3))
+        return index, clean("".join(chunks)), tuple(times)
+
+    def _expect_or_gone(
+        self, pattern: re.Pattern[str], timeout: float, line: re.Pattern[str] | None = None
+    ) -> int:
         """0 when @pattern came, 1 when the guest is gone (QEMU exited, or the kernel said
-        its last words: a halted machine never exits by itself), 2 on timeout."""
-        index = self.child.expect([pattern, pexpect.EOF, pexpect.TIMEOUT, LAST_WORDS_RE], timeout)
+        its last words: a halted machine never exits by itself), 2 on timeout, 4 when
+        @line (if given) came first."""
+        patterns: list[_Pattern] = [
+            pattern, pexpect.EOF, pexpect.TIMEOUT, LAST_WORDS_RE,
+        ]  # fmt: skip
+        if line is not None:
+            patterns.append(line)
+        index = self.child.expect(patterns, timeout)
         if index == 3:
             self.last_words = str(self.child.after)
             return 1

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 class InfraError(Exception):
     """Something outside the tests went wrong: a bad option, a missing tool, a guest that
     does not boot.  It carries one line naming the problem and one naming the fix, and is
-    always reported as such, never as a test result."""
+    always reported as such, never as a test result.
 
-    def __init__(self, cause: str, fix: str) -> None:
+    @untestable: the problem belongs to the kernel being tested (its tree does not build,
+    it does not boot), so another commit may do better (`git bisect run` skips it); else it
+    is the environment's (an option, a missing tool) and would repeat at every commit."""
+
+    def __init__(self, cause: str, fix: str, untestable: bool = False) -> None:
         super().__init__(cause)
         self.cause = cause
         self.fix = fix
+        self.untestable = untestable
 
     def one_line(self) -> str:
         return f"{self.cause} -- fix: {self.fix}"
@@ -27,7 +32,8 @@ class InfraRecord:
     step: str
     cause: str
     fix: str
+    untestable: bool = False  # the kernel's problem, not the environment's (see InfraError)
 
     @classmethod
     def of(cls, kernel: str, step: str, error: InfraError) -> InfraRecord:
-        return cls(kernel, step, error.cause, error.fix)
+        return cls(kernel, step, error.cause, error.fix, error.untestable)

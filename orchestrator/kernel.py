@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +11,7 @@ from .bzimage import image_version_string
 from .cache import sha256_file
 from .debian import FetchedKernel, fetch_host_default, fetch_preset, load_presets
 from .errors import InfraError
+from .labels import image_label, tree_label
 from .source import TreeSource, build_tree
 
 
@@ -139,9 +140,8 @@ def kernel_from_image(image: Path, modules: Path | None) -> Kernel:
             "pass the image inside it, e.g. --kernel arch/x86/boot/bzImage",
         )
     version = image_version_string(image)
-    release = version.split(" ", 1)[0] if version else image.name
     modules_dir = find_modules_dir(modules.expanduser()) if modules else None
-    name = re.sub(r"[^A-Za-z0-9_+.-]", "_", release) or "kernel"
+    name = image_label(image)
     source = ImageSource(str(image.resolve()), str(modules_dir.resolve()) if modules_dir else None)
     return Kernel(name, image.resolve(), modules_dir, version, source)
 
@@ -191,10 +191,20 @@ def resolve_kernel(
     presets: Path,
     refresh: bool = False,
     merge_config: bool = False,
+    label: str | None = None,
 ) -> Kernel:
     """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, the path of a
     kernel source tree (a directory: built here) or of a kernel image (a file).  Debian
-    kernels are resolved through apt once per change of its lists, unless @refresh."""
+    kernels are resolved through apt once per change of its lists, unless @refresh.
+    @label, when given, is the kernel's name (see labels.py for the defaults)."""
+    kernel = _resolve(spec, modules, cache, presets, refresh, merge_config)
+    return kernel if label is None else replace(kernel, name=label)
+
+
+def _resolve(
+    spec: str | None, modules: Path | None, cache: Path, presets: Path, refresh: bool,
+    merge_config: bool,
+) -> Kernel:  # fmt: skip
     if spec is None:
         return kernel_from_debian(fetch_host_default(cache, refresh), None)
     if spec.startswith("debian:"):
@@ -211,8 +221,7 @@ def resolve_kernel(
         project = presets.parent.parent
         guest, tests = project / "qemu-images/kernel.config", project / "selftests/vm/config"
         built = build_tree(path, guest, tests, cache, cache / "logs", merge_config)
-        release = built.version_string.split(" ", 1)[0] or path.resolve().name
         return Kernel(
-            f"tree-{release}", built.image, built.modules_dir, built.version_string, built.source
+            tree_label(path), built.image, built.modules_dir, built.version_string, built.source
         )
     return kernel_from_image(path, modules)

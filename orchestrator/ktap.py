@@ -91,6 +91,9 @@ class TestResult:
     raw: str = ""
     """The result line as printed, without console prefix and nesting lead-in.
     Empty for a stand-in parent whose result line never appeared."""
+    line: int = field(default=0, compare=False)
+    """The 1-based number of the result line in the parsed text (0 for a stand-in);
+    lines are counted as ``text.split("\\n")`` counts them."""
 
 
 @dataclass
@@ -472,6 +475,7 @@ class _Parser:
 
     def on_result(self, block: _Block, line: _Line) -> None:
         ok, number, result = _result_from_line(line.body)
+        result.line = line.lineno
         section = block.sections[-1]
         implied = section.expected if number is None else number
         if number is not None and number != section.expected:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from . import expect
+from . import baseline, expect, verdict
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
 from .errors import InfraError, InfraRecord
@@ -50,6 +50,15 @@ class Lab:
         self.boots = 0
         self.broken: dict[str, InfraError] = {}
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
+        self.baseline = baseline.load(Path(plan.baseline)) if plan.baseline else None
+
+    def deciding(self, result: ProgramResult) -> list[str]:
+        """What makes @result fail the run (see verdict.deciding)."""
+        comparison = None
+        if self.baseline is not None:
+            names = [k.name for k in self.plan.kernels]
+            comparison = baseline.compare(self.baseline, names, [result])
+        return verdict.deciding(result, comparison, self.plan.subtests)
 
     def _ensure_guest(self, name: str) -> SystemUnderTest:
         if name in self.broken:
@@ -74,6 +83,7 @@ class Lab:
                     f"the guest of {kernel.name} has no swap ({info.swap_error}); see {log}",
                     "the kernel needs CONFIG_SWAP and a virtio disk driver "
                     "(built in, or in --modules)",
+                    untestable=True,
                 )
         except InfraError as e:
             self.broken[kernel.name] = e

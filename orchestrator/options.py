@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .errors import InfraError
+from .labels import KernelSpec, check_unique, parse_kernel_option
 
 ACCELS = ("auto", "kvm", "tcg")
 
@@ -20,9 +21,12 @@ def add_options(parser: pytest.Parser) -> None:
         "--kernel",
         action="append",
         default=[],
-        metavar="PATH",
-        help="kernel image (bzImage/vmlinuz) to test; repeat for several. "
-        "Default: the Debian cloud kernel of the host's suite, fetched with apt",
+        metavar="[NAME=]SPEC",
+        help="kernel to test: debian:NAME (a Debian cloud kernel preset), a kernel source "
+        "tree (a directory, built here) or a kernel image (bzImage/vmlinuz); repeat for "
+        "several.  NAME= labels it in every report (default: the preset, the tree's branch "
+        "or directory, the image's path).  Default: the Debian cloud kernel of the host's "
+        "suite, fetched with apt",
     )
     add(
         "--modules",
@@ -99,6 +103,29 @@ def add_options(parser: pytest.Parser) -> None:
         help="where runs are written (default: results/ of this project, wherever it is run from)",
     )
     add(
+        "--baseline",
+        default=None,
+        metavar="PATH",
+        help="compare with an earlier run (its results directory or summary.json): exit 1 "
+        "only on a regression, a new failure or a subtest gone; 0 while a subtest fails as it "
+        "did there",
+    )
+    add(
+        "--subtest",
+        action="append",
+        default=[],
+        metavar="PROGRAM:SUBTEST",
+        help="run only PROGRAM (whole) and let only SUBTEST decide the verdict; the others are "
+        "reported but do not count; repeat for several",
+    )
+    add(
+        "--bisect",
+        action="store_true",
+        help="exit status for git bisect run: 0 good, 1 bad, 125 this commit cannot be tested "
+        "(tree does not build, kernel does not boot), 128 an error that would repeat at every "
+        "commit (bad option, QEMU missing, nothing selected); expectations and retries are off",
+    )
+    add(
         "--cache-dir",
         default=None,
         metavar="DIR",
@@ -122,9 +149,21 @@ def parse_size_mb(text: str, option: str) -> int:
     return value * 1024 if unit == "G" else value
 
 
+def parse_subtest(value: str) -> tuple[str, str]:
+    """--subtest PROGRAM:SUBTEST."""
+    program, _, subtest = value.partition(":")
+    if not program or not subtest:
+        raise InfraError(
+            f"--subtest {value!r} does not name a program and a subtest",
+            "write it as --subtest PROGRAM:SUBTEST, "
+            "e.g. --subtest shmem_lseek:memfd_empty_file_enxio",
+        )
+    return program, subtest
+
+
 @dataclass(frozen=True)
 class Options:
-    kernels: tuple[str, ...]
+    kernels: tuple[KernelSpec, ...]
     modules: Path | None
     memory_mb: int
     swap_mb: int
@@ -140,6 +179,9 @@ class Options:
     use_expectations: bool
     refresh_kernels: bool = False
     merge_config: bool = False
+    baseline: Path | None = None
+    subtests: tuple[tuple[str, str], ...] = ()
+    bisect: bool = False
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -154,13 +196,18 @@ def read_options(config: pytest.Config) -> Options:
         raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
     if opt.boot_timeout <= 0:
         raise InfraError(f"--boot-timeout {opt.boot_timeout} is not positive", "use 60 or more")
-    kernels = tuple(opt.kernel)
+    kernels = tuple(parse_kernel_option(value) for value in opt.kernel)
+    check_unique([k.label for k in kernels if k.label])
     if opt.modules and len(kernels) != 1:
         raise InfraError(
             "--modules needs exactly one --kernel image to belong to",
             "pass one --kernel PATH with its --modules DIR",
         )
+    subtests = tuple(parse_subtest(value) for value in opt.subtest)
     return Options(
+        baseline=Path(opt.baseline) if opt.baseline else None,
+        subtests=subtests,
+        bisect=opt.bisect,
         kernels=kernels,
         modules=Path(opt.modules) if opt.modules else None,
         memory_mb=memory,
@@ -172,9 +219,10 @@ def read_options(config: pytest.Config) -> Options:
         results=Path(opt.results) if opt.results else None,
         cache_dir=Path(opt.cache_dir) if opt.cache_dir else None,
         expectations=Path(opt.expectations) if opt.expectations else None,
-        use_expectations=not opt.no_expectations,
+        # Under --bisect a known failure must not make a bad commit look good.
+        use_expectations=not opt.no_expectations and not opt.bisect,
         selftests=Path(opt.selftests) if opt.selftests else None,
-        retry_failed=opt.retry_failed,
+        retry_failed=opt.retry_failed and not opt.bisect,
         refresh_kernels=opt.refresh_kernels,
         merge_config=opt.merge_config,
     )

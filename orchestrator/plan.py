@@ -9,17 +9,18 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import expect
+from . import baseline, expect
 from .accel import choose_accel
 from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
 from .image import build_initramfs
 from .kernel import Kernel, KernelIdentity, resolve_kernel
+from .labels import KernelSpec, check_unique
 from .options import Options
 from .qemu import VmConfig, check_qemu
 
@@ -72,6 +73,9 @@ class Plan:
     built: Built
     expectations: str | None
     retry_failed: bool
+    baseline: str | None = None  # the baseline's summary.json
+    subtests: list[str] = field(default_factory=list)  # PROGRAM:SUBTEST deciding the verdict
+    bisect: bool = False
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -146,26 +150,33 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         path = opts.expectations or project / "expectations.toml"
         expect.load(path)  # a broken file stops the run here, not in a worker
         expectations = str(path.resolve())
+    base = baseline.load(opts.baseline).path if opts.baseline else None
     presets = project / "qemu-images" / "kernel-presets.toml"
     kernels: list[Kernel] = []
-    for spec in opts.kernels or (None,):
+    for wanted in opts.kernels or (KernelSpec(None),):
+        spec = wanted.spec
         log(f"residency: kernel {spec or 'default (Debian cloud kernel of this host)'}")
         kernels.append(
             resolve_kernel(
-                spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config
+                spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config,
+                wanted.label,
             )
-        )
-    names = [k.name for k in kernels]
-    if len(set(names)) != len(names):
-        raise InfraError(
-            f"two --kernel values have the same release name ({names})",
-            "pass each kernel once",
-        )
+        )  # fmt: skip
+    check_unique([k.name for k in kernels])
     tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "
         f"({len(tests.programs)} programs)"
     )
+    programs = list(tests.programs)
+    if opts.subtests:
+        unknown = sorted({p for p, _ in opts.subtests if p not in programs})
+        if unknown:
+            raise InfraError(
+                f"--subtest names no program of the suite: {', '.join(unknown)}",
+                "use one of " + ", ".join(programs),
+            )
+        programs = [p for p in programs if any(p == q for q, _ in opts.subtests)]
     init = project / "qemu-images" / "init"
     planned = []
     built_images = False
@@ -197,11 +208,14 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         accel_why=why,
         qemu_version=qemu_version,
         timeout=opts.timeout or tests.timeout,
-        programs=list(tests.programs),
+        programs=programs,
         kernels=planned,
         built=Built(selftests=tests.built_now, initramfs=built_images),
         expectations=expectations,
         retry_failed=opts.retry_failed,
+        baseline=base,
+        subtests=[f"{p}:{s}" for p, s in opts.subtests],
+        bisect=opts.bisect,
     )
     plan.save(run_dir / "plan.json")
     return plan

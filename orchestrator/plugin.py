@@ -18,7 +18,7 @@ import pytest
 
 from . import interrupt, verdict
 from .assemble import assemble
-from .errors import InfraError
+from .errors import InfraError, InfraRecord
 from .lab import Lab
 from .options import add_options, read_options
 from .plan import Plan, prepare
@@ -51,6 +51,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             sys.stdout.flush()
             sys.stderr.write(f"residency: infrastructure error: {e.one_line()}\n")
             sys.stderr.flush()
+            if config.option.bisect:
+                record = [InfraRecord.of("all", "prepare", e)]
+                os._exit(verdict.bisect_status(verdict.EXIT_INFRA, record))
             os._exit(verdict.EXIT_INFRA)
     config.stash[PLAN_KEY] = plan
     config.stash[LAB_KEY] = Lab(plan)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from junit_xml import TestCase, TestSuite, to_xml_report_string
-
+from .baseline import GATING, REGRESSION, Comparison
 from .cache import atomic_write_text
 from .errors import InfraRecord
 from .kernel import KernelIdentity
 from .plan import Built
 from .qemu import VmConfig
-from .run import ProgramResult
+from .run import ProgramResult, SubtestResult
 from .status import Status
 
 SUMMARY_SCHEMA = 1
@@ -34,13 +34,15 @@ class RunConfig:
     programs: list[str]
     built: Built
     expectations: str | None
+    subtests: list[str] = field(default_factory=list)  # --subtest: only these decide
+    bisect: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self.vm)
         data.update(
             accel_why=self.accel_why, qemu=self.qemu_version, timeout=self.timeout,
             programs=list(self.programs), built=asdict(self.built),
-            expectations=self.expectations,
+            expectations=self.expectations, subtests=list(self.subtests), bisect=self.bisect,
         )  # fmt: skip
         return data
 
@@ -89,6 +91,7 @@ class RunReport:
     kernels: list[KernelEntry]
     programs: list[ProgramResult]
     infrastructure_errors: list[InfraRecord] = field(default_factory=list)
+    baseline: Comparison | None = None
 
     def counts(self) -> dict[str, int]:
         counter = Counter(s.status.value for p in self.programs for s in p.subtests)
@@ -100,6 +103,9 @@ class RunReport:
         results = [s.to_json() for p in self.programs for s in p.subtests]
         for r in results:
             r.pop("diagnostics", None)
+            r.pop("tap", None)
+            if self.baseline is not None:
+                r["baseline"] = self.baseline.of(r["kernel"], r["program"], r["subtest"])
         kernels = []
         for kernel in self.kernels:
             mine = [r for r in results if r["kernel"] == kernel.name]
@@ -116,6 +122,7 @@ class RunReport:
                     "results": [{k: v for k, v in r.items() if k != "kernel"} for r in mine],
                 }
             )
+        extra = {} if self.baseline is None else {"baseline": self.baseline.to_json()}
         return {
             "schema": SUMMARY_SCHEMA,
             "run_id": self.run_id,
@@ -141,7 +148,7 @@ class RunReport:
                 for p in self.programs
             ],
             "results": results,
-        }
+        } | extra
 
 
 def skips_by_reason(programs: list[ProgramResult]) -> list[tuple[str, list[str]]]:
@@ -157,75 +164,185 @@ def skips_by_reason(programs: list[ProgramResult]) -> list[tuple[str, list[str]]
     return sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
-def _testcase(p: ProgramResult, index: int) -> TestCase:
-    s = p.subtests[index]
-    case = TestCase(name=s.subtest, classname=f"{p.kernel}.{p.program}", stdout=p.tap)
+def _count(suite: ET.Element) -> dict[str, int]:
+    """A testsuite's counters, as JUnit reads them from its testcases."""
+    cases = suite.findall("testcase")
+    return {
+        "tests": len(cases),
+        "failures": sum(c.find("failure") is not None for c in cases),
+        "errors": sum(c.find("error") is not None for c in cases),
+        "skipped": sum(c.find("skipped") is not None for c in cases),
+    }
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """@text with each character XML 1.0 forbids written as a visible \\xNN / \\uNNNN."""
+    return _NOT_XML.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def _seconds(value: float) -> str:
+    """A time as Jenkins' junit-10 schema wants it: at most three decimals."""
+    return f"{max(0.0, value):.3f}"
+
+
+def _outcome(case: ET.Element, s: SubtestResult, regression_since: str | None) -> None:
+    """The testcase's result element, if it is not a plain pass.  A regression against the
+    baseline is always a failure whose message says so (a skip too: the feature was there)."""
     details = "\n".join(s.diagnostics)
     message = s.reason or s.status.value
-    if s.status is Status.FAIL:
-        case.add_failure_info(message=message, output=details, failure_type="fail")
-    elif s.status is Status.XPASS:
-        case.add_failure_info(
-            message=f"expected to fail but passed: {message}", output=details, failure_type="xpass"
-        )
-    elif s.status in (Status.CRASH, Status.TIMEOUT, Status.ERROR):
-        case.add_error_info(message=message, output=details, error_type=s.status.value)
-    elif s.status is Status.SKIP:
-        case.add_skipped_info(message=message)
+    if regression_since is not None:
+        what = f"{s.status.value}: {message}" if message != s.status.value else message
+        element = ET.SubElement(
+            case, "failure",
+            {"message": f"regression since {regression_since}: {what}", "type": "regression"},
+        )  # fmt: skip
+        element.text = details or None
+        return
+    tag, kind = {
+        Status.FAIL: ("failure", "fail"),
+        Status.XPASS: ("failure", "xpass"),
+        Status.CRASH: ("error", "crash"),
+        Status.TIMEOUT: ("error", "timeout"),
+        Status.ERROR: ("error", "error"),
+        Status.SKIP: ("skipped", ""),
+        Status.XFAIL: ("skipped", ""),
+    }.get(s.status, ("", ""))
+    if not tag:
+        return
+    if s.status is Status.XPASS:
+        message = f"expected to fail but passed: {message}"
     elif s.status is Status.XFAIL:
-        case.add_skipped_info(message=f"expected failure: {message}", output=details)
-    return case
+        message = f"expected failure: {message}"
+    element = ET.SubElement(case, tag, {"message": message})
+    if kind:
+        element.set("type", kind)
+    if details and s.status is not Status.SKIP:
+        element.text = details
+
+
+def _testcase(
+    suite: ET.Element, p: ProgramResult, s: SubtestResult, comparison: Comparison | None
+) -> None:
+    case = ET.SubElement(
+        suite, "testcase",
+        {"name": s.subtest, "classname": f"{p.kernel}.{p.program}", "time": _seconds(s.seconds)},
+    )  # fmt: skip
+    klass = comparison.of(p.kernel, p.program, s.subtest) if comparison else None
+    since = comparison.baseline.run if comparison and klass == REGRESSION else None
+    _outcome(case, s, since)
+    out = s.tap
+    if comparison is not None:
+        out = f"baseline {comparison.baseline.run}: {klass}\n{out}"
+    if s.flaky:
+        # Jenkins' UI does not show <flakyFailure>: the case's own output says it first.
+        out = f"FLAKY: {s.reason}\n{out}"
+        flaky = ET.SubElement(case, "flakyFailure", {"type": "flaky", "message": s.reason})
+        if s.diagnostics:
+            ET.SubElement(flaky, "system-out").text = "\n".join(s.diagnostics)
+    if out:
+        ET.SubElement(case, "system-out").text = out
+
+
+def _properties(suite: ET.Element, props: dict[str, str]) -> None:
+    element = ET.SubElement(suite, "properties")
+    for name, value in props.items():
+        ET.SubElement(element, "property", {"name": name, "value": value})
+
+
+def _program_suite(root: ET.Element, report: RunReport, p: ProgramResult) -> dict[str, int]:
+    """The testsuite of one kernel x program; returns its counters."""
+    kernels = {k.name: k for k in report.kernels}
+    suite = ET.SubElement(
+        root, "testsuite", {"name": p.program, "package": p.kernel, "time": _seconds(p.seconds)}
+    )
+    props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
+    kernel = kernels.get(p.kernel)
+    if kernel is not None:
+        if kernel.guest is not None:
+            props["uname_r"] = kernel.guest.uname_r
+            props["swap_kb"] = str(kernel.guest.swap_kb)
+            props["mem_kb"] = str(kernel.guest.mem_kb)
+        props["accel"] = kernel.accel
+    skips = skips_by_reason([p])
+    if skips:
+        props["skips"] = "; ".join(f"{len(names)} x {reason}" for reason, names in skips)
+    # A testcase may not carry properties in junit-10: per-case facts are suite
+    # properties named `<fact>:<subtest>` (and a line in the case's own output).
+    comparison = report.baseline
+    for s in p.subtests:
+        if s.flaky:
+            props[f"flaky:{s.subtest}"] = s.reason
+        if comparison is not None:
+            props[f"baseline:{s.subtest}"] = str(comparison.of(p.kernel, p.program, s.subtest))
+    gone = (
+        [g for g in comparison.gone if (g.kernel, g.program) == (p.kernel, p.program)]
+        if comparison
+        else []
+    )
+    for g in gone:
+        props[f"baseline:{g.subtest}"] = "gone"
+    _properties(suite, props)
+    for s in p.subtests:
+        _testcase(suite, p, s, comparison)
+    for g in gone:
+        # A subtest of the base that did not report now still shows, failed.
+        case = ET.SubElement(
+            suite, "testcase",
+            {"name": g.subtest, "classname": f"{p.kernel}.{p.program}", "time": _seconds(0)},
+        )  # fmt: skip
+        assert comparison is not None
+        ET.SubElement(case, "failure", {
+            "type": "gone",
+            "message": f"gone since {comparison.baseline.run}: {g.base_status} there, "
+            "no result now",
+        })  # fmt: skip
+    if p.tap:
+        ET.SubElement(suite, "system-out").text = p.tap
+    counts = _count(suite)
+    for name in ("tests", "failures", "errors", "skipped"):
+        suite.set(name, str(counts[name]))
+    return counts
 
 
 def junit_xml(report: RunReport) -> str:
-    """One testsuite per kernel x program, one testcase per subtest."""
-    kernels = {k.name: k for k in report.kernels}
-    suites = []
+    """One testsuite per kernel x program (name: the program, package: the kernel, so
+    Jenkins shows `kernel.program`), one testcase per subtest with its own time and TAP
+    lines; the program's whole TAP once, as the suite's system-out."""
+    root = ET.Element("testsuites", {"name": f"residency-kselftest {report.run_id}"})
+    totals = Counter[str]()
     for p in report.programs:
-        props = {"program": p.program, "outcome": p.outcome, "exit_code": str(p.exit_code)}
-        kernel = kernels.get(p.kernel)
-        if kernel is not None:
-            if kernel.guest is not None:
-                props["uname_r"] = kernel.guest.uname_r
-                props["swap_kb"] = str(kernel.guest.swap_kb)
-                props["mem_kb"] = str(kernel.guest.mem_kb)
-            props["accel"] = kernel.accel
-        skips = skips_by_reason([p])
-        if skips:
-            props["skips"] = "; ".join(f"{len(names)} x {reason}" for reason, names in skips)
-        cases = [_testcase(p, i) for i in range(len(p.subtests))]
-        suites.append(
-            TestSuite(f"{p.kernel}.{p.program}", cases, package=p.kernel, properties=props)
-        )
+        totals.update(_program_suite(root, report, p))
     for err in report.infrastructure_errors:
-        case = TestCase(name=err.step, classname=f"{err.kernel}.infra")
-        case.add_error_info(message=err.cause, output=err.fix, error_type="infrastructure")
-        suites.append(TestSuite(f"{err.kernel}.infrastructure", [case], package=err.kernel))
-    text = to_xml_report_string(suites, prettyprint=False, encoding="utf-8")
-    root = ET.fromstring(text)
-    root.set("name", f"residency-kselftest {report.run_id}")
-    flaky = {
-        (f"{p.kernel}.{p.program}", s.subtest): s
-        for p in report.programs
-        for s in p.subtests
-        if s.flaky
-    }
-    for case in root.iter("testcase"):
-        sub = flaky.get((case.get("classname", ""), case.get("name", "")))
-        if sub is not None:
-            # The Jenkins JUnit plugin shows a flakyFailure as a pass that failed before.
-            element = ET.Element("flakyFailure", {"type": "flaky", "message": sub.reason})
-            element.text = "\n".join(sub.diagnostics)
-            case.insert(0, element)
-    # Subtests have no time of their own; a program's suite carries how long it ran.
-    seconds = {f"{p.kernel}.{p.program}": p.seconds for p in report.programs}
-    for suite in root.iter("testsuite"):
-        suite.set("time", str(seconds.get(suite.get("name", ""), 0.0)))
-    root.set("time", str(sum(seconds.values())))
+        suite = ET.SubElement(
+            root, "testsuite",
+            {"name": "infrastructure", "package": err.kernel, "tests": "1", "failures": "0",
+             "errors": "1", "skipped": "0", "time": _seconds(0)},
+        )  # fmt: skip
+        case = ET.SubElement(
+            suite, "testcase",
+            {"name": err.step, "classname": f"{err.kernel}.infrastructure", "time": _seconds(0)},
+        )  # fmt: skip
+        error = ET.SubElement(case, "error", {"type": "infrastructure", "message": err.cause})
+        error.text = f"fix: {err.fix}"
+        totals.update(tests=1, errors=1)
+    root.set("tests", str(totals["tests"]))
+    root.set("failures", str(totals["failures"]))
+    root.set("errors", str(totals["errors"]))
+    root.set("time", _seconds(sum(p.seconds for p in report.programs)))
     for element in root.iter():
-        # Jenkins' junit-10 schema allows at most three decimals in a time.
-        if "time" in element.attrib:
-            element.set("time", f"{float(element.get('time') or 0):.3f}")
+        # What a program prints may hold characters XML 1.0 cannot carry: show them escaped.
+        if element.text:
+            element.text = xml_safe(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, xml_safe(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 
@@ -245,6 +362,23 @@ def point_latest(results_root: Path, run_dir: Path) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(run_dir.name)
     os.replace(tmp, link)
+
+
+def baseline_summary(comparison: Comparison, programs: list[ProgramResult]) -> list[str]:
+    """The comparison with the baseline: counts, then every subtest that fails the gate."""
+    base = comparison.baseline
+    counts = ", ".join(f"{n} {c}" for c, n in comparison.counts().items() if n) or "nothing"
+    matched = "; ".join(f"{k} against {b}" for k, b in comparison.matched.items() if k != b)
+    lines = [f"baseline {base.run} ({base.path}): {counts}" + (f" [{matched}]" if matched else "")]
+    for p in programs:
+        for s in p.subtests:
+            klass = comparison.of(p.kernel, p.program, s.subtest)
+            if klass in GATING:
+                lines.append(f"  {klass.upper()}: {p.kernel} {p.program}: {s.subtest}: "
+                             f"{s.status.value} {s.reason}".rstrip())  # fmt: skip
+    for g in comparison.gone:
+        lines.append(f"  GONE: {g.kernel} {g.program}: {g.subtest}: {g.base_status} there")
+    return lines
 
 
 def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
@@ -272,6 +406,10 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
                     lines.append(f"  {label:7} {p.program}: {s.subtest}: {s.reason}")
     for err in report.infrastructure_errors:
         lines.append(f"infrastructure error: {err.kernel}: {err.cause} -- fix: {err.fix}")
+    if report.config.subtests:
+        lines.append("the verdict is decided by " + ", ".join(report.config.subtests) + " only")
+    if report.baseline is not None:
+        lines += baseline_summary(report.baseline, report.programs)
     total = report.counts()
     counted = ", ".join(f"{n} {st}" for st, n in total.items() if n) or "no results"
     lines.append(f"total: {counted}; results in {run_dir}")

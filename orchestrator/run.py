@@ -29,6 +29,8 @@ class SubtestResult:
     reason: str = ""
     diagnostics: list[str] = field(default_factory=list)
     flaky: bool = False  # failed first, passed when run again in a fresh VM
+    seconds: float = 0.0  # from the previous result line (or the start) to its own
+    tap: str = ""  # its own TAP lines: what the program printed since the previous result
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -45,6 +47,8 @@ class SubtestResult:
             reason=data.get("reason", ""),
             diagnostics=list(data.get("diagnostics", [])),
             flaky=bool(data.get("flaky", False)),
+            seconds=float(data.get("seconds", 0.0)),
+            tap=str(data.get("tap", "")),
         )
 
 
@@ -106,6 +110,38 @@ def _flatten(prefix: str, results: list[ktap.TestResult]) -> list[tuple[str, kta
     return out
 
 
+def failure_reason(status: Status, reason: str, diagnostics: list[str]) -> str:
+    """A failed subtest's reason: what its result line said, else its first diagnostic
+    line (kselftest prints why before the 'not ok')."""
+    if reason or status is not Status.FAIL:
+        return reason
+    return next((d.strip() for d in diagnostics if d.strip()), "")
+
+
+def _own_lines(
+    execution: Execution, lines: list[int]
+) -> tuple[dict[int, tuple[float, str]], tuple[float, str]]:
+    """For each result line number (1-based), its own time and TAP: from the previous
+    result line, or the program's start, to itself.  Also what came after the last one."""
+    text = execution.output.split("\n")
+    times = execution.line_times
+
+    def arrived(line: int) -> float:
+        if line <= 0:
+            return 0.0
+        return times[line - 1] if line - 1 < len(times) else execution.seconds
+
+    own: dict[int, tuple[float, str]] = {}
+    previous = 0
+    for line in sorted(set(lines)):
+        seconds = max(0.0, arrived(line) - arrived(previous))
+        own[line] = (round(seconds, 3), "\n".join(text[previous:line]).lstrip("\n") + "\n")
+        previous = line
+    rest = "\n".join(text[previous:]).strip("\n")
+    after = max(0.0, execution.seconds - arrived(previous)) if times else 0.0
+    return own, (round(after, 3), rest + "\n" if rest else "")
+
+
 def classify(kernel: str, execution: Execution) -> ProgramResult:
     """Parse a program's TAP and merge it with how the program ended.
 
@@ -114,20 +150,34 @@ def classify(kernel: str, execution: Execution) -> ProgramResult:
     program = execution.program
     doc = ktap.parse(execution.output)
     results: list[SubtestResult] = []
+    flat = _flatten("", doc.results)
+    own, trailing = _own_lines(execution, [r.line for _, r in flat if r.line])
 
-    def add(name: str, status: Status, reason: str, diagnostics: list[str] | None = None) -> None:
-        results.append(SubtestResult(kernel, program, name, status, reason, diagnostics or []))
+    def add(
+        name: str, status: Status, reason: str, diagnostics: list[str] | None = None, line: int = 0
+    ) -> None:
+        nonlocal trailing
+        diagnostics = diagnostics or []
+        reason = failure_reason(status, reason, diagnostics)
+        if line:
+            seconds, tap = own[line]
+        else:
+            # A result that never came gets what the program printed after the last one.
+            (seconds, tap), trailing = trailing, (0.0, "")
+        results.append(
+            SubtestResult(kernel, program, name, status, reason, diagnostics, False, seconds, tap)
+        )
 
     lost = {"timeout": Status.TIMEOUT, "crash": Status.CRASH}.get(execution.outcome)
     why = execution.detail or execution.outcome
     if doc.skip_all is not None:
         add(program, Status.SKIP, doc.skip_all)
-    for name, r in _flatten("", doc.results):
+    for name, r in flat:
         if r.raw == "" and lost is not None:
             # The parser stands in for a parent whose own result line never came.
             add(name, lost, f"no result: {why}", list(r.diagnostics))
         else:
-            add(name, r.status, r.reason, list(r.diagnostics))
+            add(name, r.status, r.reason, list(r.diagnostics), r.line)
     stand_ins = {r.number for r in doc.results if r.raw == ""}
     missing = [n for n in doc.missing if n not in stand_ins]
 

@@ -105,9 +105,11 @@ def _make(shape: TreeShape, log: Path, *args: str) -> None:
         with log.open(errors="replace") as f:
             f.seek(start)
             error = first_error(f.read())
+        fix = _fix_for(error, shape, log)
         raise InfraError(
             f"'make {' '.join(args)}' failed for the {shape.describe()}: {error}",
-            _fix_for(error, shape, log),
+            fix,
+            untestable=not fix.startswith("install what is missing"),
         )
 
 
@@ -155,6 +157,7 @@ def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: P
             "dependencies or options this tree does not have)",
             f"enable their dependencies in {config} (make -C {shape.source} O={out} "
             "menuconfig), or use a tree that has them",
+            untestable=True,
         )
     facts = {"shape": "pristine"}
     if image_is_current(build):
@@ -187,7 +190,9 @@ def _build_theirs(
             done = subprocess.run(merge, cwd=shape.objdir, stdout=f, stderr=subprocess.STDOUT,
                                   check=False)  # fmt: skip
         if done.returncode != 0:
-            raise InfraError(f"merge_config.sh failed for the {shape.describe()}", f"read {log}")
+            raise InfraError(
+                f"merge_config.sh failed for the {shape.describe()}", f"read {log}", untestable=True
+            )
         facts["config_merged"] = f"missing options added; the old .config is {backup}"
         missing = []
     if missing:

@@ -10,7 +10,6 @@ from .lab import Lab
 def test_program(case: tuple[str, str], lab: Lab) -> None:
     kernel, program = case
     result = lab.run(kernel, program)
-    bad = [s for s in result.subtests if s.status.is_bad]
-    if bad:
-        lines = [f"{s.status.value} {s.subtest}: {s.reason}" for s in bad]
+    lines = lab.deciding(result)
+    if lines:
         pytest.fail(f"{program} on {kernel}:\n" + "\n".join(lines), pytrace=False)

@@ -44,7 +44,13 @@ def assert_infra(proc: subprocess.CompletedProcess[str], *words: str) -> None:
         (["--results", "/proc/no/such/dir"], ["not writable", "--results"]),
         (["--modules", "/tmp"], ["--modules", "--kernel"]),
         (["--no-such-option"], ["unrecognized arguments"]),
+        (["--kernel", "my kernel=debian:6.1"], ["label", "fix:"]),
+        (["--kernel", "a=debian:6.1", "--kernel", "a=debian:6.12"], ["labelled 'a'", "NAME=SPEC"]),
         (["--accel", "xen"], ["invalid choice"]),
+        (["--baseline", "/nonexistent/run"], ["--baseline", "does not exist", "fix:"]),
+        (["--baseline", "/etc/hostname"], ["not a residency-kselftest summary.json", "fix:"]),
+        (["--subtest", "shmem_lseek"], ["PROGRAM:SUBTEST"]),
+        (["--subtest", "no_such:x"], ["names no program", "shmem_lseek"]),
     ],
 )
 def test_bad_input(tmp_path: Path, args: list[str], words: list[str]) -> None:
@@ -64,3 +70,30 @@ def test_missing_qemu(tmp_path: Path) -> None:
 def test_selecting_nothing_is_infrastructure(tmp_path: Path) -> None:
     proc = orchestrate("--results", str(tmp_path / "r"), "-k", "no_such_program")
     assert_infra(proc, "no test program was selected", "-k")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--no-such-option"],
+        ["--memory", "lots"],
+        ["--baseline", "/nonexistent/run"],
+        ["-k", "no_such_program"],
+    ],
+)
+def test_bisect_stops_on_errors_that_would_repeat_at_every_commit(
+    tmp_path: Path, args: list[str]
+) -> None:
+    proc = orchestrate("--bisect", "--results", str(tmp_path / "r"), *args)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 128, text
+    assert "Traceback" not in text
+
+
+def test_bisect_skips_a_tree_that_cannot_give_a_testable_kernel(tmp_path: Path) -> None:
+    """The fake tree's Kconfig cannot enable what the tests need: that commit is untestable."""
+    tree = ROOT / "tests/fixtures/fake-kernel-tree"
+    proc = orchestrate("--bisect", "--results", str(tmp_path / "r"), "--kernel", str(tree))
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 125, text
+    assert "cannot enable CONFIG_USERFAULTFD" in text and "Traceback" not in text

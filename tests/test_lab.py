@@ -128,7 +128,7 @@ def test_a_guest_that_does_not_boot_is_an_infrastructure_error_once(tmp_path: Pa
     report = assemble(plan, 1)
     assert report.exit_status == EXIT_INFRA and not report.complete
     assert report.to_json()["infrastructure_errors"] == [
-        {"kernel": "k1", "step": "boot", "cause": "no boot", "fix": "fix it"}
+        {"kernel": "k1", "step": "boot", "cause": "no boot", "fix": "fix it", "untestable": False}
     ]
 
 
