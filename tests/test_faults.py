@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from junit_schema import validate as validate_junit
+from runs import broken_default_kernel
 
 from orchestrator.boot import QemuGuest
 from orchestrator.build import build_selftests
@@ -117,13 +118,7 @@ def test_signal_truncation_garbage_and_missing_plan(fault_run: Any) -> None:
 
 
 def test_a_kernel_that_does_not_boot_is_infrastructure(tmp_path: Path) -> None:
-    kernel = resolve_kernel(
-        None, None, default_cache_dir(), ROOT / "qemu-images/kernel-presets.toml"
-    )
-    broken = tmp_path / "bzImage"
-    data = bytearray(kernel.image.read_bytes())
-    data[0x10000:] = bytes(len(data) - 0x10000)  # keep the setup code, zero the kernel
-    broken.write_bytes(bytes(data))
+    broken = broken_default_kernel(tmp_path)
     results = tmp_path / "results"
     start = time.monotonic()
     code, text = orchestrate(

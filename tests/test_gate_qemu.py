@@ -3,34 +3,16 @@ Debian 12, whose shmem_lseek has two known failures in expectations.toml)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from junit_schema import validate as validate_junit
-
-from orchestrator.cache import default_cache_dir
-from orchestrator.kernel import resolve_kernel
+from runs import broken_default_kernel, orchestrate
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN = "memfd_max_size_last_byte_seek_data"  # xfail on 6.1 with expectations, fail without
 
 pytestmark = pytest.mark.qemu
-
-
-def orchestrate(results: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--results", str(results), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    text = proc.stdout + proc.stderr
-    assert "Traceback" not in text
-    latest = results / "latest" / "summary.json"
-    summary = json.loads(latest.read_text()) if latest.exists() else {}
-    return proc.returncode, text, summary
 
 
 def test_a_baseline_gates_on_regressions_only(tmp_path: Path) -> None:
@@ -82,13 +64,7 @@ def test_bisect_exit_status_on_good_bad_and_unbootable_kernels(tmp_path: Path) -
     assert code == 1, text
     assert {r["subtest"]: r["status"] for r in summary["results"]}[KNOWN] == "fail"
 
-    kernel = resolve_kernel(
-        None, None, default_cache_dir(), ROOT / "qemu-images/kernel-presets.toml"
-    )
-    broken = tmp_path / "bzImage"
-    data = bytearray(kernel.image.read_bytes())
-    data[0x10000:] = bytes(len(data) - 0x10000)  # keep the setup code, zero the kernel
-    broken.write_bytes(bytes(data))
+    broken = broken_default_kernel(tmp_path)
     code, text, summary = orchestrate(
         results, *good, "--kernel", str(broken), "--boot-timeout", "20"
     )

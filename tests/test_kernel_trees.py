@@ -10,14 +10,13 @@ fragments: its cold build is the long one (about 25 min on 2 cores).
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import runs
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = [ROOT / "qemu-images/kernel.config", ROOT / "selftests/vm/config"]
@@ -26,14 +25,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.qemu]
 
 
 def orchestrate(results: Path, kernel: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--results", str(results), "--kernel",
-         str(kernel), "-k", "shmem_lseek", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600, check=False,
-    )  # fmt: skip
-    summary_path = results / "latest" / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    return proc.returncode, proc.stdout + proc.stderr, summary
+    return runs.orchestrate(
+        results, "--kernel", str(kernel), "-k", "shmem_lseek", *args, timeout=3 * 3600
+    )
 
 
 def make(tree: Path, *args: str) -> None:

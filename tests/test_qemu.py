@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from junit_schema import validate as validate_junit
+from runs import orchestrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 pytestmark = pytest.mark.qemu
-
-
-def orchestrate(results: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--results", str(results), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    text = proc.stdout + proc.stderr
-    summary = json.loads((results / "latest" / "summary.json").read_text())
-    return proc.returncode, text, summary
 
 
 def test_default_kernel_runs_the_suite_and_rebuilds_nothing_twice(tmp_path: Path) -> None:
