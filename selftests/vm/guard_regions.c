@@ -268,9 +268,10 @@ static int populate_stops_at_guard(struct region *r, int advice)
 		return ret;
 	ret = madvise(r->addr, r->len, advice);
 	if (ret != -1 || errno != EFAULT) {
-		ksft_print_msg("madvise(MADV_POPULATE_%s) over a guard returned %d (%s), expected -1 (EFAULT)\n",
-			       advice == MADV_POPULATE_READ ? "READ" : "WRITE",
-			       ret, ret ? errno_name(errno) : "no error");
+		ksft_print_msg(
+			"madvise(MADV_POPULATE_%s) over a guard returned %d (%s), expected -1 (EFAULT)\n",
+			advice == MADV_POPULATE_READ ? "READ" : "WRITE",
+			ret, ret ? errno_name(errno) : "no error");
 		ok = false;
 	}
 	ok &= pagemap_pages_are("before the guard", r->addr, 0, GUARD_FIRST,
@@ -411,8 +412,8 @@ static const struct subtest subtests[] = {
 	  setup_guarded_swapped },
 	{ "install_keeps_swapped", test_install_keeps_swapped, ON_SHMEM,
 	  setup_guarded_swapped },
-	{ "populate_read_efault", test_populate_read_efault, ON_ALL },
-	{ "populate_write_efault", test_populate_write_efault, ON_ALL },
+	{ "populate_read_efault", test_populate_read_efault, ON_ALL, NULL },
+	{ "populate_write_efault", test_populate_write_efault, ON_ALL, NULL },
 	{ "pageout_keeps_guard", test_pageout_keeps_guard, ON_ALL,
 	  setup_guarded },
 	{ "cold_keeps_guard", test_cold_keeps_guard, ON_ALL, setup_guarded },
@@ -422,7 +423,7 @@ static const struct subtest subtests[] = {
 	{ "punch_keeps_guard", test_punch_keeps_guard, ON_SHMEM, setup_guarded },
 	{ "truncate_keeps_guard", test_truncate_keeps_guard, ON_FD,
 	  setup_guarded },
-	{ "mincore_guard", test_mincore_guard, ON_ALL },
+	{ "mincore_guard", test_mincore_guard, ON_ALL, NULL },
 };
 
 static const struct suite suite = {

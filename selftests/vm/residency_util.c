@@ -805,12 +805,14 @@ int setup_guard_install(void *addr, size_t len)
 	if (!anon && kernel_older_than(6, 13))
 		return skip("guard regions: MADV_GUARD_INSTALL not supported (6.13+)");
 	if (anon && kernel_older_than(6, 15))
-		return skip("guard regions: MADV_GUARD_INSTALL on shmem and file mappings not supported (6.15+)");
-	ksft_print_msg("setup: MADV_GUARD_INSTALL returns EINVAL on %s, on a kernel whose version has %s\n",
-		       anon ? "this mapping but works on private anonymous memory" :
-		       "private anonymous memory",
-		       anon ? "guard regions on shmem and file mappings (6.15+)" :
-		       "guard regions (6.13+)");
+		return skip(
+			"guard regions: MADV_GUARD_INSTALL on shmem and file mappings not supported (6.15+)");
+	ksft_print_msg(
+		"setup: MADV_GUARD_INSTALL returns EINVAL on %s, on a kernel whose version has %s\n",
+		anon ? "this mapping but works on private anonymous memory" :
+		"private anonymous memory",
+		anon ? "guard regions on shmem and file mappings (6.15+)" :
+		"guard regions (6.13+)");
 	return KSFT_FAIL;
 }
 
@@ -1717,8 +1719,9 @@ int uffd_wp_register_region(const struct region *r, int *fdp)
 				  r->len, fdp, &err);
 	if (!err)
 		return ret;
+	/* anonymous, shmem and hugetlb VMAs only; shmat() maps with shm_vm_ops */
 	if (err == EINVAL && r->kind == MEM_SYSV_SHM)
-		return skip("userfaultfd does not take SysV shm mappings (UFFDIO_REGISTER: EINVAL; it handles anonymous, shmem and hugetlb VMAs, a shmat() mapping has ipc/shm.c's vm_ops)");
+		return skip("userfaultfd does not take SysV shm (UFFDIO_REGISTER: EINVAL)");
 	return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
 }
 
@@ -1786,10 +1789,11 @@ static int wp_serve_one(int fd, char *page, bool *event)
 		   !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
 		flags = msg.event == UFFD_EVENT_PAGEFAULT ?
 			msg.arg.pagefault.flags : 0;
-		ksft_print_msg("userfaultfd message: event 0x%x address 0x%llx flags 0x%llx; expected a write-protect fault (UFFD_PAGEFAULT_FLAG_WP) at %p\n",
-			       msg.event,
-			       (unsigned long long)msg.arg.pagefault.address,
-			       (unsigned long long)flags, page);
+		ksft_print_msg(
+			"userfaultfd message: event 0x%x address 0x%llx flags 0x%llx; expected a write-protect fault (UFFD_PAGEFAULT_FLAG_WP) at %p\n",
+			msg.event,
+			(unsigned long long)msg.arg.pagefault.address,
+			(unsigned long long)flags, page);
 		ret = -EPROTO;
 	} else {
 		*event = true;

@@ -200,8 +200,9 @@ static bool moved_without_uffd_wp(struct region *r, uint64_t before)
 	if (!check_page("write-protected, before mremap", r,
 			before | PME_UFFD_WP, 0) ||
 	    smaps_vma_flag(r->addr, "uw") != 1) {
-		ksft_print_msg("setup: the region is not write-protected before mremap (smaps VmFlags uw: %d)\n",
-			       smaps_vma_flag(r->addr, "uw"));
+		ksft_print_msg(
+			"setup: the region is not write-protected before mremap (smaps VmFlags uw: %d)\n",
+			smaps_vma_flag(r->addr, "uw"));
 		return false;
 	}
 	ret = region_move(r);
