@@ -55,23 +55,12 @@
 #define MADV_COLD	20
 #endif
 
-enum { BACKEND_ANON, BACKEND_SHARED_ANON, BACKEND_MEMFD, BACKEND_TMPFS,
-	BACKEND_SYSV, NR_BACKENDS };
-
-#define ON_ANON		(1U << BACKEND_ANON)
-#define ON_FD		((1U << BACKEND_MEMFD) | (1U << BACKEND_TMPFS))
-#define ON_SHMEM	(ON_FD | (1U << BACKEND_SHARED_ANON) | \
-			 (1U << BACKEND_SYSV))
+#define ON_ANON		ON_KIND(MEM_PRIVATE_ANON)
+#define ON_FD		(ON_KIND(MEM_MEMFD) | ON_KIND(MEM_TMPFS))
+#define ON_SHMEM	(ON_FD | ON_KIND(MEM_SHARED_ANON) | ON_KIND(MEM_SYSV_SHM))
 #define ON_ALL		(ON_ANON | ON_SHMEM)
 
-static struct backend backends[NR_BACKENDS] = {
-	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
-	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
-				  .kind = MEM_SHARED_ANON },
-	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
-	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },
-	[BACKEND_SYSV] = { .name = "sysv", .kind = MEM_SYSV_SHM },
-};
+static struct backend backends[NR_MEM_KINDS] = MEM_KIND_BACKENDS;
 
 static size_t ps;
 
@@ -207,49 +196,39 @@ static int test_install_keeps_data(struct region *r)
 }
 
 /*
- * Swapped-out private anonymous pages under a new guard: their swap ptes
- * are zapped, which frees the swap (smaps Swap: 0 kB), and they read zeros.
+ * Swapped-out pages under a new guard.  Private anonymous ones (@kept
+ * false): their swap ptes are zapped, which frees the swap (smaps Swap:
+ * 0 kB), and they read zeros after removal.  shmem (@kept): the swap
+ * entries stay in the page cache (smaps Swap: counts them), and the data
+ * reads back after removal.
  */
-static int test_install_zaps_swapped(struct region *r)
+static int install_over_swapped(struct region *r, bool kept)
 {
-	unsigned long swap_kb;
+	unsigned long swap_kb, want_kb = kept ? NR_GUARD * ps / 1024 : 0;
 	bool ok;
 	int ret;
 
 	ok = guard_holds("swapped out, then guarded", r);
 	swap_kb = region_smaps_kb(r, "Swap");
-	if (swap_kb) {
-		ksft_print_msg("smaps Swap: %lu kB under the guard, expected 0\n",
-			       swap_kb);
+	if (kept ? swap_kb < want_kb : swap_kb > 0) {
+		ksft_print_msg("smaps Swap: %lu kB under the guard, expected %s%lu kB\n",
+			       swap_kb, kept ? "at least " : "", want_kb);
 		ok = false;
 	}
 	ret = guard_remove(r);
 	if (ret)
 		return ret;
-	return pass_if(guarded_pages_read(r, false) && ok);
+	return pass_if(guarded_pages_read(r, kept) && ok);
 }
 
-/*
- * Swapped-out shmem under a new guard: the swap entries stay in the page
- * cache (smaps Swap: counts them), and the data reads back after removal.
- */
+static int test_install_zaps_swapped(struct region *r)
+{
+	return install_over_swapped(r, false);
+}
+
 static int test_install_keeps_swapped(struct region *r)
 {
-	unsigned long swap_kb;
-	bool ok;
-	int ret;
-
-	ok = guard_holds("swapped out, then guarded", r);
-	swap_kb = region_smaps_kb(r, "Swap");
-	if (swap_kb < NR_GUARD * ps / 1024) {
-		ksft_print_msg("smaps Swap: %lu kB under the guard, expected at least %zu kB\n",
-			       swap_kb, NR_GUARD * ps / 1024);
-		ok = false;
-	}
-	ret = guard_remove(r);
-	if (ret)
-		return ret;
-	return pass_if(guarded_pages_read(r, true) && ok);
+	return install_over_swapped(r, true);
 }
 
 /*

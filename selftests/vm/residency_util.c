@@ -777,8 +777,8 @@ bool kernel_older_than(unsigned int major, unsigned int minor)
 	return ma < major || (ma == major && mi < minor);
 }
 
-/* Does MADV_GUARD_INSTALL work on private anonymous memory? */
-static bool guard_on_anon(void)
+/* Does @advice work on a written page of private anonymous memory? */
+static bool advice_works_on_anon(int advice)
 {
 	size_t ps = sys_pagesize();
 	bool ok;
@@ -788,7 +788,8 @@ static bool guard_on_anon(void)
 		 -1, 0);
 	if (p == MAP_FAILED)
 		return false;
-	ok = !madvise(p, ps, MADV_GUARD_INSTALL);
+	p[0] = 1;
+	ok = !madvise(p, ps, advice);
 	munmap(p, ps);
 	return ok;
 }
@@ -801,7 +802,7 @@ int setup_guard_install(void *addr, size_t len)
 		return KSFT_PASS;
 	if (errno != EINVAL)
 		return setup_failed("madvise(MADV_GUARD_INSTALL)", errno);
-	anon = guard_on_anon();
+	anon = advice_works_on_anon(MADV_GUARD_INSTALL);
 	if (!anon && kernel_older_than(6, 13))
 		return skip("guard regions: MADV_GUARD_INSTALL not supported (6.13+)");
 	if (anon && kernel_older_than(6, 15))
@@ -1254,23 +1255,6 @@ int region_written_paged_out(struct region *r, int (*written)(struct region *r),
 	return region_pageout(r, first, npages ? npages : r->npages - first);
 }
 
-/* Does MADV_PAGEOUT work on private anonymous memory? */
-static bool pageout_on_anon(void)
-{
-	size_t ps = sys_pagesize();
-	bool ok;
-	char *p;
-
-	p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	p[0] = 1;
-	ok = !madvise(p, ps, MADV_PAGEOUT);
-	munmap(p, ps);
-	return ok;
-}
-
 int setup_pageout(void *addr, size_t len)
 {
 	struct pageout_stats st = { 0 };
@@ -1280,7 +1264,7 @@ int setup_pageout(void *addr, size_t len)
 	if (!swap_present())
 		return skip("no swap configured");
 	ret = pageout_range(addr, len, PAGEOUT_RETRIES, &st);
-	if (ret == -EINVAL && !pageout_on_anon())
+	if (ret == -EINVAL && !advice_works_on_anon(MADV_PAGEOUT))
 		return skip("kernel lacks MADV_PAGEOUT (EINVAL on private anonymous memory too)");
 	if (ret == -EINVAL) {
 		ksft_print_msg(
@@ -1613,6 +1597,15 @@ void memcg_cleanup(void)
 
 char uffd_skip[160];
 uint64_t uffd_features;
+
+void uffd_print_features(void)
+{
+	if (uffd_skip[0])
+		ksft_print_msg("%s\n", uffd_skip);
+	else
+		ksft_print_msg("userfaultfd features 0x%llx\n",
+			       (unsigned long long)uffd_features);
+}
 
 int uffd_new(void)
 {

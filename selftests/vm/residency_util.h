@@ -424,6 +424,9 @@ extern char uffd_skip[160];
 extern uint64_t uffd_features;
 void uffd_probe_features(void);
 
+/* What uffd_probe_features() found, as a line of the banner */
+void uffd_print_features(void);
+
 /*
  * A new userfaultfd: as an unprivileged user with UFFD_USER_MODE_ONLY or
  * through /dev/userfaultfd when vm.unprivileged_userfaultfd forbids the
@@ -505,6 +508,12 @@ enum mem_kind {
 	MEM_SYSV_SHM,		/* a SysV shmget() segment, shmat() */
 };
 
+/* How many kinds of memory there are */
+#define NR_MEM_KINDS		(MEM_SYSV_SHM + 1)
+
+/* The bit of kind @k in a subtest's "on" mask, for a MEM_KIND_BACKENDS table */
+#define ON_KIND(k)		(1U << (k))
+
 /* A kind of memory as a program tests it */
 struct backend {
 	const char *name;	/* put in front of the subtest names */
@@ -519,6 +528,19 @@ struct backend {
 	const char *mount_opts;	/* set when dir is a mount of our own */
 	char skip[160];		/* why it cannot be tested; empty when it can */
 };
+
+/*
+ * One backend of every kind, indexed by enum mem_kind, for a program that
+ * runs on all of them: struct backend backends[NR_MEM_KINDS] = ...
+ */
+#define MEM_KIND_BACKENDS {						\
+	[MEM_PRIVATE_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON }, \
+	[MEM_SHARED_ANON] = { .name = "shared_anon",			\
+			      .kind = MEM_SHARED_ANON },		\
+	[MEM_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },		\
+	[MEM_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },		\
+	[MEM_SYSV_SHM] = { .name = "sysv", .kind = MEM_SYSV_SHM },	\
+}
 
 /* Does memory of @b have a file (memfd, tmpfs) that lseek() can look at? */
 static inline bool backend_has_file(const struct backend *b)

@@ -672,11 +672,7 @@ static void print_environment(void)
 {
 	ksft_print_msg("soft-dirty: %s\n",
 		       softdirty_available() ? "supported" : "not supported");
-	if (uffd_skip[0])
-		ksft_print_msg("%s\n", uffd_skip);
-	else
-		ksft_print_msg("userfaultfd features 0x%llx\n",
-			       (unsigned long long)uffd_features);
+	uffd_print_features();
 }
 
 static const struct suite suite = {

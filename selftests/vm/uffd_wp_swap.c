@@ -44,19 +44,9 @@
 /* what a write into TEST_PAGE puts at its first byte; page_byte() is never 0 */
 #define NEW_BYTE	0
 
-enum { BACKEND_ANON, BACKEND_SHARED_ANON, BACKEND_MEMFD, BACKEND_TMPFS,
-	BACKEND_SYSV, NR_BACKENDS };
+#define ON_ALL		((1U << NR_MEM_KINDS) - 1)
 
-#define ON_ALL		((1U << NR_BACKENDS) - 1)
-
-static struct backend backends[NR_BACKENDS] = {
-	[BACKEND_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON },
-	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
-				  .kind = MEM_SHARED_ANON },
-	[BACKEND_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },
-	[BACKEND_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },
-	[BACKEND_SYSV] = { .name = "sysv", .kind = MEM_SYSV_SHM },
-};
+static struct backend backends[NR_MEM_KINDS] = MEM_KIND_BACKENDS;
 
 /* the userfaultfd of the subtest that is running, closed after it */
 static int uffd = -1;
@@ -281,20 +271,11 @@ static int run_and_close(const struct subtest *t, struct region *r)
 	return code;
 }
 
-static void print_environment(void)
-{
-	if (uffd_skip[0])
-		ksft_print_msg("%s\n", uffd_skip);
-	else
-		ksft_print_msg("userfaultfd features 0x%llx\n",
-			       (unsigned long long)uffd_features);
-}
-
 static const struct suite suite = {
 	SUITE_TABLES(subtests, backends),
 	.pagemap = true,
 	.setup = uffd_probe_features,
-	.environment = print_environment,
+	.environment = uffd_print_features,
 	.run = run_and_close,
 	.cleanup = uffd_close,
 };
