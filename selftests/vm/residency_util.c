@@ -6,7 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <poll.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,10 +238,26 @@ bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
 	return false;
 }
 
+/*
+ * What PAGEMAP_SCAN is compared with, category by pagemap bit, in
+ * Documentation/admin-guide/mm/pagemap.rst ("Pagemap Scan IOCTL"):
+ *  - PAGE_IS_PRESENT <-> PM_PRESENT (bit 63), PAGE_IS_SWAPPED <-> PM_SWAP
+ *    (bit 62), PAGE_IS_FILE <-> PM_FILE (bit 61): every kernel with the
+ *    ioctl (6.7+).
+ *  - PAGE_IS_GUARD <-> PM_GUARD_REGION (bit 58, "pte is a guard region
+ *    (since 6.15)"; "PAGE_IS_GUARD - Page is a part of a guard region" in
+ *    7.3's pagemap.rst, line 258; absent from 6.12's uapi/linux/fs.h).
+ *    Compared where the kernel takes PAGE_IS_GUARD in the return mask: an
+ *    unknown category is EINVAL (do_pagemap_scan()), which the probe in
+ *    pagemap_scan_available() takes for "no PAGE_IS_GUARD".
+ */
 #define SCAN_CATEGORIES	(PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE)
 
+/* SCAN_CATEGORIES and what the probe found the kernel to have besides */
+static uint64_t scan_categories = SCAN_CATEGORIES;
+
 static int pagemap_scan(const void *start, size_t len, struct page_region *vec,
-			size_t vec_len)
+			size_t vec_len, uint64_t return_mask)
 {
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
@@ -245,7 +265,7 @@ static int pagemap_scan(const void *start, size_t len, struct page_region *vec,
 		.end = (uintptr_t)start + len,
 		.vec = (uintptr_t)vec,
 		.vec_len = vec_len,
-		.return_mask = SCAN_CATEGORIES,
+		.return_mask = return_mask,
 	};
 	int fd = pagemap_fd >= 0 ? pagemap_fd : pagemap_open();
 	int ret;
@@ -264,20 +284,30 @@ bool pagemap_scan_available(const char **why)
 {
 	static int probed = 1;
 	struct page_region region;
+	size_t ps = sys_pagesize();
 	char *page;
 
 	if (probed > 0) {
-		page = mmap(NULL, sys_pagesize(), PROT_READ,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		page = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
 		probed = page == MAP_FAILED ? -ENOMEM :
-			 pagemap_scan(page, sys_pagesize(), &region, 1);
-		if (page != MAP_FAILED)
-			munmap(page, sys_pagesize());
+			 pagemap_scan(page, ps, &region, 1, SCAN_CATEGORIES);
 		probed = probed < 0 ? probed : 0;
+		if (!probed && pagemap_scan(page, ps, &region, 1,
+					    SCAN_CATEGORIES | PAGE_IS_GUARD) >= 0)
+			scan_categories |= PAGE_IS_GUARD;
+		if (page != MAP_FAILED)
+			munmap(page, ps);
 	}
 	if (probed && why)
 		*why = errno_name(-probed);
 	return !probed;
+}
+
+bool pagemap_scan_has_guard(void)
+{
+	return pagemap_scan_available(NULL) &&
+	       (scan_categories & PAGE_IS_GUARD);
 }
 
 int pagemap_scan_pages(const void *base, size_t first, size_t npages,
@@ -291,7 +321,8 @@ int pagemap_scan_pages(const void *base, size_t first, size_t npages,
 	vec = calloc(npages, sizeof(*vec));
 	if (!vec)
 		return -ENOMEM;
-	n = pagemap_scan(start, npages * sys_pagesize(), vec, npages);
+	n = pagemap_scan(start, npages * sys_pagesize(), vec, npages,
+			 scan_categories);
 	for (i = 0; i < npages; i++)
 		cats[i] = 0;
 	/* pages in no region have no category at all */
@@ -308,9 +339,11 @@ int pagemap_scan_pages(const void *base, size_t first, size_t npages,
 /* The PAGEMAP_SCAN categories that read(2)'s @entry stands for */
 static uint64_t entry_categories(uint64_t entry)
 {
-	return (entry & PME_PRESENT ? PAGE_IS_PRESENT : 0) |
-	       (entry & PME_SWAP ? PAGE_IS_SWAPPED : 0) |
-	       (entry & PME_FILE ? PAGE_IS_FILE : 0);
+	return ((entry & PME_PRESENT ? PAGE_IS_PRESENT : 0) |
+		(entry & PME_SWAP ? PAGE_IS_SWAPPED : 0) |
+		(entry & PME_FILE ? PAGE_IS_FILE : 0) |
+		(entry & PME_GUARD_REGION ? PAGE_IS_GUARD : 0)) &
+	       scan_categories;
 }
 
 /* Page @idx's PAGEMAP_SCAN @cats must say what its @entry says */
@@ -319,13 +352,15 @@ static bool scan_agrees(const char *when, size_t idx, uint64_t entry,
 {
 	uint64_t want = entry_categories(entry);
 
-	if ((cats & SCAN_CATEGORIES) == want)
+	if ((cats & scan_categories) == want)
 		return true;
 	ksft_print_msg(
-		"%s%spage %zu: PAGEMAP_SCAN categories 0x%llx (PRESENT %d SWAPPED %d FILE %d) disagree with pagemap entry 0x%llx\n",
+		"%s%spage %zu: PAGEMAP_SCAN categories 0x%llx (PRESENT %d SWAPPED %d FILE %d GUARD %s) disagree with pagemap entry 0x%llx\n",
 		when ? when : "", when ? ": " : "", idx,
 		(unsigned long long)cats, !!(cats & PAGE_IS_PRESENT),
 		!!(cats & PAGE_IS_SWAPPED), !!(cats & PAGE_IS_FILE),
+		scan_categories & PAGE_IS_GUARD ?
+		(cats & PAGE_IS_GUARD ? "1" : "0") : "n/a",
 		(unsigned long long)entry);
 	return false;
 }
@@ -403,13 +438,17 @@ static bool smaps_vma_header(const char *line, unsigned long *start,
 	return sscanf(line, "%lx-%lx %7s ", start, end, perms) == 3;
 }
 
-int smaps_vma_field_kb(const void *addr, const char *field,
-		       unsigned long *kb, unsigned long *vma_kb)
+/*
+ * Copy the "@field:" line of the VMA that contains @addr into @line.
+ * Returns 0, -ENOENT if no VMA contains @addr or the field is absent, or
+ * another negative errno.  *@vma_kb, if not NULL, gets the VMA size in kB.
+ */
+static int smaps_vma_line(const void *addr, const char *field, char *line,
+			  size_t len, unsigned long *vma_kb)
 {
-	unsigned long start, end, value;
 	size_t field_len = strlen(field);
+	unsigned long start, end;
 	bool in_vma = false;
-	char line[SMAPS_LINE_MAX];
 	int ret = -ENOENT;
 	FILE *fp;
 
@@ -417,7 +456,7 @@ int smaps_vma_field_kb(const void *addr, const char *field,
 	if (!fp)
 		return -errno;
 
-	while (fgets(line, sizeof(line), fp)) {
+	while (fgets(line, len, fp)) {
 		if (smaps_vma_header(line, &start, &end)) {
 			if (in_vma)
 				break;	/* field missing from our VMA */
@@ -427,19 +466,43 @@ int smaps_vma_field_kb(const void *addr, const char *field,
 				*vma_kb = (end - start) / 1024;
 			continue;
 		}
-		if (!in_vma || strncmp(line, field, field_len) ||
-		    line[field_len] != ':')
-			continue;
-		if (sscanf(line + field_len + 1, "%lu", &value) == 1) {
-			*kb = value;
+		if (in_vma && !strncmp(line, field, field_len) &&
+		    line[field_len] == ':') {
 			ret = 0;
-		} else {
-			ret = -EINVAL;
+			break;
 		}
-		break;
 	}
 	fclose(fp);
 	return ret;
+}
+
+int smaps_vma_field_kb(const void *addr, const char *field,
+		       unsigned long *kb, unsigned long *vma_kb)
+{
+	char line[SMAPS_LINE_MAX];
+	unsigned long value;
+	int ret;
+
+	ret = smaps_vma_line(addr, field, line, sizeof(line), vma_kb);
+	if (ret)
+		return ret;
+	if (sscanf(line + strlen(field) + 1, "%lu", &value) != 1)
+		return -EINVAL;
+	*kb = value;
+	return 0;
+}
+
+static bool has_word(const char *line, const char *word);
+
+int smaps_vma_flag(const void *addr, const char *flag)
+{
+	char line[SMAPS_LINE_MAX];
+	int ret;
+
+	ret = smaps_vma_line(addr, "VmFlags", line, sizeof(line), NULL);
+	if (ret)
+		return ret;
+	return has_word(line + strlen("VmFlags:"), flag);
 }
 
 long vmstat_read(const char *name)
@@ -704,20 +767,78 @@ bool page_filled_with(const void *page, size_t idx, unsigned char want,
 	return false;
 }
 
-const char *guard_einval_reason(void)
+bool kernel_older_than(unsigned int major, unsigned int minor)
 {
-	bool anon_ok;
-	char *addr;
+	unsigned int ma, mi;
+	struct utsname uts;
 
-	addr = mmap(NULL, sys_pagesize(), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (addr == MAP_FAILED)
-		return "MADV_GUARD_INSTALL returns EINVAL";
-	anon_ok = !madvise(addr, sys_pagesize(), MADV_GUARD_INSTALL);
-	munmap(addr, sys_pagesize());
-	if (anon_ok)
-		return "MADV_GUARD_INSTALL returns EINVAL on shmem only: anon-only guard regions";
-	return "MADV_GUARD_INSTALL returns EINVAL: kernel lacks guard regions";
+	if (uname(&uts) || sscanf(uts.release, "%u.%u", &ma, &mi) != 2)
+		return false;
+	return ma < major || (ma == major && mi < minor);
+}
+
+/* Does @advice work on a written page of private anonymous memory? */
+static bool advice_works_on_anon(int advice)
+{
+	size_t ps = sys_pagesize();
+	bool ok;
+	char *p;
+
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	p[0] = 1;
+	ok = !madvise(p, ps, advice);
+	munmap(p, ps);
+	return ok;
+}
+
+int setup_guard_install(void *addr, size_t len)
+{
+	bool anon;
+
+	if (!madvise(addr, len, MADV_GUARD_INSTALL))
+		return KSFT_PASS;
+	if (errno != EINVAL)
+		return setup_failed("madvise(MADV_GUARD_INSTALL)", errno);
+	anon = advice_works_on_anon(MADV_GUARD_INSTALL);
+	if (!anon && kernel_older_than(6, 13))
+		return skip("guard regions: MADV_GUARD_INSTALL not supported (6.13+)");
+	if (anon && kernel_older_than(6, 15))
+		return skip(
+			"guard regions: MADV_GUARD_INSTALL on shmem and file mappings not supported (6.15+)");
+	ksft_print_msg(
+		"setup: MADV_GUARD_INSTALL returns EINVAL on %s, on a kernel whose version has %s\n",
+		anon ? "this mapping but works on private anonymous memory" :
+		"private anonymous memory",
+		anon ? "guard regions on shmem and file mappings (6.15+)" :
+		"guard regions (6.13+)");
+	return KSFT_FAIL;
+}
+
+static sigjmp_buf fault_jmp;
+
+static void fault_handler(int sig)
+{
+	siglongjmp(fault_jmp, sig);
+}
+
+bool page_read_faults(const void *addr)
+{
+	struct sigaction sa = { .sa_handler = fault_handler }, old;
+	bool faulted;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old);
+	if (sigsetjmp(fault_jmp, 1)) {
+		faulted = true;
+	} else {
+		__atomic_load_n((const char *)addr, __ATOMIC_RELAXED);
+		faulted = false;
+	}
+	sigaction(SIGSEGV, &old, NULL);
+	return faulted;
 }
 
 int softdirty_clear(void)
@@ -728,37 +849,16 @@ int softdirty_clear(void)
 bool softdirty_available(void)
 {
 	size_t len = sys_pagesize();
-	bool supported = false;
-	char line[SMAPS_LINE_MAX];
-	unsigned long start, end;
-	bool in_vma = false;
 	char *addr;
-	FILE *fp;
+	int ret;
 
 	addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (addr == MAP_FAILED)
 		return false;
-
-	fp = fopen(SMAPS_PATH, "re");
-	if (fp) {
-		while (fgets(line, sizeof(line), fp)) {
-			if (smaps_vma_header(line, &start, &end)) {
-				if (in_vma)
-					break;
-				in_vma = (uintptr_t)addr >= start &&
-					 (uintptr_t)addr < end;
-				continue;
-			}
-			if (in_vma && !strncmp(line, "VmFlags:", 8)) {
-				supported = !!strstr(line, " sd");
-				break;
-			}
-		}
-		fclose(fp);
-	}
+	ret = smaps_vma_flag(addr, "sd");
 	munmap(addr, len);
-	return supported;
+	return ret > 0;
 }
 
 int proc_field_kb(const char *path, const char *field, unsigned long *kb)
@@ -1078,9 +1178,11 @@ int region_setup(struct region *r, size_t npages)
 
 void region_unmap(struct region *r)
 {
-	if (r->addr != MAP_FAILED && r->kind == MEM_SYSV_SHM)
-		shmdt(r->addr);
-	else if (r->addr != MAP_FAILED)
+	/* shmdt() finds a segment region_move() moved at its new place */
+	if (r->addr != MAP_FAILED && r->kind == MEM_SYSV_SHM &&
+	    !shmdt(r->addr))
+		r->addr = MAP_FAILED;
+	if (r->addr != MAP_FAILED)
 		munmap(r->addr, r->len);
 	r->addr = MAP_FAILED;
 }
@@ -1094,6 +1196,26 @@ void region_close(struct region *r)
 		shmctl(r->shmid, IPC_RMID, NULL);
 	r->fd = -1;
 	r->shmid = -1;
+}
+
+int region_move(struct region *r)
+{
+	void *area, *addr;
+	int err;
+
+	area = mmap(NULL, r->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
+	if (area == MAP_FAILED)
+		return -errno;
+	addr = mremap(r->addr, r->len, r->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		      area);
+	if (addr == MAP_FAILED) {
+		err = errno;
+		munmap(area, r->len);
+		return -err;
+	}
+	r->addr = addr;
+	return 0;
 }
 
 void region_write(const struct region *r, size_t idx)
@@ -1133,23 +1255,6 @@ int region_written_paged_out(struct region *r, int (*written)(struct region *r),
 	return region_pageout(r, first, npages ? npages : r->npages - first);
 }
 
-/* Does MADV_PAGEOUT work on private anonymous memory? */
-static bool pageout_on_anon(void)
-{
-	size_t ps = sys_pagesize();
-	bool ok;
-	char *p;
-
-	p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	p[0] = 1;
-	ok = !madvise(p, ps, MADV_PAGEOUT);
-	munmap(p, ps);
-	return ok;
-}
-
 int setup_pageout(void *addr, size_t len)
 {
 	struct pageout_stats st = { 0 };
@@ -1159,7 +1264,7 @@ int setup_pageout(void *addr, size_t len)
 	if (!swap_present())
 		return skip("no swap configured");
 	ret = pageout_range(addr, len, PAGEOUT_RETRIES, &st);
-	if (ret == -EINVAL && !pageout_on_anon())
+	if (ret == -EINVAL && !advice_works_on_anon(MADV_PAGEOUT))
 		return skip("kernel lacks MADV_PAGEOUT (EINVAL on private anonymous memory too)");
 	if (ret == -EINVAL) {
 		ksft_print_msg(
@@ -1217,7 +1322,9 @@ void env_banner(const struct backend *backends, size_t nr,
 		ksft_print_msg("THP shmem_enabled: %s\n", buf);
 	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
 	if (pagemap_scan_available(&why))
-		ksft_print_msg("PAGEMAP_SCAN: cross-checks every pagemap assertion\n");
+		ksft_print_msg("PAGEMAP_SCAN: cross-checks every pagemap assertion%s\n",
+			       pagemap_scan_has_guard() ?
+			       " (PAGE_IS_GUARD too)" : "");
 	else
 		ksft_print_msg("PAGEMAP_SCAN: not available (%s)\n", why);
 	if (extra)
@@ -1491,6 +1598,15 @@ void memcg_cleanup(void)
 char uffd_skip[160];
 uint64_t uffd_features;
 
+void uffd_print_features(void)
+{
+	if (uffd_skip[0])
+		ksft_print_msg("%s\n", uffd_skip);
+	else
+		ksft_print_msg("userfaultfd features 0x%llx\n",
+			       (unsigned long long)uffd_features);
+}
+
 int uffd_new(void)
 {
 	int flags = O_CLOEXEC | O_NONBLOCK;
@@ -1536,8 +1652,12 @@ void uffd_probe_features(void)
 	close(fd);
 }
 
-int uffd_wp_register(uint64_t features, const char *feature_name,
-		     void *addr, size_t len, int *fdp)
+/*
+ * uffd_wp_register(); with @reg_err, a failing UFFDIO_REGISTER is not
+ * printed but its errno goes to *@reg_err, with KSFT_FAIL.
+ */
+static int wp_register(uint64_t features, const char *feature_name,
+		       void *addr, size_t len, int *fdp, int *reg_err)
 {
 	struct uffdio_register reg = { 0 };
 	struct uffdio_api api = { .api = UFFD_API };
@@ -1563,10 +1683,39 @@ int uffd_wp_register(uint64_t features, const char *feature_name,
 	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
 		err = errno;
 		close(fd);
-		return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
+		if (!reg_err)
+			return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
+		*reg_err = err;
+		return KSFT_FAIL;
 	}
 	*fdp = fd;
 	return KSFT_PASS;
+}
+
+int uffd_wp_register(uint64_t features, const char *feature_name,
+		     void *addr, size_t len, int *fdp)
+{
+	return wp_register(features, feature_name, addr, len, fdp, NULL);
+}
+
+int uffd_wp_register_region(const struct region *r, int *fdp)
+{
+	int ret, err = 0;
+
+	if (r->kind == MEM_PRIVATE_ANON)
+		ret = wp_register(UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+				  "UFFD_FEATURE_PAGEFAULT_FLAG_WP", r->addr,
+				  r->len, fdp, &err);
+	else
+		ret = wp_register(UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+				  "UFFD_FEATURE_WP_HUGETLBFS_SHMEM", r->addr,
+				  r->len, fdp, &err);
+	if (!err)
+		return ret;
+	/* anonymous, shmem and hugetlb VMAs only; shmat() maps with shm_vm_ops */
+	if (err == EINVAL && r->kind == MEM_SYSV_SHM)
+		return skip("userfaultfd does not take SysV shm (UFFDIO_REGISTER: EINVAL)");
+	return setup_failed("UFFDIO_REGISTER(MODE_WP)", err);
 }
 
 int uffd_wp_protect(int fd, void *addr, size_t len)
@@ -1579,4 +1728,119 @@ int uffd_wp_protect(int fd, void *addr, size_t len)
 	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
 		return setup_failed("UFFDIO_WRITEPROTECT", errno);
 	return KSFT_PASS;
+}
+
+int uffd_wp_unprotect(int fd, void *addr, size_t len)
+{
+	struct uffdio_writeprotect wp = { 0 };
+
+	wp.range.start = (uintptr_t)addr;
+	wp.range.len = len;
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+struct wp_writer {
+	char *addr;
+	char byte;
+	int done_fd;
+};
+
+static void *wp_writer_fn(void *arg)
+{
+	struct wp_writer *w = arg;
+	char c = 0;
+
+	__atomic_store_n(w->addr, w->byte, __ATOMIC_RELAXED);
+	if (write(w->done_fd, &c, 1) != 1)
+		ksft_print_msg("writer thread: write to its pipe: %s\n",
+			       errno_name(errno));
+	return NULL;
+}
+
+/*
+ * One message read from the userfaultfd @fd while the writer of @page
+ * waits: a write-protect fault on @page sets *@event; anything else is
+ * printed and makes the result -EPROTO.  Either way @page is unprotected,
+ * which wakes the writer.
+ */
+static int wp_serve_one(int fd, char *page, bool *event)
+{
+	struct uffd_msg msg;
+	uint64_t flags;
+	ssize_t n;
+	int ret = 0;
+
+	n = read(fd, &msg, sizeof(msg));
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n != sizeof(msg)) {
+		ksft_print_msg("read(userfaultfd) returned %zd (%s)\n", n,
+			       n < 0 ? errno_name(errno) : "short");
+		ret = -EIO;
+	} else if (msg.event != UFFD_EVENT_PAGEFAULT ||
+		   msg.arg.pagefault.address != (uintptr_t)page ||
+		   !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+		flags = msg.event == UFFD_EVENT_PAGEFAULT ?
+			msg.arg.pagefault.flags : 0;
+		ksft_print_msg(
+			"userfaultfd message: event 0x%x address 0x%llx flags 0x%llx; expected a write-protect fault (UFFD_PAGEFAULT_FLAG_WP) at %p\n",
+			msg.event,
+			(unsigned long long)msg.arg.pagefault.address,
+			(unsigned long long)flags, page);
+		ret = -EPROTO;
+	} else {
+		*event = true;
+	}
+	if (uffd_wp_unprotect(fd, page, sys_pagesize()))
+		ksft_print_msg("UFFDIO_WRITEPROTECT mode 0: %s\n",
+			       errno_name(errno));
+	return ret;
+}
+
+int uffd_write_catching_wp(int fd, void *addr, char byte, bool *event)
+{
+	char *page = (char *)((uintptr_t)addr & ~(uintptr_t)(sys_pagesize() - 1));
+	struct wp_writer w = { .addr = addr, .byte = byte };
+	struct pollfd pfd[2];
+	pthread_t thread;
+	int pipefd[2];
+	int ret = 0, err;
+
+	*event = false;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	w.done_fd = pipefd[1];
+	err = pthread_create(&thread, NULL, wp_writer_fn, &w);
+	if (err) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -err;
+	}
+	pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
+	/* until the writer says its write is done: no time limit of our own */
+	while (!pfd[1].revents) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			/* let a writer waiting on a fault go on */
+			uffd_wp_unprotect(fd, page, sys_pagesize());
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			err = wp_serve_one(fd, page, event);
+			ret = ret ? ret : err;
+		} else if (pfd[0].revents) {
+			ksft_print_msg("poll(userfaultfd): revents 0x%x\n",
+				       pfd[0].revents);
+			ret = ret ? ret : -EIO;
+			uffd_wp_unprotect(fd, page, sys_pagesize());
+			pfd[0].fd = -1;
+		}
+	}
+	pthread_join(thread, NULL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return ret;
 }

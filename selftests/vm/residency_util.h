@@ -191,6 +191,9 @@ struct pm_scan_arg {
 #define PAGE_IS_HUGE		(1 << 6)
 #define PAGE_IS_SOFT_DIRTY	(1 << 7)
 #endif
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD		(1 << 8)
+#endif
 
 /*
  * Does the kernel have PAGEMAP_SCAN?  Probed once, on the first call; @why
@@ -198,10 +201,13 @@ struct pm_scan_arg {
  */
 bool pagemap_scan_available(const char **why);
 
+/* Does PAGEMAP_SCAN report PAGE_IS_GUARD (probed with the ioctl itself)? */
+bool pagemap_scan_has_guard(void);
+
 /*
  * The PAGEMAP_SCAN categories of the @npages pages from page @first of the
- * mapping at @base, one per page into @cats: PAGE_IS_PRESENT, _SWAPPED and
- * _FILE.  Returns 0 or a negative errno.
+ * mapping at @base, one per page into @cats: PAGE_IS_PRESENT, _SWAPPED,
+ * _FILE, and _GUARD where the kernel has it.  Returns 0 or a negative errno.
  */
 int pagemap_scan_pages(const void *base, size_t first, size_t npages,
 		       uint64_t *cats);
@@ -213,7 +219,9 @@ int pagemap_scan_pages(const void *base, size_t first, size_t npages,
  * @max_diags mismatches are printed.  Where the kernel has PAGEMAP_SCAN,
  * the same pages are also read through it, and a page whose categories say
  * otherwise than its entry fails too (pagemap.rst: PAGE_IS_PRESENT is
- * PM_PRESENT, PAGE_IS_SWAPPED is PM_SWAP, PAGE_IS_FILE is PM_FILE).
+ * PM_PRESENT, PAGE_IS_SWAPPED is PM_SWAP, PAGE_IS_FILE is PM_FILE, and
+ * where the kernel has both, PAGE_IS_GUARD is PM_GUARD_REGION; the table
+ * with versions is above pagemap_scan() in residency_util.c).
  */
 bool pagemap_pages_are(const char *when, const void *base, size_t first,
 		       size_t npages, uint64_t set, uint64_t clear,
@@ -236,6 +244,13 @@ int mincore_page(const void *addr, bool *resident);
  */
 int smaps_vma_field_kb(const void *addr, const char *field,
 		       unsigned long *kb, unsigned long *vma_kb);
+
+/*
+ * Does the VMA that contains @addr have @flag (e.g. "sd", "uw") among the
+ * VmFlags of its smaps entry?  Returns 1, 0, -ENOENT when no VMA contains
+ * @addr or it has no VmFlags line, or another negative errno.
+ */
+int smaps_vma_flag(const void *addr, const char *flag);
 
 /* Counter @name of /proc/vmstat, or -1 when it is absent or unreadable */
 long vmstat_read(const char *name);
@@ -332,12 +347,25 @@ int pwrite_page(int fd, size_t idx);
 bool page_filled_with(const void *page, size_t idx, unsigned char want,
 		      bool quiet);
 
+/* Is the running kernel's version (uname release) below @major.@minor? */
+bool kernel_older_than(unsigned int major, unsigned int minor);
+
 /*
- * Why MADV_GUARD_INSTALL failed with EINVAL on a shmem mapping, for a SKIP
- * reason: the kernel lacks guard regions, or (6.13, 6.14) has them for
- * anonymous memory only, which is probed.
+ * MADV_GUARD_INSTALL over [@addr, @addr + @len) as a setup step: KSFT_PASS
+ * when installed.  EINVAL is a SKIP only on a kernel that predates the
+ * feature for this memory, which is probed on private anonymous memory
+ * first: guard regions came in 6.13 for private anonymous memory ("mm:
+ * madvise: implement lightweight guard page mechanism") and in 6.15 for
+ * shmem and file mappings ("mm: allow guard regions in file-backed and
+ * read-only mappings").  EINVAL on a kernel of those versions is a failure.
  */
-const char *guard_einval_reason(void);
+int setup_guard_install(void *addr, size_t len);
+
+/*
+ * Does a read of @addr raise SIGSEGV (a guard page does)?  The signal is
+ * caught for this read only.
+ */
+bool page_read_faults(const void *addr);
 
 /* Write "4" to /proc/self/clear_refs; returns 0 or a negative errno */
 int softdirty_clear(void);
@@ -396,6 +424,9 @@ extern char uffd_skip[160];
 extern uint64_t uffd_features;
 void uffd_probe_features(void);
 
+/* What uffd_probe_features() found, as a line of the banner */
+void uffd_print_features(void);
+
 /*
  * A new userfaultfd: as an unprivileged user with UFFD_USER_MODE_ONLY or
  * through /dev/userfaultfd when vm.unprivileged_userfaultfd forbids the
@@ -414,6 +445,21 @@ int uffd_wp_register(uint64_t features, const char *feature_name,
 
 /* UFFDIO_WRITEPROTECT [@addr, @addr + @len): KSFT_PASS or a setup failure */
 int uffd_wp_protect(int fd, void *addr, size_t len);
+
+/* UFFDIO_WRITEPROTECT mode 0 (and wake): 0 or a negative errno */
+int uffd_wp_unprotect(int fd, void *addr, size_t len);
+
+/*
+ * Write @byte to @addr from a second thread while this one serves the
+ * userfaultfd @fd, with no time limit of its own: *@event says whether the
+ * write raised a write-protect fault (UFFD_EVENT_PAGEFAULT with
+ * UFFD_PAGEFAULT_FLAG_WP on @addr's page), which is resolved as
+ * userfaultfd(2) says, with UFFDIO_WRITEPROTECT mode 0 on that page, so
+ * that the write completes.  Returns 0 when the write is done, or a
+ * negative errno when the thread could not be run or another message
+ * came (printed).
+ */
+int uffd_write_catching_wp(int fd, void *addr, char byte, bool *event);
 
 /*
  * Subtests and their reporting.  The helpers below that only print, through
@@ -462,6 +508,12 @@ enum mem_kind {
 	MEM_SYSV_SHM,		/* a SysV shmget() segment, shmat() */
 };
 
+/* How many kinds of memory there are */
+#define NR_MEM_KINDS		(MEM_SYSV_SHM + 1)
+
+/* The bit of kind @k in a subtest's "on" mask, for a MEM_KIND_BACKENDS table */
+#define ON_KIND(k)		(1U << (k))
+
 /* A kind of memory as a program tests it */
 struct backend {
 	const char *name;	/* put in front of the subtest names */
@@ -476,6 +528,19 @@ struct backend {
 	const char *mount_opts;	/* set when dir is a mount of our own */
 	char skip[160];		/* why it cannot be tested; empty when it can */
 };
+
+/*
+ * One backend of every kind, indexed by enum mem_kind, for a program that
+ * runs on all of them: struct backend backends[NR_MEM_KINDS] = ...
+ */
+#define MEM_KIND_BACKENDS {						\
+	[MEM_PRIVATE_ANON] = { .name = "anon", .kind = MEM_PRIVATE_ANON }, \
+	[MEM_SHARED_ANON] = { .name = "shared_anon",			\
+			      .kind = MEM_SHARED_ANON },		\
+	[MEM_MEMFD] = { .name = "memfd", .kind = MEM_MEMFD },		\
+	[MEM_TMPFS] = { .name = "tmpfs", .kind = MEM_TMPFS },		\
+	[MEM_SYSV_SHM] = { .name = "sysv", .kind = MEM_SYSV_SHM },	\
+}
 
 /* Does memory of @b have a file (memfd, tmpfs) that lseek() can look at? */
 static inline bool backend_has_file(const struct backend *b)
@@ -544,6 +609,23 @@ void region_unmap(struct region *r);
 
 /* Unmap the region and close or remove its memory */
 void region_close(struct region *r);
+
+/*
+ * Move the region's mapping to a new address (mremap() with
+ * MREMAP_MAYMOVE | MREMAP_FIXED onto a range reserved for it); r->addr
+ * follows.  Returns 0 or a negative errno.
+ */
+int region_move(struct region *r);
+
+/*
+ * uffd_wp_register() of the whole region with the feature userfaultfd(2)
+ * names for its memory: UFFD_FEATURE_PAGEFAULT_FLAG_WP for private
+ * anonymous memory (5.7), UFFD_FEATURE_WP_HUGETLBFS_SHMEM for shmem
+ * (5.19).  UFFDIO_REGISTER refuses a SysV segment (EINVAL): userfaultfd
+ * takes anonymous, shmem and hugetlb VMAs, and a shmat() mapping is none
+ * of them, which is a SKIP.  A KSFT code, the fd in *@fdp on KSFT_PASS.
+ */
+int uffd_wp_register_region(const struct region *r, int *fdp);
 
 static inline char *region_page(const struct region *r, size_t idx)
 {

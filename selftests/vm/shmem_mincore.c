@@ -519,12 +519,9 @@ static int test_guard_page_reports_page_cache(struct region *r)
 	if (ret)
 		return ret;
 	addr = r->addr;
-	if (madvise(addr, NR_PAGES * ps, MADV_GUARD_INSTALL)) {
-		ret = errno;
-		if (ret != EINVAL)
-			return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
-		return skip("%s", guard_einval_reason());
-	}
+	ret = setup_guard_install(addr, NR_PAGES * ps);
+	if (ret)
+		return ret;
 	/* the markers are there: non-present entries read as SWAP */
 	for (i = 0; i < NR_PAGES; i++) {
 		ret = pagemap_read(-1, addr + i * ps, &entry);

@@ -619,12 +619,9 @@ static int test_guard_reads_guard_and_swap(struct region *r)
 	bool ok = true;
 	int ret;
 
-	if (madvise(region_page(r, TEST_PAGE), ps, MADV_GUARD_INSTALL)) {
-		ret = errno;
-		if (ret == EINVAL)
-			return skip("%s", guard_einval_reason());
-		return setup_failed("madvise(MADV_GUARD_INSTALL)", ret);
-	}
+	ret = setup_guard_install(region_page(r, TEST_PAGE), ps);
+	if (ret)
+		return ret;
 	ret = pagemap_read(pagemap_fd, region_page(r, TEST_PAGE), &entry);
 	if (ret) {
 		ksft_print_msg("reading the pagemap entry of page %d: %s\n",
@@ -675,11 +672,7 @@ static void print_environment(void)
 {
 	ksft_print_msg("soft-dirty: %s\n",
 		       softdirty_available() ? "supported" : "not supported");
-	if (uffd_skip[0])
-		ksft_print_msg("%s\n", uffd_skip);
-	else
-		ksft_print_msg("userfaultfd features 0x%llx\n",
-			       (unsigned long long)uffd_features);
+	uffd_print_features();
 }
 
 static const struct suite suite = {
