@@ -602,6 +602,50 @@ static int test_written_in_uffd_wp_vma(struct region *r)
 }
 
 /*
+ * A PMD's worth of pages registered for uffd-wp and never touched or
+ * write-protected has no page table at all (a pmd_none hole).  "fs/proc/
+ * task_mmu: fix PAGEMAP_SCAN written state for PMD holes" (with the fix
+ * for unpopulated ptes, Debian 6.12.105, 7.2; 7.3: "In a uffd-wp VMA an
+ * unpopulated range is treated as written") made the hole WRITTEN, as a
+ * pte_none in such a VMA is: one region of 512 WRITTEN pages from the fast
+ * path and from the generic one.
+ */
+static int test_written_pmd_hole(struct region *r)
+{
+	struct pm_scan_arg fast = {
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+	struct pm_scan_arg generic = {
+		.return_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT |
+			       PAGE_IS_SWAPPED,
+	};
+	/* a page table holds a page of 8-byte entries */
+	size_t pmd_pages = ps / 8, pmd_size = pmd_pages * ps, first;
+	struct page_region vec[NR_PAGES];
+	struct pages want;
+	bool ok = true;
+	int fd, ret;
+	long n;
+
+	ret = region_setup(r, 2 * pmd_pages);
+	if (ret)
+		return ret;
+	ret = wp_async_register(r, &fd);
+	if (ret)
+		return ret;
+	first = ((((uintptr_t)r->addr + pmd_size - 1) & ~(pmd_size - 1)) -
+		 (uintptr_t)r->addr) / ps;
+	want = (struct pages){ first, first + pmd_pages, PAGE_IS_WRITTEN };
+	n = scan(r, first, first + pmd_pages, &fast, vec, NR_PAGES, NULL);
+	ok &= regions_are("PMD hole, fast path", r, vec, n, &want, 1);
+	n = scan(r, first, first + pmd_pages, &generic, vec, NR_PAGES, NULL);
+	ok &= regions_are("PMD hole, generic path", r, vec, n, &want, 1);
+	close(fd);
+	return pass_if(ok);
+}
+
+/*
  * PAGE_IS_WRITTEN outside any uffd-wp VMA.  Where PAGEMAP_SCAN has
  * PAGE_IS_ACCESSED (the 7.3 series that made WRITTEN "Only reported inside
  * such VMAs", pagemap.rst), no page is written, present, swapped or
@@ -709,6 +753,7 @@ static const struct subtest subtests[] = {
 	{ "check_wpasync_unregistered_eperm", test_check_wpasync_unregistered,
 	  ON_ALL },
 	{ "written_in_uffd_wp_vma", test_written_in_uffd_wp_vma, ON_ALL },
+	{ "written_pmd_hole", test_written_pmd_hole, ON_ALL },
 	{ "written_outside_uffd_wp_vma", test_written_outside_uffd_wp_vma,
 	  ON_ALL },
 	{ "swapped_out_reads_swapped", test_swapped_out, ON_ANON,
