@@ -18,7 +18,7 @@
  *    pte of a VMA registered for uffd-wp is WRITTEN (it carries no marker),
  *    and the fast path (category_mask == return_mask == PAGE_IS_WRITTEN)
  *    and the generic one agree page by page.
- *  - 7.3 (the series that adds PAGE_IS_ACCESSED for userfaultfd RWP):
+ *  - 7.3 (with PAGE_IS_ACCESSED, new for userfaultfd RWP in the same release):
  *    pagemap.rst "PAGE_IS_WRITTEN - Page in a UFFDIO_REGISTER_MODE_WP VMA
  *    has been written to since it was write-protected.  Only reported
  *    inside such VMAs."  A kernel that accepts PAGE_IS_ACCESSED is held to
@@ -60,8 +60,6 @@ static struct backend backends[NR_BACKENDS] = {
 	[BACKEND_SYSV] = { .name = "sysv", .kind = MEM_SYSV_SHM },
 };
 
-static size_t ps;
-
 /* Pages [first, end) of a region, with the categories PAGEMAP_SCAN returns */
 struct pages {
 	size_t first, end;
@@ -91,7 +89,7 @@ static long scan(const struct region *r, size_t first, size_t end,
 	arg->walk_end = 0;
 	ret = pagemap_scan_ioctl(arg);
 	if (walk_end)
-		*walk_end = (arg->walk_end - (uintptr_t)r->addr) / ps;
+		*walk_end = region_page_index(r, arg->walk_end);
 	return ret;
 }
 
@@ -128,8 +126,8 @@ static bool regions_are(const char *when, const struct region *r,
 	}
 	ok = (size_t)ret == nr_want;
 	for (i = 0; i < ret && i < NR_PAGES; i++) {
-		got[i].first = (vec[i].start - (uintptr_t)r->addr) / ps;
-		got[i].end = (vec[i].end - (uintptr_t)r->addr) / ps;
+		got[i].first = region_page_index(r, vec[i].start);
+		got[i].end = region_page_index(r, vec[i].end);
 		got[i].cats = vec[i].categories;
 		if (ok && (got[i].first != want[i].first ||
 			   got[i].end != want[i].end ||
@@ -152,6 +150,24 @@ static bool walk_end_is(const char *when, size_t got, size_t want)
 	ksft_print_msg("%s: walk_end at page %zu, expected page %zu\n", when,
 		       got, want);
 	return false;
+}
+
+/*
+ * The row setup of the subtests that need swap: pages 0 and 1 of a fresh
+ * mapping written, the second one for a page-out.
+ */
+static int setup_two_written(struct region *r)
+{
+	int ret;
+
+	if (!swap_present())
+		return skip("no swap configured");
+	ret = region_setup(r, NR_PAGES);
+	if (!ret) {
+		region_write(r, 0);
+		region_write(r, 1);
+	}
+	return ret;
 }
 
 /*
@@ -188,7 +204,7 @@ static int criu_guard(const struct region *r)
 		ksft_print_msg("no guard page: PAGEMAP_SCAN lacks PAGE_IS_GUARD\n");
 		return 0;
 	}
-	if (!madvise(region_page(r, CRIU_GUARD), ps, MADV_GUARD_INSTALL))
+	if (!madvise(region_page(r, CRIU_GUARD), sys_pagesize(), MADV_GUARD_INSTALL))
 		return 1;
 	/*
 	 * PAGE_IS_GUARD came before guard regions on shmem (6.15); private
@@ -253,11 +269,6 @@ static int test_criu_masks(struct region *r)
 
 	if (!softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
-	ret = region_setup(r, NR_PAGES);
-	if (ret)
-		return ret;
-	region_write(r, CRIU_CLEAN);
-	region_write(r, CRIU_SWAPPED);
 	ret = region_pageout(r, CRIU_SWAPPED, 1);
 	if (ret)
 		return ret;
@@ -292,7 +303,7 @@ static int test_criu_masks(struct region *r)
 	ok &= pagemap_pages_are("read-faulted", r->addr, CRIU_READ, 1,
 				PME_PRESENT, 0, 1);
 	if (guard)
-		madvise(region_page(r, CRIU_GUARD), ps, MADV_GUARD_REMOVE);
+		madvise(region_page(r, CRIU_GUARD), sys_pagesize(), MADV_GUARD_REMOVE);
 	return pass_if(ok);
 }
 
@@ -426,8 +437,7 @@ static int test_wp_async_written(struct region *r)
 	ret = region_setup(r, WP_PAGES);
 	if (ret)
 		return ret;
-	for (i = 0; i < WP_PAGES / 2; i++)
-		region_write(r, i);
+	fill_pages(r->addr, WP_PAGES / 2);
 	ret = wp_async_register(r, &fd);
 	if (ret)
 		return ret;
@@ -516,8 +526,8 @@ static bool written_pages(const struct region *r, size_t npages,
 		return false;
 	}
 	for (i = 0; i < ret; i++)
-		for (page = (vec[i].start - (uintptr_t)r->addr) / ps;
-		     page < (vec[i].end - (uintptr_t)r->addr) / ps; page++)
+		for (page = region_page_index(r, vec[i].start);
+		     page < region_page_index(r, vec[i].end); page++)
 			by_fast |= 1U << page;
 	for (page = 0; page < npages; page++)
 		if (cats[page] & PAGE_IS_WRITTEN)
@@ -542,8 +552,8 @@ static bool written_pages(const struct region *r, size_t npages,
 }
 
 /* The layout of the written-state subtests */
-enum { WS_PROTECTED, WS_WRITTEN, WS_MARKER, WS_SWAPPED_PROTECTED,
-	WS_SWAPPED_WRITTEN, WS_ZAPPED, WS_PAGES = 8 };
+enum { WS_PROTECTED, WS_SWAPPED_PROTECTED, WS_SWAPPED_WRITTEN, WS_WRITTEN,
+	WS_MARKER, WS_ZAPPED, WS_PAGES = 8 };
 
 /*
  * PAGE_IS_WRITTEN of each kind of pte in a VMA registered for uffd-wp
@@ -570,13 +580,6 @@ static int test_written_in_uffd_wp_vma(struct region *r)
 	bool ok = true;
 	int fd, ret;
 
-	if (!swap_present())
-		return skip("no swap configured");
-	ret = region_setup(r, WS_PAGES);
-	if (ret)
-		return ret;
-	region_write(r, WS_PROTECTED);
-	region_write(r, WS_SWAPPED_PROTECTED);
 	ret = wp_async_register(r, &fd);
 	if (ret)
 		return ret;
@@ -587,7 +590,7 @@ static int test_written_in_uffd_wp_vma(struct region *r)
 		region_write(r, WS_ZAPPED);
 		ret = region_pageout(r, WS_SWAPPED_PROTECTED, 2);
 	}
-	if (!ret && madvise(region_page(r, WS_ZAPPED), ps, MADV_DONTNEED))
+	if (!ret && madvise(region_page(r, WS_ZAPPED), sys_pagesize(), MADV_DONTNEED))
 		ret = setup_failed("madvise(MADV_DONTNEED)", errno);
 	if (ret) {
 		close(fd);
@@ -621,7 +624,8 @@ static int test_written_pmd_hole(struct region *r)
 			       PAGE_IS_SWAPPED,
 	};
 	/* a page table holds a page of 8-byte entries */
-	size_t pmd_pages = ps / 8, pmd_size = pmd_pages * ps, first;
+	size_t ps = sys_pagesize(), pmd_pages = ps / 8, first;
+	size_t pmd_size = pmd_pages * ps;
 	struct page_region vec[NR_PAGES];
 	struct pages want;
 	bool ok = true;
@@ -634,8 +638,8 @@ static int test_written_pmd_hole(struct region *r)
 	ret = wp_async_register(r, &fd);
 	if (ret)
 		return ret;
-	first = ((((uintptr_t)r->addr + pmd_size - 1) & ~(pmd_size - 1)) -
-		 (uintptr_t)r->addr) / ps;
+	first = region_page_index(r, ((uintptr_t)r->addr + pmd_size - 1) &
+				  ~(pmd_size - 1));
 	want = (struct pages){ first, first + pmd_pages, PAGE_IS_WRITTEN };
 	n = scan(r, first, first + pmd_pages, &fast, vec, NR_PAGES, NULL);
 	ok &= regions_are("PMD hole, fast path", r, vec, n, &want, 1);
@@ -661,13 +665,6 @@ static int test_written_outside_uffd_wp_vma(struct region *r)
 	unsigned int want;
 	int ret;
 
-	if (!swap_present())
-		return skip("no swap configured");
-	ret = region_setup(r, WS_PAGES);
-	if (ret)
-		return ret;
-	region_write(r, WS_PROTECTED);
-	region_write(r, WS_SWAPPED_PROTECTED);
 	ret = region_pageout(r, WS_SWAPPED_PROTECTED, 1);
 	if (ret)
 		return ret;
@@ -739,7 +736,7 @@ static int test_swapped_out(struct region *r)
 	ok &= categories_are("swapped out", r,
 			     is_shmem(r) ? 0 : PAGE_IS_SWAPPED);
 	if (r->fd >= 0)
-		ok &= seek_is(r->fd, 0, SEEK_DATA, SWAP_PAGE * ps, false);
+		ok &= seek_is(r->fd, 0, SEEK_DATA, SWAP_PAGE * sys_pagesize(), false);
 	region_read(r, SWAP_PAGE);
 	ok &= categories_are("faulted back", r, PAGE_IS_PRESENT | file);
 	ok &= region_intact(r, SWAP_PAGE);
@@ -747,15 +744,16 @@ static int test_swapped_out(struct region *r)
 }
 
 static const struct subtest subtests[] = {
-	{ "criu_masks", test_criu_masks, ON_ALL },
+	{ "criu_masks", test_criu_masks, ON_ALL, setup_two_written },
 	{ "max_pages_walk_end", test_max_pages_walk_end, ON_ALL },
 	{ "wp_async_written_reprotected", test_wp_async_written, ON_ALL },
 	{ "check_wpasync_unregistered_eperm", test_check_wpasync_unregistered,
 	  ON_ALL },
-	{ "written_in_uffd_wp_vma", test_written_in_uffd_wp_vma, ON_ALL },
+	{ "written_in_uffd_wp_vma", test_written_in_uffd_wp_vma, ON_ALL,
+	  setup_two_written },
 	{ "written_pmd_hole", test_written_pmd_hole, ON_ALL },
 	{ "written_outside_uffd_wp_vma", test_written_outside_uffd_wp_vma,
-	  ON_ALL },
+	  ON_ALL, setup_two_written },
 	{ "swapped_out_reads_swapped", test_swapped_out, ON_ANON,
 	  setup_swapped },
 	{ "swapped_out_neither_present_nor_swapped", test_swapped_out,
@@ -780,13 +778,7 @@ static void print_environment(void)
 	ksft_print_msg("PAGEMAP_SCAN categories: GUARD %s, ACCESSED %s\n",
 		       pagemap_scan_has(PAGE_IS_GUARD) ? "yes" : "no",
 		       pagemap_scan_has(PAGE_IS_ACCESSED) ? "yes" : "no");
-	ksft_print_msg("soft-dirty: %s\n",
-		       softdirty_available() ? "supported" : "not supported");
-	if (uffd_skip[0])
-		ksft_print_msg("%s\n", uffd_skip);
-	else
-		ksft_print_msg("userfaultfd features 0x%llx\n",
-			       (unsigned long long)uffd_features);
+	softdirty_uffd_environment();
 }
 
 static const struct suite suite = {
@@ -799,6 +791,5 @@ static const struct suite suite = {
 
 int main(void)
 {
-	ps = sys_pagesize();
 	suite_main(&suite);
 }

@@ -1725,3 +1725,14 @@ int uffd_wp_protect(int fd, void *addr, size_t len)
 		return setup_failed("UFFDIO_WRITEPROTECT", errno);
 	return KSFT_PASS;
 }
+
+void softdirty_uffd_environment(void)
+{
+	ksft_print_msg("soft-dirty: %s\n",
+		       softdirty_available() ? "supported" : "not supported");
+	if (uffd_skip[0])
+		ksft_print_msg("%s\n", uffd_skip);
+	else
+		ksft_print_msg("userfaultfd features 0x%llx\n",
+			       (unsigned long long)uffd_features);
+}

@@ -446,6 +446,13 @@ int uffd_wp_register(uint64_t features, const char *feature_name,
 int uffd_wp_protect(int fd, void *addr, size_t len);
 
 /*
+ * Banner lines of the programs that use soft-dirty and userfaultfd: whether
+ * soft-dirty is supported, and the userfaultfd features (after
+ * uffd_probe_features()) or why there is no userfaultfd.
+ */
+void softdirty_uffd_environment(void);
+
+/*
  * Subtests and their reporting.  The helpers below that only print, through
  * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are
  * private to each program, so whatever reports a result is inline here.
@@ -578,6 +585,12 @@ void region_close(struct region *r);
 static inline char *region_page(const struct region *r, size_t idx)
 {
 	return r->addr + idx * sys_pagesize();
+}
+
+/* The index of the page of the region that holds @addr */
+static inline size_t region_page_index(const struct region *r, uint64_t addr)
+{
+	return (addr - (uintptr_t)r->addr) / sys_pagesize();
 }
 
 /* Touch page @idx with a read access (a read fault if it is not mapped) */
