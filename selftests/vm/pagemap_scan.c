@@ -408,6 +408,16 @@ static long wp_scan(const struct region *r, size_t npages,
 
 #define WP_PAGES	8
 
+/* Half the pages of a fresh mapping written, the other half not populated */
+static int setup_half_written(struct region *r)
+{
+	int ret = region_setup(r, WP_PAGES);
+
+	if (!ret)
+		fill_pages(r->addr, WP_PAGES / 2);
+	return ret;
+}
+
 /*
  * pagemap.rst, "Find pages which have been written and WP them as well"
  * (PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, category and return mask
@@ -434,10 +444,6 @@ static int test_wp_async_written(struct region *r)
 	long ret;
 	int fd;
 
-	ret = region_setup(r, WP_PAGES);
-	if (ret)
-		return ret;
-	fill_pages(r->addr, WP_PAGES / 2);
 	ret = wp_async_register(r, &fd);
 	if (ret)
 		return ret;
@@ -746,7 +752,8 @@ static int test_swapped_out(struct region *r)
 static const struct subtest subtests[] = {
 	{ "criu_masks", test_criu_masks, ON_ALL, setup_two_written },
 	{ "max_pages_walk_end", test_max_pages_walk_end, ON_ALL },
-	{ "wp_async_written_reprotected", test_wp_async_written, ON_ALL },
+	{ "wp_async_written_reprotected", test_wp_async_written, ON_ALL,
+	  setup_half_written },
 	{ "check_wpasync_unregistered_eperm", test_check_wpasync_unregistered,
 	  ON_ALL },
 	{ "written_in_uffd_wp_vma", test_written_in_uffd_wp_vma, ON_ALL,
