@@ -751,14 +751,14 @@ static int test_swapped_out(struct region *r)
 
 static const struct subtest subtests[] = {
 	{ "criu_masks", test_criu_masks, ON_ALL, setup_two_written },
-	{ "max_pages_walk_end", test_max_pages_walk_end, ON_ALL },
+	{ "max_pages_walk_end", test_max_pages_walk_end, ON_ALL, NULL },
 	{ "wp_async_written_reprotected", test_wp_async_written, ON_ALL,
 	  setup_half_written },
 	{ "check_wpasync_unregistered_eperm", test_check_wpasync_unregistered,
-	  ON_ALL },
+	  ON_ALL, NULL },
 	{ "written_in_uffd_wp_vma", test_written_in_uffd_wp_vma, ON_ALL,
 	  setup_two_written },
-	{ "written_pmd_hole", test_written_pmd_hole, ON_ALL },
+	{ "written_pmd_hole", test_written_pmd_hole, ON_ALL, NULL },
 	{ "written_outside_uffd_wp_vma", test_written_outside_uffd_wp_vma,
 	  ON_ALL, setup_two_written },
 	{ "swapped_out_reads_swapped", test_swapped_out, ON_ANON,
