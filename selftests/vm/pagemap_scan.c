@@ -196,23 +196,26 @@ static int criu_scan(const struct region *r, struct page_region *vec)
 
 /*
  * A guard page for the CRIU layout where PAGEMAP_SCAN reports guard
- * regions.  Returns 1 if installed, 0 if not, or a KSFT code.
+ * regions; *@installed says whether there is one.  A KSFT code.
  */
-static int criu_guard(const struct region *r)
+static int criu_guard(const struct region *r, bool *installed)
 {
+	*installed = false;
 	if (!pagemap_scan_has(PAGE_IS_GUARD)) {
 		ksft_print_msg("no guard page: PAGEMAP_SCAN lacks PAGE_IS_GUARD\n");
-		return 0;
+		return KSFT_PASS;
 	}
-	if (!madvise(region_page(r, CRIU_GUARD), sys_pagesize(), MADV_GUARD_INSTALL))
-		return 1;
+	*installed = !madvise(region_page(r, CRIU_GUARD), sys_pagesize(),
+			      MADV_GUARD_INSTALL);
+	if (*installed)
+		return KSFT_PASS;
 	/*
 	 * PAGE_IS_GUARD came before guard regions on shmem (6.15); private
 	 * anonymous memory has had them since 6.13, so EINVAL there fails.
 	 */
 	if (errno == EINVAL && is_shmem(r)) {
 		ksft_print_msg("no guard page: %s\n", guard_einval_reason());
-		return 0;
+		return KSFT_PASS;
 	}
 	return setup_failed("madvise(MADV_GUARD_INSTALL)", errno);
 }
@@ -264,8 +267,8 @@ static int test_criu_masks(struct region *r)
 	struct pages want[4];
 	uint64_t guard_cats = PAGE_IS_SWAPPED | PAGE_IS_GUARD;
 	size_t nr = 0;
-	bool ok = true;
-	int guard, ret;
+	bool ok = true, guard;
+	int ret;
 
 	if (!softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
@@ -273,9 +276,9 @@ static int test_criu_masks(struct region *r)
 	if (ret)
 		return ret;
 	region_read(r, CRIU_READ);
-	guard = criu_guard(r);
-	if (guard < 0 || guard > 1)
-		return guard;
+	ret = criu_guard(r, &guard);
+	if (ret)
+		return ret;
 	ret = softdirty_clear();
 	if (ret)
 		return setup_failed("writing 4 to /proc/self/clear_refs", -ret);
