@@ -241,9 +241,10 @@ static bool zero_page_mapped(const struct region *r, size_t idx)
 		return true;	/* cannot be told here: nothing to confirm */
 	if (flags & (1ULL << KPF_ZERO_PAGE))
 		return true;
-	ksft_print_msg("page %zu, read-faulted: PFN 0x%llx is not the zero page (kpageflags 0x%llx)\n",
-		       idx, (unsigned long long)(entry & PME_PFN_MASK),
-		       (unsigned long long)flags);
+	ksft_print_msg(
+		"page %zu, read-faulted: PFN 0x%llx is not the zero page (kpageflags 0x%llx)\n",
+		idx, (unsigned long long)(entry & PME_PFN_MASK),
+		(unsigned long long)flags);
 	return false;
 }
 
@@ -388,8 +389,9 @@ static int wp_async_register(struct region *r, int *fdp)
 	if (is_shmem(r))
 		features |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
 	if (!uffd_skip[0] && !(uffd_features & UFFD_FEATURE_WP_ASYNC))
-		return skip("userfaultfd lacks UFFD_FEATURE_WP_ASYNC (6.7+; UFFDIO_API features 0x%llx)",
-			    (unsigned long long)uffd_features);
+		return skip(
+			"userfaultfd lacks UFFD_FEATURE_WP_ASYNC (6.7+; UFFDIO_API features 0x%llx)",
+			(unsigned long long)uffd_features);
 	return uffd_wp_register(features, is_shmem(r) ?
 				"UFFD_FEATURE_WP_ASYNC|WP_UNPOPULATED|WP_HUGETLBFS_SHMEM" :
 				"UFFD_FEATURE_WP_ASYNC|WP_UNPOPULATED",
@@ -493,8 +495,9 @@ static int test_check_wpasync_unregistered(struct region *r)
 	ret = wp_scan(r, WP_PAGES, vec);
 	if (ret == -EPERM)
 		return KSFT_PASS;
-	ksft_print_msg("PM_SCAN_CHECK_WPASYNC on memory with no userfaultfd returned %ld (%s), expected EPERM\n",
-		       ret, ret < 0 ? errno_name((int)-ret) : "regions");
+	ksft_print_msg(
+		"PM_SCAN_CHECK_WPASYNC on memory with no userfaultfd returned %ld (%s), expected EPERM\n",
+		ret, ret < 0 ? errno_name((int)-ret) : "regions");
 	return KSFT_FAIL;
 }
 
@@ -545,15 +548,17 @@ static bool written_pages(const struct region *r, size_t npages,
 	if (ok)
 		return true;
 	for (page = 0; page < npages; page++)
-		ksft_print_msg("page %zu: categories 0x%llx (WRITTEN %d PRESENT %d SWAPPED %d), fast path WRITTEN %d\n",
-			       page, (unsigned long long)cats[page],
-			       !!(cats[page] & PAGE_IS_WRITTEN),
-			       !!(cats[page] & PAGE_IS_PRESENT),
-			       !!(cats[page] & PAGE_IS_SWAPPED),
-			       !!(by_fast & (1U << page)));
+		ksft_print_msg(
+			"page %zu: categories 0x%llx (WRITTEN %d PRESENT %d SWAPPED %d), fast path WRITTEN %d\n",
+			page, (unsigned long long)cats[page],
+			!!(cats[page] & PAGE_IS_WRITTEN),
+			!!(cats[page] & PAGE_IS_PRESENT),
+			!!(cats[page] & PAGE_IS_SWAPPED),
+			!!(by_fast & (1U << page)));
 	if (by_fast != written)
-		ksft_print_msg("the PAGE_IS_WRITTEN fast path returns pages 0x%x, the generic path 0x%x\n",
-			       by_fast, written);
+		ksft_print_msg(
+			"the PAGE_IS_WRITTEN fast path returns pages 0x%x, the generic path 0x%x\n",
+			by_fast, written);
 	if ((written & check) != want)
 		ksft_print_msg("WRITTEN on pages 0x%x of 0x%x, expected 0x%x\n",
 			       written & check, check, want);
@@ -730,10 +735,11 @@ static bool categories_are(const char *when, const struct region *r,
 	}
 	if (cats == want)
 		return true;
-	ksft_print_msg("%s: page %d: categories 0x%llx (PRESENT %d SWAPPED %d FILE %d), expected 0x%llx\n",
-		       when, SWAP_PAGE, (unsigned long long)cats,
-		       !!(cats & PAGE_IS_PRESENT), !!(cats & PAGE_IS_SWAPPED),
-		       !!(cats & PAGE_IS_FILE), (unsigned long long)want);
+	ksft_print_msg(
+		"%s: page %d: categories 0x%llx (PRESENT %d SWAPPED %d FILE %d), expected 0x%llx\n",
+		when, SWAP_PAGE, (unsigned long long)cats,
+		!!(cats & PAGE_IS_PRESENT), !!(cats & PAGE_IS_SWAPPED),
+		!!(cats & PAGE_IS_FILE), (unsigned long long)want);
 	return false;
 }
 

@@ -1357,9 +1357,10 @@ void env_banner(const struct backend *backends, size_t nr,
 		ksft_print_msg("THP shmem_enabled: %s\n", buf);
 	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
 	if (pagemap_scan_available(&why))
-		ksft_print_msg("PAGEMAP_SCAN: cross-checks PRESENT, SWAPPED, FILE and SOFT_DIRTY of every pagemap assertion; PFNZERO against /proc/kpageflags: %s\n",
-			       access("/proc/kpageflags", R_OK) ? "no (not readable)" :
-			       "yes (where the PFN is visible)");
+		ksft_print_msg(
+			"PAGEMAP_SCAN: cross-checks PRESENT, SWAPPED, FILE and SOFT_DIRTY of every pagemap assertion; PFNZERO against /proc/kpageflags: %s\n",
+			access("/proc/kpageflags", R_OK) ? "no (not readable)" :
+			"yes (where the PFN is visible)");
 	else
 		ksft_print_msg("PAGEMAP_SCAN: not available (%s)\n", why);
 	if (extra)
