@@ -239,40 +239,108 @@ bool pagemap_entry_is(const char *when, size_t idx, uint64_t entry,
 }
 
 /*
- * What PAGEMAP_SCAN is compared with, category by pagemap bit, in
- * Documentation/admin-guide/mm/pagemap.rst ("Pagemap Scan IOCTL"):
- *  - PAGE_IS_PRESENT <-> PM_PRESENT (bit 63), PAGE_IS_SWAPPED <-> PM_SWAP
- *    (bit 62), PAGE_IS_FILE <-> PM_FILE (bit 61): every kernel with the
- *    ioctl (6.7+).
- *  - PAGE_IS_GUARD <-> PM_GUARD_REGION (bit 58, "pte is a guard region
- *    (since 6.15)"; "PAGE_IS_GUARD - Page is a part of a guard region" in
- *    7.3's pagemap.rst, line 258; absent from 6.12's uapi/linux/fs.h).
- *    Compared where the kernel takes PAGE_IS_GUARD in the return mask: an
- *    unknown category is EINVAL (do_pagemap_scan()), which the probe in
- *    pagemap_scan_available() takes for "no PAGE_IS_GUARD".
+ * What PAGEMAP_SCAN must say of a page, given its /proc/pid/pagemap entry.
+ * Each row pairs a category with the pagemap bit that reads the same page
+ * table entry; the kernel computes both in fs/proc/task_mmu.c
+ * (pagemap_page_category() and pte_to_pagemap_entry() and their PMD
+ * counterparts).  PAGEMAP_SCAN exists since 6.7 (ENOTTY before), so no row
+ * is checked on 6.1.
  */
-#define SCAN_CATEGORIES	(PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE)
+struct scan_row {
+	uint64_t category;
+	uint64_t pme;
+	const char *name;
+	/* newer than PAGEMAP_SCAN: checked where pagemap_scan_has() it */
+	bool probed;
+};
 
-/* SCAN_CATEGORIES and what the probe found the kernel to have besides */
-static uint64_t scan_categories = SCAN_CATEGORIES;
+static const struct scan_row scan_rows[] = {
+	/*
+	 * pagemap.rst: "PAGE_IS_PRESENT - Page is present in the memory" and
+	 * bit 63 "page present".  6.7+.
+	 */
+	{ PAGE_IS_PRESENT, PME_PRESENT, "PRESENT" },
+	/*
+	 * "PAGE_IS_SWAPPED - Page is in swapped" and bit 62 "page swapped":
+	 * every non-present, non-none pte, PTE markers included (§2a of the
+	 * research notes).  6.7+.
+	 */
+	{ PAGE_IS_SWAPPED, PME_SWAP, "SWAPPED" },
+	/*
+	 * "PAGE_IS_FILE - Page is file backed" and bit 61 "page is file-page
+	 * or shared-anon".  6.7+.  Known difference: pagemap reports PM_FILE
+	 * for the huge zero page, PAGEMAP_SCAN not; the programs keep THP off
+	 * where they read pagemap, so no exception is made here.
+	 */
+	{ PAGE_IS_FILE, PME_FILE, "FILE" },
+	/*
+	 * "PAGE_IS_SOFT_DIRTY - Page is soft-dirty" and bit 55 "pte is
+	 * soft-dirty" (soft-dirty.rst): the pte's bit, or VM_SOFTDIRTY of the
+	 * VMA for every page of it, in both.  6.7+.
+	 */
+	{ PAGE_IS_SOFT_DIRTY, PME_SOFT_DIRTY, "SOFT_DIRTY" },
+	/*
+	 * "PAGE_IS_GUARD - Page is a part of a guard region" (7.3's
+	 * pagemap.rst; absent from 6.12's uapi/linux/fs.h) and bit 58 "pte is
+	 * a guard region (since 6.15)".  A kernel that does not know the
+	 * category fails the ioctl with EINVAL (do_pagemap_scan()), which
+	 * pagemap_scan_has() takes for "no PAGE_IS_GUARD": 7.2 and 7.3 have
+	 * it, 6.12 has not.
+	 */
+	{ PAGE_IS_GUARD, PME_GUARD_REGION, "GUARD", true },
+};
 
-static int pagemap_scan(const void *start, size_t len, struct page_region *vec,
-			size_t vec_len, uint64_t return_mask)
+/* The rows of scan_rows[] this kernel's PAGEMAP_SCAN can be asked for */
+static bool scan_row_checked(const struct scan_row *row)
 {
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.start = (uintptr_t)start,
-		.end = (uintptr_t)start + len,
-		.vec = (uintptr_t)vec,
-		.vec_len = vec_len,
-		.return_mask = return_mask,
-	};
+	return !row->probed || pagemap_scan_has(row->category);
+}
+
+/*
+ * PAGE_IS_PFNZERO ("Page has zero PFN") has no pagemap bit: it is checked
+ * against the PFN of a present entry, whose /proc/kpageflags entry has
+ * ZERO_PAGE (bit 24, pagemap.rst: "zero page for pfn_zero or huge_zero
+ * page") exactly when it is the zero page.  kpageflags is read rather than
+ * the PFN of a page assumed to map the zero page, which would take the
+ * kernel's word for what is being checked.  Root only: without
+ * CAP_SYS_ADMIN the PFN reads 0 and the row is not checked.  The huge zero
+ * folio got PAGE_IS_PFNZERO with "fs/proc/task_mmu: fix PAGE_IS_PFNZERO
+ * detection for the huge zero folio" (6.12.37 and later).
+ */
+#define SCAN_CATEGORIES	(PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | \
+			 PAGE_IS_SOFT_DIRTY | PAGE_IS_PFNZERO)
+
+static int kpageflags_fd = -1;
+
+/* Is the PFN of present @entry the zero page?  0, 1, or a negative errno */
+static int pfn_is_zero_page(uint64_t entry)
+{
+	uint64_t pfn = entry & PME_PFN_MASK, flags;
+	ssize_t ret;
+
+	if (!pfn)
+		return -EPERM;
+	if (kpageflags_fd < 0)
+		kpageflags_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (kpageflags_fd < 0)
+		return -errno;
+	ret = pread(kpageflags_fd, &flags, sizeof(flags), pfn * sizeof(flags));
+	if (ret < 0)
+		return -errno;
+	if (ret != sizeof(flags))
+		return -EIO;
+	return !!(flags & (1ULL << KPF_ZERO_PAGE));
+}
+
+long pagemap_scan_ioctl(struct pm_scan_arg *arg)
+{
 	int fd = pagemap_fd >= 0 ? pagemap_fd : pagemap_open();
-	int ret;
+	long ret;
 
 	if (fd < 0)
 		return fd;
-	ret = ioctl(fd, PAGEMAP_SCAN, &arg);
+	arg->size = sizeof(*arg);
+	ret = ioctl(fd, PAGEMAP_SCAN, arg);
 	if (ret < 0)
 		ret = -errno;
 	if (fd != pagemap_fd)
@@ -280,49 +348,74 @@ static int pagemap_scan(const void *start, size_t len, struct page_region *vec,
 	return ret;
 }
 
+static long pagemap_scan(const void *start, size_t len, uint64_t return_mask,
+			 struct page_region *vec, size_t vec_len)
+{
+	struct pm_scan_arg arg = {
+		.start = (uintptr_t)start,
+		.end = (uintptr_t)start + len,
+		.vec = (uintptr_t)vec,
+		.vec_len = vec_len,
+		.return_mask = return_mask,
+	};
+
+	return pagemap_scan_ioctl(&arg);
+}
+
+/* PAGEMAP_SCAN of one fresh page with @return_mask: 0 or a negative errno */
+static int pagemap_scan_probe(uint64_t return_mask)
+{
+	struct page_region region;
+	char *page;
+	long ret;
+
+	page = mmap(NULL, sys_pagesize(), PROT_READ,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return -ENOMEM;
+	ret = pagemap_scan(page, sys_pagesize(), return_mask, &region, 1);
+	munmap(page, sys_pagesize());
+	return ret < 0 ? ret : 0;
+}
+
 bool pagemap_scan_available(const char **why)
 {
 	static int probed = 1;
-	struct page_region region;
-	size_t ps = sys_pagesize();
-	char *page;
 
-	if (probed > 0) {
-		page = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
-		probed = page == MAP_FAILED ? -ENOMEM :
-			 pagemap_scan(page, ps, &region, 1, SCAN_CATEGORIES);
-		probed = probed < 0 ? probed : 0;
-		if (!probed && pagemap_scan(page, ps, &region, 1,
-					    SCAN_CATEGORIES | PAGE_IS_GUARD) >= 0)
-			scan_categories |= PAGE_IS_GUARD;
-		if (page != MAP_FAILED)
-			munmap(page, ps);
-	}
+	if (probed > 0)
+		probed = pagemap_scan_probe(PAGE_IS_PRESENT);
 	if (probed && why)
 		*why = errno_name(-probed);
 	return !probed;
 }
 
-bool pagemap_scan_has_guard(void)
+bool pagemap_scan_has(uint64_t category)
 {
-	return pagemap_scan_available(NULL) &&
-	       (scan_categories & PAGE_IS_GUARD);
+	static uint64_t probed, known;
+
+	if (!pagemap_scan_available(NULL))
+		return false;
+	if (!(probed & category)) {
+		if (!pagemap_scan_probe(category))
+			known |= category;
+		probed |= category;
+	}
+	return (known & category) == category;
 }
 
 int pagemap_scan_pages(const void *base, size_t first, size_t npages,
-		       uint64_t *cats)
+		       uint64_t return_mask, uint64_t *cats)
 {
 	const char *start = (const char *)base + first * sys_pagesize();
 	struct page_region *vec;
 	size_t i, page;
-	int n;
+	long n;
 
 	vec = calloc(npages, sizeof(*vec));
 	if (!vec)
 		return -ENOMEM;
-	n = pagemap_scan(start, npages * sys_pagesize(), vec, npages,
-			 scan_categories);
+	n = pagemap_scan(start, npages * sys_pagesize(), return_mask, vec,
+			 npages);
 	for (i = 0; i < npages; i++)
 		cats[i] = 0;
 	/* pages in no region have no category at all */
@@ -333,36 +426,77 @@ int pagemap_scan_pages(const void *base, size_t first, size_t npages,
 			cats[page] = vec[i].categories;
 	}
 	free(vec);
-	return n < 0 ? n : 0;
+	return n < 0 ? (int)n : 0;
 }
 
-/* The PAGEMAP_SCAN categories that read(2)'s @entry stands for */
-static uint64_t entry_categories(uint64_t entry)
+/*
+ * The PAGEMAP_SCAN categories that read(2)'s @entry stands for into *@want,
+ * and those of them that can be told into *@known.
+ */
+static void entry_categories(uint64_t entry, uint64_t *want, uint64_t *known)
 {
-	return ((entry & PME_PRESENT ? PAGE_IS_PRESENT : 0) |
-		(entry & PME_SWAP ? PAGE_IS_SWAPPED : 0) |
-		(entry & PME_FILE ? PAGE_IS_FILE : 0) |
-		(entry & PME_GUARD_REGION ? PAGE_IS_GUARD : 0)) &
-	       scan_categories;
+	size_t i;
+	int zero;
+
+	*want = 0;
+	*known = 0;
+	for (i = 0; i < ARRAY_SIZE(scan_rows); i++) {
+		if (!scan_row_checked(&scan_rows[i]))
+			continue;
+		*known |= scan_rows[i].category;
+		if (entry & scan_rows[i].pme)
+			*want |= scan_rows[i].category;
+	}
+	/* only a present pte can map the zero page */
+	zero = entry & PME_PRESENT ? pfn_is_zero_page(entry) : 0;
+	if (zero >= 0)
+		*known |= PAGE_IS_PFNZERO;
+	if (zero > 0)
+		*want |= PAGE_IS_PFNZERO;
 }
 
 /* Page @idx's PAGEMAP_SCAN @cats must say what its @entry says */
 static bool scan_agrees(const char *when, size_t idx, uint64_t entry,
 			uint64_t cats)
 {
-	uint64_t want = entry_categories(entry);
+	char got_s[96], want_s[96];
+	uint64_t want, known;
+	size_t i, used = 0;
 
-	if ((cats & scan_categories) == want)
+	entry_categories(entry, &want, &known);
+	if ((cats & known) == want)
 		return true;
+	for (i = 0; i <= ARRAY_SIZE(scan_rows); i++) {
+		uint64_t c = i < ARRAY_SIZE(scan_rows) ? scan_rows[i].category :
+			     PAGE_IS_PFNZERO;
+
+		if (!((cats ^ want) & known & c))
+			continue;
+		used += snprintf(got_s + used, sizeof(got_s) - used, "%s%s %s",
+				 used ? ", " : "",
+				 i < ARRAY_SIZE(scan_rows) ? scan_rows[i].name :
+				 "PFNZERO", cats & c ? "set" : "clear");
+		if (used >= sizeof(got_s))
+			break;
+	}
+	pagemap_describe(entry, want_s, sizeof(want_s));
 	ksft_print_msg(
-		"%s%spage %zu: PAGEMAP_SCAN categories 0x%llx (PRESENT %d SWAPPED %d FILE %d GUARD %s) disagree with pagemap entry 0x%llx\n",
+		"%s%spage %zu: PAGEMAP_SCAN categories 0x%llx disagree with pagemap entry %s: %s\n",
 		when ? when : "", when ? ": " : "", idx,
-		(unsigned long long)cats, !!(cats & PAGE_IS_PRESENT),
-		!!(cats & PAGE_IS_SWAPPED), !!(cats & PAGE_IS_FILE),
-		scan_categories & PAGE_IS_GUARD ?
-		(cats & PAGE_IS_GUARD ? "1" : "0") : "n/a",
-		(unsigned long long)entry);
+		(unsigned long long)cats, want_s, got_s);
 	return false;
+}
+
+/* What pagemap_pages_are() asks PAGEMAP_SCAN for */
+static uint64_t scan_return_mask(void)
+{
+	uint64_t mask = SCAN_CATEGORIES;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(scan_rows); i++)
+		if (scan_row_checked(&scan_rows[i]))
+			mask |= scan_rows[i].category;
+	return mask;
 }
 
 bool pagemap_pages_are(const char *when, const void *base, size_t first,
@@ -378,7 +512,8 @@ bool pagemap_pages_are(const char *when, const void *base, size_t first,
 
 	if (pagemap_scan_available(NULL)) {
 		cats = calloc(npages, sizeof(*cats));
-		ret = cats ? pagemap_scan_pages(base, first, npages, cats) :
+		ret = cats ? pagemap_scan_pages(base, first, npages,
+						scan_return_mask(), cats) :
 			     -ENOMEM;
 		if (ret) {
 			ksft_print_msg("%s%sPAGEMAP_SCAN: %s\n", when ? when : "",
@@ -1322,9 +1457,12 @@ void env_banner(const struct backend *backends, size_t nr,
 		ksft_print_msg("THP shmem_enabled: %s\n", buf);
 	ksft_print_msg("swap: %s\n", swap_present() ? "active" : "none");
 	if (pagemap_scan_available(&why))
-		ksft_print_msg("PAGEMAP_SCAN: cross-checks every pagemap assertion%s\n",
-			       pagemap_scan_has_guard() ?
-			       " (PAGE_IS_GUARD too)" : "");
+		ksft_print_msg(
+			"PAGEMAP_SCAN: cross-checks PRESENT, SWAPPED, FILE, SOFT_DIRTY%s of every pagemap assertion; PFNZERO against /proc/kpageflags: %s\n",
+			pagemap_scan_has(PAGE_IS_GUARD) ? " and GUARD" :
+			" (no PAGE_IS_GUARD)",
+			access("/proc/kpageflags", R_OK) ? "no (not readable)" :
+			"yes (where the PFN is visible)");
 	else
 		ksft_print_msg("PAGEMAP_SCAN: not available (%s)\n", why);
 	if (extra)
@@ -1359,6 +1497,9 @@ void suite_release(void)
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
 	pagemap_fd = -1;
+	if (kpageflags_fd >= 0)
+		close(kpageflags_fd);
+	kpageflags_fd = -1;
 }
 
 unsigned int subtests_plan(const struct subtest *tests, size_t nr_tests,
@@ -1843,4 +1984,11 @@ int uffd_write_catching_wp(int fd, void *addr, char byte, bool *event)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	return ret;
+}
+
+void softdirty_uffd_environment(void)
+{
+	ksft_print_msg("soft-dirty: %s\n",
+		       softdirty_available() ? "supported" : "not supported");
+	uffd_print_features();
 }

@@ -190,10 +190,27 @@ struct pm_scan_arg {
 #define PAGE_IS_PFNZERO		(1 << 5)
 #define PAGE_IS_HUGE		(1 << 6)
 #define PAGE_IS_SOFT_DIRTY	(1 << 7)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 #endif
+/* categories newer than the first PAGEMAP_SCAN: probe with pagemap_scan_has() */
 #ifndef PAGE_IS_GUARD
 #define PAGE_IS_GUARD		(1 << 8)
 #endif
+#ifndef PAGE_IS_ACCESSED
+#define PAGE_IS_ACCESSED	(1 << 9)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC	(1 << 15)
+#endif
+
+/*
+ * PAGEMAP_SCAN on /proc/self/pagemap (pagemap_fd, or an fd of its own when
+ * that is not open) with @arg, whose size field it fills in.  Returns what
+ * the ioctl returns (the number of regions written to vec) or a negative
+ * errno.
+ */
+long pagemap_scan_ioctl(struct pm_scan_arg *arg);
 
 /*
  * Does the kernel have PAGEMAP_SCAN?  Probed once, on the first call; @why
@@ -201,16 +218,20 @@ struct pm_scan_arg {
  */
 bool pagemap_scan_available(const char **why);
 
-/* Does PAGEMAP_SCAN report PAGE_IS_GUARD (probed with the ioctl itself)? */
-bool pagemap_scan_has_guard(void);
+/*
+ * Does the kernel know PAGEMAP_SCAN category @category?  A category it does
+ * not know in return_mask is EINVAL (pagemap_scan_get_args()); probed once
+ * per category bit.  False when there is no PAGEMAP_SCAN at all.
+ */
+bool pagemap_scan_has(uint64_t category);
 
 /*
  * The PAGEMAP_SCAN categories of the @npages pages from page @first of the
- * mapping at @base, one per page into @cats: PAGE_IS_PRESENT, _SWAPPED,
- * _FILE, and _GUARD where the kernel has it.  Returns 0 or a negative errno.
+ * mapping at @base, one per page into @cats, those of @return_mask only.
+ * Returns 0 or a negative errno.
  */
 int pagemap_scan_pages(const void *base, size_t first, size_t npages,
-		       uint64_t *cats);
+		       uint64_t return_mask, uint64_t *cats);
 
 /*
  * pagemap_entry_is() for each of the @npages pages from page @first of the
@@ -218,10 +239,11 @@ int pagemap_scan_pages(const void *base, size_t first, size_t npages,
  * is not open); a page whose entry cannot be read fails them all.  At most
  * @max_diags mismatches are printed.  Where the kernel has PAGEMAP_SCAN,
  * the same pages are also read through it, and a page whose categories say
- * otherwise than its entry fails too (pagemap.rst: PAGE_IS_PRESENT is
- * PM_PRESENT, PAGE_IS_SWAPPED is PM_SWAP, PAGE_IS_FILE is PM_FILE, and
- * where the kernel has both, PAGE_IS_GUARD is PM_GUARD_REGION; the table
- * with versions is above pagemap_scan() in residency_util.c).
+ * otherwise than its entry fails too: PRESENT, SWAPPED, FILE and
+ * SOFT_DIRTY against the pagemap bits, PFNZERO against the ZERO_PAGE flag
+ * that /proc/kpageflags gives the entry's PFN (as root only: PFNs read as
+ * 0 without CAP_SYS_ADMIN).  The correspondence, with the document and
+ * kernel version behind each line, is scan_rows[] in residency_util.c.
  */
 bool pagemap_pages_are(const char *when, const void *base, size_t first,
 		       size_t npages, uint64_t set, uint64_t clear,
@@ -462,6 +484,13 @@ int uffd_wp_unprotect(int fd, void *addr, size_t len);
 int uffd_write_catching_wp(int fd, void *addr, char byte, bool *event);
 
 /*
+ * Banner lines of the programs that use soft-dirty and userfaultfd: whether
+ * soft-dirty is supported, and the userfaultfd features (after
+ * uffd_probe_features()) or why there is no userfaultfd.
+ */
+void softdirty_uffd_environment(void);
+
+/*
  * Subtests and their reporting.  The helpers below that only print, through
  * ksft_print_msg(), live in residency_util.c; the kselftest.h counters are
  * private to each program, so whatever reports a result is inline here.
@@ -630,6 +659,12 @@ int uffd_wp_register_region(const struct region *r, int *fdp);
 static inline char *region_page(const struct region *r, size_t idx)
 {
 	return r->addr + idx * sys_pagesize();
+}
+
+/* The index of the page of the region that holds @addr */
+static inline size_t region_page_index(const struct region *r, uint64_t addr)
+{
+	return (addr - (uintptr_t)r->addr) / sys_pagesize();
 }
 
 /* Touch page @idx with a read access (a read fault if it is not mapped) */

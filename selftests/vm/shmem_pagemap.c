@@ -668,18 +668,11 @@ static const struct subtest subtests[] = {
 	{ "guard_reads_guard_and_swap", test_guard_reads_guard_and_swap, ON_MEMFD, setup_written },
 };
 
-static void print_environment(void)
-{
-	ksft_print_msg("soft-dirty: %s\n",
-		       softdirty_available() ? "supported" : "not supported");
-	uffd_print_features();
-}
-
 static const struct suite suite = {
 	SUITE_TABLES(subtests, backends),
 	.pagemap = true,
 	.setup = uffd_probe_features,
-	.environment = print_environment,
+	.environment = softdirty_uffd_environment,
 };
 
 int main(void)
