@@ -471,6 +471,16 @@ long swap_writes(void)
 	return pswpout + (zswpout > 0 ? zswpout : 0);
 }
 
+long swap_reads(void)
+{
+	long pswpin = vmstat_read("pswpin");
+	long zswpin = vmstat_read("zswpin");
+
+	if (pswpin < 0)
+		return -1;
+	return pswpin + (zswpin > 0 ? zswpin : 0);
+}
+
 int pageout_range(void *addr, size_t len, int retries,
 		  struct pageout_stats *st)
 {
@@ -498,6 +508,38 @@ int pageout_range(void *addr, size_t len, int retries,
 		st->written = now < 0 ? 0 : now - before;
 	}
 	return ret;
+}
+
+const char *advice_name(int advice)
+{
+	switch (advice) {
+	case MADV_WILLNEED:
+		return "MADV_WILLNEED";
+	case MADV_PAGEOUT:
+		return "MADV_PAGEOUT";
+	case MADV_POPULATE_READ:
+		return "MADV_POPULATE_READ";
+	case MADV_POPULATE_WRITE:
+		return "MADV_POPULATE_WRITE";
+	default:
+		return "advice";
+	}
+}
+
+bool madvise_result_is(void *addr, size_t len, int advice, int want_err)
+{
+	int ret, err;
+
+	errno = 0;
+	ret = madvise(addr, len, advice);
+	err = ret ? errno : 0;
+	if (ret == (want_err ? -1 : 0) && err == want_err)
+		return true;
+	ksft_print_msg("madvise(%s) over 0x%zx bytes: got %d (%s), expected %s\n",
+		       advice_name(advice), len, ret,
+		       err ? errno_name(err) : "no error",
+		       want_err ? errno_name(want_err) : "success");
+	return false;
 }
 
 bool swap_present(void)
@@ -1280,6 +1322,21 @@ int kpageflags_read(uint64_t pfn, uint64_t *flags)
 	return err;
 }
 
+int pfns_in_swap_cache(const uint64_t *pfns, size_t n)
+{
+	uint64_t flags;
+	int ret, cached = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ret = kpageflags_read(pfns[i], &flags);
+		if (ret)
+			return ret;
+		cached += !!(flags & (1ULL << KPF_SWAPCACHE));
+	}
+	return cached;
+}
+
 const char *kpageflags_str(uint64_t flags, char *buf, size_t len)
 {
 	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
@@ -1471,6 +1528,23 @@ void memcg_probe(void)
 		memcg_unavailable("no memory.reclaim in cgroup v2: %s",
 			       errno_name(errno));
 	memcg_remove(dir);
+}
+
+void memcg_probe_swap(void)
+{
+	if (swap_present())
+		memcg_probe();
+	else
+		memcg_unavailable("no swap");
+}
+
+void memcg_print_eviction(void)
+{
+	if (memcg_skip[0])
+		ksft_print_msg("no swap cache eviction: %s\n", memcg_skip);
+	else
+		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
+			       memcg_home);
 }
 
 void memcg_cleanup(void)

@@ -249,6 +249,13 @@ long vmstat_read(const char *name);
  */
 long swap_writes(void);
 
+/*
+ * Pages the kernel has read in from swap since boot: pswpin plus zswpin of
+ * /proc/vmstat, counted when a read is submitted, readahead included.  -1
+ * without VM event counters.
+ */
+long swap_reads(void);
+
 /* What pageout_range() did: madvise() calls, and pages written to swap */
 struct pageout_stats {
 	int attempts;
@@ -268,6 +275,15 @@ struct pageout_stats {
  */
 int pageout_range(void *addr, size_t len, int retries,
 		  struct pageout_stats *st);
+
+/* Name of a madvise() advice for diagnostics ("MADV_POPULATE_READ") */
+const char *advice_name(int advice);
+
+/*
+ * madvise(@addr, @len, @advice) must fail with @want_err, or succeed when
+ * @want_err is 0; a different outcome is printed with what was expected.
+ */
+bool madvise_result_is(void *addr, size_t len, int advice, int want_err);
 
 /* Is at least one swap area active (/proc/swaps, else /proc/meminfo)? */
 bool swap_present(void);
@@ -362,6 +378,12 @@ int smaps_sum_field_kb(const char *field, unsigned long *kb);
 /* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
 int kpageflags_read(uint64_t pfn, uint64_t *flags);
 
+/*
+ * How many of the @n frames @pfns /proc/kpageflags shows in the swap cache
+ * (KPF_SWAPCACHE), or a negative errno.
+ */
+int pfns_in_swap_cache(const uint64_t *pfns, size_t n);
+
 /* The flags of a kpageflags entry a swapped-out page may show, for diagnostics */
 const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
 
@@ -375,6 +397,10 @@ const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
 extern char memcg_home[PATH_MAX];
 extern char memcg_skip[256];
 void memcg_probe(void);
+/* memcg_probe() where there is swap to evict pages to, as a suite's setup */
+void memcg_probe_swap(void);
+/* Say in the banner whether and where pages can be evicted from the swap cache */
+void memcg_print_eviction(void);
 void memcg_cleanup(void);
 /* Record why child cgroups cannot be used in memcg_skip */
 __printf(1, 2) void memcg_unavailable(const char *fmt, ...);
