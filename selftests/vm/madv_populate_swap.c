@@ -564,9 +564,9 @@ static const struct subtest subtests[] = {
 	{ "read_only_swapped_populate_read", test_read_only_swapped_populate_read,
 	  ON_SHMEM, setup_swapped_read_only },
 	{ "hole_between_fixed_populate_read_enomem",
-	  test_hole_between_fixed_populate_read_enomem, ON_MMAP },
+	  test_hole_between_fixed_populate_read_enomem, ON_MMAP, NULL },
 	{ "hole_between_fixed_populate_write_enomem",
-	  test_hole_between_fixed_populate_write_enomem, ON_MMAP },
+	  test_hole_between_fixed_populate_write_enomem, ON_MMAP, NULL },
 	{ "fork_swapped_child_swap_entries", test_fork_swapped_child_swap_entries,
 	  ON_PRIVATE, setup_swapped },
 	{ "fork_swapped_child_populate_read", test_fork_swapped_child_populate_read,
@@ -576,7 +576,7 @@ static const struct subtest subtests[] = {
 	{ "fork_swapped_parent_keeps_swap", test_fork_swapped_parent_keeps_swap,
 	  ON_PRIVATE, setup_swapped },
 	{ "willneed_swapped_reads_into_swap_cache",
-	  test_willneed_swapped_reads_into_swap_cache, ON_ALL },
+	  test_willneed_swapped_reads_into_swap_cache, ON_ALL, NULL },
 };
 
 static void print_environment(void)
