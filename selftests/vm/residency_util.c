@@ -629,6 +629,74 @@ int write_knob(const char *path, const char *text)
 	return err;
 }
 
+size_t thp_pmd_size(void)
+{
+	char buf[64];
+	size_t size;
+
+	if (read_first_line(THP_SYSFS "hpage_pmd_size", buf, sizeof(buf)))
+		return 0;
+	size = strtoul(buf, NULL, 0);
+	/* a power of two of at least two pages */
+	if (size <= sys_pagesize() || (size & (size - 1)))
+		return 0;
+	return size;
+}
+
+long counter_read(const char *path)
+{
+	char buf[64];
+
+	if (read_first_line(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+int huge_page_declined(const char *path, const char *name, long before)
+{
+	long after = path ? counter_read(path) : vmstat_read(name);
+
+	if (before >= 0 && after > before)
+		return skip("the kernel could not allocate a huge page (%s grew by %ld)",
+			    name, after - before);
+	ksft_print_msg("no huge page was mapped and the kernel reports no huge page fallback (%s %ld)\n",
+		       name, after);
+	return KSFT_FAIL;
+}
+
+int knob_set(struct knob *k, const char *path, const char *value)
+{
+	char buf[128], *open, *close;
+	int ret;
+
+	if (!k->saved[0]) {
+		ret = read_first_line(path, buf, sizeof(buf));
+		if (ret)
+			return ret;
+		open = strchr(buf, '[');
+		close = open ? strchr(open, ']') : NULL;
+		if (!close || close - open - 1 >= (long)sizeof(k->saved))
+			return -EINVAL;
+		*close = '\0';
+		snprintf(k->saved, sizeof(k->saved), "%s", open + 1);
+		snprintf(k->path, sizeof(k->path), "%s", path);
+	}
+	return write_knob(path, value);
+}
+
+void knob_restore(struct knob *k)
+{
+	int ret;
+
+	if (!k->saved[0])
+		return;
+	ret = write_knob(k->path, k->saved);
+	if (ret)
+		ksft_print_msg("could not restore %s to %s: %s\n", k->path,
+			       k->saved, errno_name(ret));
+	k->saved[0] = '\0';
+}
+
 int memfd_new(const char *name)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC);

@@ -310,6 +310,39 @@ int read_first_line(const char *path, char *buf, size_t len);
  */
 int write_knob(const char *path, const char *text);
 
+/* Transparent huge pages: the sysfs directory, and the knobs in it */
+#define THP_SYSFS		"/sys/kernel/mm/transparent_hugepage/"
+
+/* hpage_pmd_size, the size of a PMD-mapped huge page; 0 when unknown */
+size_t thp_pmd_size(void);
+
+/*
+ * A huge page was asked for and none came.  A huge page is best effort, so
+ * this is a SKIP when the kernel says it declined (the counter at @path,
+ * /proc/vmstat's @name when @path is NULL, grew past @before), and a
+ * failure, printed, when it claims no fallback.
+ */
+int huge_page_declined(const char *path, const char *name, long before);
+
+/*
+ * A sysfs knob that takes one of a list of words and shows the current one
+ * in brackets ("always [madvise] never"), set by knob_set() and put back
+ * as it was by knob_restore().
+ */
+struct knob {
+	char path[PATH_MAX];
+	char saved[32];		/* empty until knob_set() saved it */
+};
+
+/* Set the knob at @path to @value, saving the old value once; 0 or -errno */
+int knob_set(struct knob *k, const char *path, const char *value);
+
+/* Put a knob that knob_set() changed back as it was */
+void knob_restore(struct knob *k);
+
+/* Value of a counter file such as an mTHP stat; -1 when unreadable */
+long counter_read(const char *path);
+
 /* A new memfd called @name; returns the fd or a negative errno */
 int memfd_new(const char *name);
 
