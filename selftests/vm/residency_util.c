@@ -697,6 +697,29 @@ void knob_restore(struct knob *k)
 	k->saved[0] = '\0';
 }
 
+off_t file_max_size(int fd)
+{
+	off_t lo = 0, hi = LLONG_MAX, mid;
+
+	if (!ftruncate(fd, hi))
+		return hi;
+	if (errno != EFBIG && errno != EINVAL)
+		return -errno;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (!ftruncate(fd, mid)) {
+			lo = mid;
+			continue;
+		}
+		if (errno != EFBIG && errno != EINVAL)
+			return -errno;
+		hi = mid;
+	}
+	if (ftruncate(fd, lo))
+		return -errno;
+	return lo;
+}
+
 int memfd_new(const char *name)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC);

@@ -343,6 +343,21 @@ void knob_restore(struct knob *k);
 /* Value of a counter file such as an mTHP stat; -1 when unreadable */
 long counter_read(const char *path);
 
+/*
+ * The largest size ftruncate(@fd) accepts: LLONG_MAX if it takes that,
+ * else a binary search between a size it accepts and one it refuses, from
+ * the top down.  Only EFBIG and EINVAL count as refusals; another error
+ * stops the search and is returned as a negative errno.  The file is left
+ * at the size found.  SIGXFSZ must be ignored or RLIMIT_FSIZE unlimited.
+ */
+off_t file_max_size(int fd);
+
+/* Start of the page holding the last byte of a file of @size bytes */
+static inline off_t last_page_start(off_t size)
+{
+	return (size - 1) & ~(off_t)(sys_pagesize() - 1);
+}
+
 /* A new memfd called @name; returns the fd or a negative errno */
 int memfd_new(const char *name);
 

@@ -649,39 +649,6 @@ static int test_swapped_out_pages_are_data(struct region *r)
 static off_t max_size;
 static char max_size_skip[160];
 
-/*
- * Largest size ftruncate(@fd) accepts: OFF_T_MAX if it takes that, else
- * a binary search between a size it accepts and one it refuses, from the
- * top down.  Only EFBIG and EINVAL count as refusals; another error stops
- * the search and is returned as a negative errno.
- */
-static off_t find_max_size(int fd)
-{
-	off_t lo = 0, hi = OFF_T_MAX, mid;
-
-	if (!ftruncate(fd, hi))
-		return hi;
-	if (errno != EFBIG && errno != EINVAL)
-		return -errno;
-	while (hi - lo > 1) {
-		mid = lo + (hi - lo) / 2;
-		if (!ftruncate(fd, mid)) {
-			lo = mid;
-			continue;
-		}
-		if (errno != EFBIG && errno != EINVAL)
-			return -errno;
-		hi = mid;
-	}
-	return lo;
-}
-
-/* Start of the page holding the last byte of a file of @size bytes */
-static off_t last_page_start(off_t size)
-{
-	return (size - 1) & ~(off_t)(ps - 1);
-}
-
 static void probe_max_size(void)
 {
 	struct rlimit rl;
@@ -706,7 +673,7 @@ static void probe_max_size(void)
 			 "memfd_create failed: %s", errno_name(fd));
 		return;
 	}
-	found = find_max_size(fd);
+	found = file_max_size(fd);
 	close(fd);
 	if (found <= (off_t)ps) {
 		snprintf(max_size_skip, sizeof(max_size_skip),
