@@ -7,12 +7,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -461,24 +463,25 @@ long vmstat_read(const char *name)
 	return value;
 }
 
+/* Counter @disk of /proc/vmstat plus @zswap where there is one; -1 without @disk */
+static long swap_counter(const char *disk, const char *zswap)
+{
+	long pages = vmstat_read(disk);
+	long zpages = vmstat_read(zswap);
+
+	if (pages < 0)
+		return -1;
+	return pages + (zpages > 0 ? zpages : 0);
+}
+
 long swap_writes(void)
 {
-	long pswpout = vmstat_read("pswpout");
-	long zswpout = vmstat_read("zswpout");
-
-	if (pswpout < 0)
-		return -1;
-	return pswpout + (zswpout > 0 ? zswpout : 0);
+	return swap_counter("pswpout", "zswpout");
 }
 
 long swap_reads(void)
 {
-	long pswpin = vmstat_read("pswpin");
-	long zswpin = vmstat_read("zswpin");
-
-	if (pswpin < 0)
-		return -1;
-	return pswpin + (zswpin > 0 ? zswpin : 0);
+	return swap_counter("pswpin", "zswpin");
 }
 
 int pageout_range(void *addr, size_t len, int retries,
@@ -695,6 +698,22 @@ void knob_restore(struct knob *k)
 		ksft_print_msg("could not restore %s to %s: %s\n", k->path,
 			       k->saved, errno_name(ret));
 	k->saved[0] = '\0';
+}
+
+bool fsize_unlimited(char *why, size_t len)
+{
+	struct rlimit rl;
+
+	/* a file size limit would make ftruncate() raise SIGXFSZ */
+	signal(SIGXFSZ, SIG_IGN);
+	if (getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	rl.rlim_cur = rl.rlim_max;
+	if (!setrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	snprintf(why, len, "RLIMIT_FSIZE limits file sizes to 0x%llx bytes",
+		 (unsigned long long)rl.rlim_cur);
+	return false;
 }
 
 off_t file_max_size(int fd)

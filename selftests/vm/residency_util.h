@@ -352,6 +352,13 @@ long counter_read(const char *path);
  */
 off_t file_max_size(int fd);
 
+/*
+ * Ignore SIGXFSZ and lift RLIMIT_FSIZE to its hard limit, so that a file
+ * can grow to the file system's largest size.  Returns true, or false with
+ * the reason in @why when a limit remains.
+ */
+bool fsize_unlimited(char *why, size_t len);
+
 /* Start of the page holding the last byte of a file of @size bytes */
 static inline off_t last_page_start(off_t size)
 {

@@ -33,13 +33,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -651,21 +649,11 @@ static char max_size_skip[160];
 
 static void probe_max_size(void)
 {
-	struct rlimit rl;
 	off_t found;
 	int fd;
 
-	/* a file size limit would make ftruncate() raise SIGXFSZ */
-	signal(SIGXFSZ, SIG_IGN);
-	if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur != RLIM_INFINITY) {
-			snprintf(max_size_skip, sizeof(max_size_skip),
-				 "RLIMIT_FSIZE limits file sizes to 0x%llx bytes",
-				 (unsigned long long)rl.rlim_cur);
-			return;
-		}
-	}
+	if (!fsize_unlimited(max_size_skip, sizeof(max_size_skip)))
+		return;
 
 	fd = memfd_new("shmem_lseek_max");
 	if (fd < 0) {

@@ -348,19 +348,11 @@ static const struct subtest subtests[] = {
  */
 static void probe_max_size(void)
 {
-	struct rlimit rl;
 	struct region r;
 	size_t b;
 	off_t found;
 
-	signal(SIGXFSZ, SIG_IGN);
-	if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur != RLIM_INFINITY)
-			snprintf(limit_skip, sizeof(limit_skip),
-				 "RLIMIT_FSIZE limits file sizes to 0x%llx bytes",
-				 (unsigned long long)rl.rlim_cur);
-	}
+	fsize_unlimited(limit_skip, sizeof(limit_skip));
 	for (b = 0; !limit_skip[0] && b < NR_BACKENDS; b++) {
 		if (backends[b].skip[0] || region_open(&r, &backends[b]))
 			continue;
