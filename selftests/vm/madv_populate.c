@@ -83,7 +83,7 @@ static __printf(2, 3) void report_named(bool ok, const char *fmt, ...)
 	report(name, ok);
 }
 
-static const char *advice_name(int advice)
+static const char *advice_word(int advice)
 {
 	return advice == MADV_POPULATE_READ ? "read" : "write";
 }
@@ -122,25 +122,6 @@ static char *map_anon(int prot)
 	if (!map_range(&r, BACKEND_PRIVATE_ANON, prot, 0, 0))
 		ksft_exit_fail_msg("cannot map private anonymous memory\n");
 	return r.addr;
-}
-
-/* madvise() must fail with @want_err, or succeed when @want_err is 0 */
-static bool madvise_result_is(void *addr, size_t len, int advice,
-			      int want_err)
-{
-	int ret, err;
-
-	errno = 0;
-	ret = madvise(addr, len, advice);
-	err = ret ? errno : 0;
-	if (ret == (want_err ? -1 : 0) && err == want_err)
-		return true;
-	ksft_print_msg("madvise(%s) over 0x%zx bytes: got %d (%s), expected %s\n",
-		       advice == MADV_POPULATE_READ ? "MADV_POPULATE_READ" :
-		       "MADV_POPULATE_WRITE", len, ret,
-		       err ? errno_name(err) : "no error",
-		       want_err ? errno_name(want_err) : "success");
-	return false;
 }
 
 /*
@@ -318,7 +299,7 @@ static void test_holes(void)
 static void test_populate(int advice)
 {
 	bool read = advice == MADV_POPULATE_READ;
-	const char *adv = advice_name(advice);
+	const char *adv = advice_word(advice);
 	char *addr = map_anon(PROT_READ | PROT_WRITE);
 
 	report_named(range_not_populated(addr, range_len),
@@ -486,7 +467,7 @@ static void test_shmem_populate(int backend, int advice)
 		"mincore_resident", "allocates_page_cache",
 	};
 	const char *prefix = backends[backend].name;
-	const char *adv = advice_name(advice);
+	const char *adv = advice_word(advice);
 	size_t nr = backend == BACKEND_MEMFD ? ARRAY_SIZE(checks) :
 		    ARRAY_SIZE(checks) - 1;
 	bool hole_before = true;
@@ -718,7 +699,7 @@ static void test_swapped_populate(int backend, int advice)
 	else
 		code = skip("no swap configured");
 	snprintf(prefix, sizeof(prefix), "%s_swapped_populate_%s",
-		 backends[backend].name, advice_name(advice));
+		 backends[backend].name, advice_word(advice));
 	report_checks(prefix, swapped_check_names, codes, code);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -660,14 +661,25 @@ long vmstat_read(const char *name)
 	return value;
 }
 
+/* Counter @disk of /proc/vmstat plus @zswap where there is one; -1 without @disk */
+static long swap_counter(const char *disk, const char *zswap)
+{
+	long pages = vmstat_read(disk);
+	long zpages = vmstat_read(zswap);
+
+	if (pages < 0)
+		return -1;
+	return pages + (zpages > 0 ? zpages : 0);
+}
+
 long swap_writes(void)
 {
-	long pswpout = vmstat_read("pswpout");
-	long zswpout = vmstat_read("zswpout");
+	return swap_counter("pswpout", "zswpout");
+}
 
-	if (pswpout < 0)
-		return -1;
-	return pswpout + (zswpout > 0 ? zswpout : 0);
+long swap_reads(void)
+{
+	return swap_counter("pswpin", "zswpin");
 }
 
 int pageout_range(void *addr, size_t len, int retries,
@@ -697,6 +709,38 @@ int pageout_range(void *addr, size_t len, int retries,
 		st->written = now < 0 ? 0 : now - before;
 	}
 	return ret;
+}
+
+const char *advice_name(int advice)
+{
+	switch (advice) {
+	case MADV_WILLNEED:
+		return "MADV_WILLNEED";
+	case MADV_PAGEOUT:
+		return "MADV_PAGEOUT";
+	case MADV_POPULATE_READ:
+		return "MADV_POPULATE_READ";
+	case MADV_POPULATE_WRITE:
+		return "MADV_POPULATE_WRITE";
+	default:
+		return "advice";
+	}
+}
+
+bool madvise_result_is(void *addr, size_t len, int advice, int want_err)
+{
+	int ret, err;
+
+	errno = 0;
+	ret = madvise(addr, len, advice);
+	err = ret ? errno : 0;
+	if (ret == (want_err ? -1 : 0) && err == want_err)
+		return true;
+	ksft_print_msg("madvise(%s) over 0x%zx bytes: got %d (%s), expected %s\n",
+		       advice_name(advice), len, ret,
+		       err ? errno_name(err) : "no error",
+		       want_err ? errno_name(want_err) : "success");
+	return false;
 }
 
 bool swap_present(void)
@@ -784,6 +828,113 @@ int write_knob(const char *path, const char *text)
 		err = -EIO;
 	close(fd);
 	return err;
+}
+
+size_t thp_pmd_size(void)
+{
+	char buf[64];
+	size_t size;
+
+	if (read_first_line(THP_SYSFS "hpage_pmd_size", buf, sizeof(buf)))
+		return 0;
+	size = strtoul(buf, NULL, 0);
+	/* a power of two of at least two pages */
+	if (size <= sys_pagesize() || (size & (size - 1)))
+		return 0;
+	return size;
+}
+
+long counter_read(const char *path)
+{
+	char buf[64];
+
+	if (read_first_line(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+int huge_page_declined(const char *path, const char *name, long before)
+{
+	long after = path ? counter_read(path) : vmstat_read(name);
+
+	if (before >= 0 && after > before)
+		return skip("the kernel could not allocate a huge page (%s grew by %ld)",
+			    name, after - before);
+	ksft_print_msg("no huge page was mapped and the kernel reports no huge page fallback (%s %ld)\n",
+		       name, after);
+	return KSFT_FAIL;
+}
+
+int knob_set(struct knob *k, const char *path, const char *value)
+{
+	char buf[128], *open, *close;
+	int ret;
+
+	if (!k->saved[0]) {
+		ret = read_first_line(path, buf, sizeof(buf));
+		if (ret)
+			return ret;
+		open = strchr(buf, '[');
+		close = open ? strchr(open, ']') : NULL;
+		if (!close || close - open - 1 >= (long)sizeof(k->saved))
+			return -EINVAL;
+		*close = '\0';
+		snprintf(k->saved, sizeof(k->saved), "%s", open + 1);
+		snprintf(k->path, sizeof(k->path), "%s", path);
+	}
+	return write_knob(path, value);
+}
+
+void knob_restore(struct knob *k)
+{
+	int ret;
+
+	if (!k->saved[0])
+		return;
+	ret = write_knob(k->path, k->saved);
+	if (ret)
+		ksft_print_msg("could not restore %s to %s: %s\n", k->path,
+			       k->saved, errno_name(ret));
+	k->saved[0] = '\0';
+}
+
+bool fsize_unlimited(char *why, size_t len)
+{
+	struct rlimit rl;
+
+	/* a file size limit would make ftruncate() raise SIGXFSZ */
+	signal(SIGXFSZ, SIG_IGN);
+	if (getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	rl.rlim_cur = rl.rlim_max;
+	if (!setrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	snprintf(why, len, "RLIMIT_FSIZE limits file sizes to 0x%llx bytes",
+		 (unsigned long long)rl.rlim_cur);
+	return false;
+}
+
+off_t file_max_size(int fd)
+{
+	off_t lo = 0, hi = LLONG_MAX, mid;
+
+	if (!ftruncate(fd, hi))
+		return hi;
+	if (errno != EFBIG && errno != EINVAL)
+		return -errno;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (!ftruncate(fd, mid)) {
+			lo = mid;
+			continue;
+		}
+		if (errno != EFBIG && errno != EINVAL)
+			return -errno;
+		hi = mid;
+	}
+	if (ftruncate(fd, lo))
+		return -errno;
+	return lo;
 }
 
 int memfd_new(const char *name)
@@ -1532,6 +1683,21 @@ int kpageflags_read(uint64_t pfn, uint64_t *flags)
 	return err;
 }
 
+int pfns_in_swap_cache(const uint64_t *pfns, size_t n)
+{
+	uint64_t flags;
+	int ret, cached = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ret = kpageflags_read(pfns[i], &flags);
+		if (ret)
+			return ret;
+		cached += !!(flags & (1ULL << KPF_SWAPCACHE));
+	}
+	return cached;
+}
+
 const char *kpageflags_str(uint64_t flags, char *buf, size_t len)
 {
 	snprintf(buf, len, "0x%llx%s%s%s%s", (unsigned long long)flags,
@@ -1724,6 +1890,23 @@ void memcg_probe(void)
 		memcg_unavailable("no memory.reclaim in cgroup v2: %s",
 			       errno_name(errno));
 	memcg_remove(dir);
+}
+
+void memcg_probe_swap(void)
+{
+	if (swap_present())
+		memcg_probe();
+	else
+		memcg_unavailable("no swap");
+}
+
+void memcg_print_eviction(void)
+{
+	if (memcg_skip[0])
+		ksft_print_msg("no swap cache eviction: %s\n", memcg_skip);
+	else
+		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
+			       memcg_home);
 }
 
 void memcg_cleanup(void)

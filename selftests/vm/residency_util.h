@@ -286,6 +286,13 @@ long vmstat_read(const char *name);
  */
 long swap_writes(void);
 
+/*
+ * Pages the kernel has read in from swap since boot: pswpin plus zswpin of
+ * /proc/vmstat, counted when a read is submitted, readahead included.  -1
+ * without VM event counters.
+ */
+long swap_reads(void);
+
 /* What pageout_range() did: madvise() calls, and pages written to swap */
 struct pageout_stats {
 	int attempts;
@@ -305,6 +312,15 @@ struct pageout_stats {
  */
 int pageout_range(void *addr, size_t len, int retries,
 		  struct pageout_stats *st);
+
+/* Name of a madvise() advice for diagnostics ("MADV_POPULATE_READ") */
+const char *advice_name(int advice);
+
+/*
+ * madvise(@addr, @len, @advice) must fail with @want_err, or succeed when
+ * @want_err is 0; a different outcome is printed with what was expected.
+ */
+bool madvise_result_is(void *addr, size_t len, int advice, int want_err);
 
 /* Is at least one swap area active (/proc/swaps, else /proc/meminfo)? */
 bool swap_present(void);
@@ -330,6 +346,61 @@ int read_first_line(const char *path, char *buf, size_t len);
  * Returns 0 or a negative errno.
  */
 int write_knob(const char *path, const char *text);
+
+/* Transparent huge pages: the sysfs directory, and the knobs in it */
+#define THP_SYSFS		"/sys/kernel/mm/transparent_hugepage/"
+
+/* hpage_pmd_size, the size of a PMD-mapped huge page; 0 when unknown */
+size_t thp_pmd_size(void);
+
+/*
+ * A huge page was asked for and none came.  A huge page is best effort, so
+ * this is a SKIP when the kernel says it declined (the counter at @path,
+ * /proc/vmstat's @name when @path is NULL, grew past @before), and a
+ * failure, printed, when it claims no fallback.
+ */
+int huge_page_declined(const char *path, const char *name, long before);
+
+/*
+ * A sysfs knob that takes one of a list of words and shows the current one
+ * in brackets ("always [madvise] never"), set by knob_set() and put back
+ * as it was by knob_restore().
+ */
+struct knob {
+	char path[PATH_MAX];
+	char saved[32];		/* empty until knob_set() saved it */
+};
+
+/* Set the knob at @path to @value, saving the old value once; 0 or -errno */
+int knob_set(struct knob *k, const char *path, const char *value);
+
+/* Put a knob that knob_set() changed back as it was */
+void knob_restore(struct knob *k);
+
+/* Value of a counter file such as an mTHP stat; -1 when unreadable */
+long counter_read(const char *path);
+
+/*
+ * The largest size ftruncate(@fd) accepts: LLONG_MAX if it takes that,
+ * else a binary search between a size it accepts and one it refuses, from
+ * the top down.  Only EFBIG and EINVAL count as refusals; another error
+ * stops the search and is returned as a negative errno.  The file is left
+ * at the size found.  SIGXFSZ must be ignored or RLIMIT_FSIZE unlimited.
+ */
+off_t file_max_size(int fd);
+
+/*
+ * Ignore SIGXFSZ and lift RLIMIT_FSIZE to its hard limit, so that a file
+ * can grow to the file system's largest size.  Returns true, or false with
+ * the reason in @why when a limit remains.
+ */
+bool fsize_unlimited(char *why, size_t len);
+
+/* Start of the page holding the last byte of a file of @size bytes */
+static inline off_t last_page_start(off_t size)
+{
+	return (size - 1) & ~(off_t)(sys_pagesize() - 1);
+}
 
 /* A new memfd called @name; returns the fd or a negative errno */
 int memfd_new(const char *name);
@@ -412,6 +483,12 @@ int smaps_sum_field_kb(const char *field, unsigned long *kb);
 /* /proc/kpageflags entry of frame @pfn; 0 or a negative errno */
 int kpageflags_read(uint64_t pfn, uint64_t *flags);
 
+/*
+ * How many of the @n frames @pfns /proc/kpageflags shows in the swap cache
+ * (KPF_SWAPCACHE), or a negative errno.
+ */
+int pfns_in_swap_cache(const uint64_t *pfns, size_t n);
+
 /* The flags of a kpageflags entry a swapped-out page may show, for diagnostics */
 const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
 
@@ -425,6 +502,10 @@ const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
 extern char memcg_home[PATH_MAX];
 extern char memcg_skip[256];
 void memcg_probe(void);
+/* memcg_probe() where there is swap to evict pages to, as a suite's setup */
+void memcg_probe_swap(void);
+/* Say in the banner whether and where pages can be evicted from the swap cache */
+void memcg_print_eviction(void);
 void memcg_cleanup(void);
 /* Record why child cgroups cannot be used in memcg_skip */
 __printf(1, 2) void memcg_unavailable(const char *fmt, ...);

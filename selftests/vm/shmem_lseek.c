@@ -33,13 +33,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -649,56 +647,13 @@ static int test_swapped_out_pages_are_data(struct region *r)
 static off_t max_size;
 static char max_size_skip[160];
 
-/*
- * Largest size ftruncate(@fd) accepts: OFF_T_MAX if it takes that, else
- * a binary search between a size it accepts and one it refuses, from the
- * top down.  Only EFBIG and EINVAL count as refusals; another error stops
- * the search and is returned as a negative errno.
- */
-static off_t find_max_size(int fd)
-{
-	off_t lo = 0, hi = OFF_T_MAX, mid;
-
-	if (!ftruncate(fd, hi))
-		return hi;
-	if (errno != EFBIG && errno != EINVAL)
-		return -errno;
-	while (hi - lo > 1) {
-		mid = lo + (hi - lo) / 2;
-		if (!ftruncate(fd, mid)) {
-			lo = mid;
-			continue;
-		}
-		if (errno != EFBIG && errno != EINVAL)
-			return -errno;
-		hi = mid;
-	}
-	return lo;
-}
-
-/* Start of the page holding the last byte of a file of @size bytes */
-static off_t last_page_start(off_t size)
-{
-	return (size - 1) & ~(off_t)(ps - 1);
-}
-
 static void probe_max_size(void)
 {
-	struct rlimit rl;
 	off_t found;
 	int fd;
 
-	/* a file size limit would make ftruncate() raise SIGXFSZ */
-	signal(SIGXFSZ, SIG_IGN);
-	if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur != RLIM_INFINITY) {
-			snprintf(max_size_skip, sizeof(max_size_skip),
-				 "RLIMIT_FSIZE limits file sizes to 0x%llx bytes",
-				 (unsigned long long)rl.rlim_cur);
-			return;
-		}
-	}
+	if (!fsize_unlimited(max_size_skip, sizeof(max_size_skip)))
+		return;
 
 	fd = memfd_new("shmem_lseek_max");
 	if (fd < 0) {
@@ -706,7 +661,7 @@ static void probe_max_size(void)
 			 "memfd_create failed: %s", errno_name(fd));
 		return;
 	}
-	found = find_max_size(fd);
+	found = file_max_size(fd);
 	close(fd);
 	if (found <= (off_t)ps) {
 		snprintf(max_size_skip, sizeof(max_size_skip),

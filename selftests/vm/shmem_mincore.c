@@ -585,27 +585,10 @@ static const struct subtest subtests[] = {
 	{ "guard_page_reports_page_cache", test_guard_page_reports_page_cache, ON_MEMFD },
 };
 
-static void probe(void)
-{
-	if (swap_present())
-		memcg_probe();
-	else
-		memcg_unavailable("no swap");
-}
-
-static void print_environment(void)
-{
-	if (memcg_skip[0])
-		ksft_print_msg("no swap cache eviction: %s\n", memcg_skip);
-	else
-		ksft_print_msg("swap cache eviction through child cgroups of %s\n",
-			       memcg_home);
-}
-
 static const struct suite suite = {
 	SUITE_TABLES(subtests, backends),
-	.setup = probe,
-	.environment = print_environment,
+	.setup = memcg_probe_swap,
+	.environment = memcg_print_eviction,
 	.cleanup = memcg_cleanup,
 };
 

@@ -36,7 +36,6 @@
 #include "kselftest.h"
 #include "residency_util.h"
 
-#define THP_SYSFS		"/sys/kernel/mm/transparent_hugepage/"
 /* huge pages in the test file */
 #define NR_HUGE			4
 /* in the partial swap-in, every PARTIAL_STEP-th page is faulted in */
@@ -88,23 +87,10 @@ static void print_smaps(const char *when, const struct region *r)
 		r->len / 1024);
 }
 
-/*
- * No huge page where one was asked for.  A huge page is best effort, so this
- * is a SKIP when the kernel says it declined (thp_file_fallback grew since it
- * was @before), and a failure when it claims no fallback.
- */
+/* No huge page where one was asked for: did the kernel decline? */
 static int no_huge_page(long before)
 {
-	long after = vmstat_read("thp_file_fallback");
-
-	if (before >= 0 && after > before)
-		return skip(
-			"the kernel could not allocate a huge page (thp_file_fallback grew by %ld)",
-			after - before);
-	ksft_print_msg(
-		"no huge page was mapped and the kernel reports no huge page fallback (thp_file_fallback %ld)\n",
-		after);
-	return KSFT_FAIL;
+	return huge_page_declined(NULL, "thp_file_fallback", before);
 }
 
 /*
@@ -378,8 +364,6 @@ static void probe_thp(void)
 		"size=64m,mode=0700,huge=within_size",
 	};
 	struct backend *b = &backends[BACKEND_THP];
-	char buf[64];
-	int ret;
 
 	if (access(THP_SYSFS "shmem_enabled", F_OK)) {
 		snprintf(b->skip, sizeof(b->skip),
@@ -387,16 +371,10 @@ static void probe_thp(void)
 			 THP_SYSFS);
 		return;
 	}
-	ret = read_first_line(THP_SYSFS "hpage_pmd_size", buf, sizeof(buf));
-	if (!ret) {
-		pmd_size = strtoul(buf, NULL, 0);
-		/* a power of two of at least two pages */
-		if (pmd_size <= ps || (pmd_size & (pmd_size - 1)))
-			ret = -EINVAL;
-	}
-	if (ret) {
-		snprintf(b->skip, sizeof(b->skip), "reading %shpage_pmd_size: %s",
-			 THP_SYSFS, errno_name(ret));
+	pmd_size = thp_pmd_size();
+	if (!pmd_size) {
+		snprintf(b->skip, sizeof(b->skip), "no usable %shpage_pmd_size",
+			 THP_SYSFS);
 		return;
 	}
 	if (!mount_private_tmpfs(b, huge_opts, ARRAY_SIZE(huge_opts)))
