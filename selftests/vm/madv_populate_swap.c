@@ -415,7 +415,8 @@ static int read_pfns(const struct region *r, uint64_t *pfns)
 			return setup_failed("reading pagemap", -ret);
 		pfns[i] = entry & PME_PFN_MASK;
 		if (!pfns[i])
-			return skip("cannot follow the pages into the swap cache: pagemap hides PFNs (needs CAP_SYS_ADMIN)");
+			return skip(
+				"cannot follow the pages into the swap cache: pagemap hides PFNs (needs CAP_SYS_ADMIN)");
 	}
 	ret = pfns_in_swap_cache(pfns, NR_PAGES);
 	if (ret < 0)
@@ -448,8 +449,9 @@ static int evict_swap_cache(const char *cg, const uint64_t *pfns)
 			return setup_failed("writing memory.reclaim", -ret);
 		usleep(10000);
 	}
-	ksft_print_msg("%d of %d pages in the swap cache after %d memory.reclaim request(s) to their cgroup\n",
-		       cached, NR_PAGES, i);
+	ksft_print_msg(
+		"%d of %d pages in the swap cache after %d memory.reclaim request(s) to their cgroup\n",
+		cached, NR_PAGES, i);
 	/* charged to its own cgroup, clean, unmapped: reclaim must take it */
 	return cached ? KSFT_FAIL : KSFT_PASS;
 }
@@ -585,7 +587,9 @@ static void print_environment(void)
 
 	if (!read_first_line("/proc/sys/vm/page-cluster", buf, sizeof(buf)))
 		ksft_print_msg("vm.page-cluster %s%s\n", buf,
-			       strcmp(buf, "0") ? " (swap readahead: the partial populates may read more)" : "");
+			       strcmp(buf, "0") ?
+			       " (swap readahead: the partial populates may read more)" :
+			       "");
 	memcg_print_eviction();
 }
 

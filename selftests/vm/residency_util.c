@@ -860,8 +860,9 @@ int huge_page_declined(const char *path, const char *name, long before)
 	if (before >= 0 && after > before)
 		return skip("the kernel could not allocate a huge page (%s grew by %ld)",
 			    name, after - before);
-	ksft_print_msg("no huge page was mapped and the kernel reports no huge page fallback (%s %ld)\n",
-		       name, after);
+	ksft_print_msg(
+		"no huge page was mapped and the kernel reports no huge page fallback (%s %ld)\n",
+		name, after);
 	return KSFT_FAIL;
 }
 

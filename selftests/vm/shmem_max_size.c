@@ -101,9 +101,10 @@ static bool stat_is(int fd, off_t size, long long min_bytes)
 	}
 	if (st.st_size == size && st.st_blocks * 512LL >= min_bytes)
 		return true;
-	ksft_print_msg("st_size 0x%llx, st_blocks %lld; expected st_size 0x%llx and at least %lld bytes allocated\n",
-		       (unsigned long long)st.st_size, (long long)st.st_blocks,
-		       (unsigned long long)size, min_bytes);
+	ksft_print_msg(
+		"st_size 0x%llx, st_blocks %lld; expected st_size 0x%llx and at least %lld bytes allocated\n",
+		(unsigned long long)st.st_size, (long long)st.st_blocks,
+		(unsigned long long)size, min_bytes);
 	return false;
 }
 
@@ -308,8 +309,9 @@ static int test_fsize_limit_efbig(struct region *r)
 	if (ret)
 		return ret;
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		ksft_print_msg("child: wait status 0x%x (exit bits: 1 setup, 2 pwrite, 4 ftruncate, 8 fallocate)\n",
-			       status);
+		ksft_print_msg(
+			"child: wait status 0x%x (exit bits: 1 setup, 2 pwrite, 4 ftruncate, 8 fallocate)\n",
+			status);
 		return KSFT_FAIL;
 	}
 	return stat_is(r->fd, LIMIT_PAGES * ps, 0) ? KSFT_PASS : KSFT_FAIL;
@@ -323,8 +325,9 @@ static int test_fsize_limit_sigxfsz(struct region *r)
 		return ret;
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ)
 		return stat_is(r->fd, 0, 0) ? KSFT_PASS : KSFT_FAIL;
-	ksft_print_msg("child writing at its file size limit: wait status 0x%x, expected death by SIGXFSZ\n",
-		       status);
+	ksft_print_msg(
+		"child writing at its file size limit: wait status 0x%x, expected death by SIGXFSZ\n",
+		status);
 	return KSFT_FAIL;
 }
 
