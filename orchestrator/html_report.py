@@ -41,6 +41,7 @@ BASELINE_MARKS = {
 GATE_BASELINE = frozenset({"regression", "new failure", "gone"})
 
 CSS = """
+html { scroll-padding-top: 10em; }  /* room for the sticky kernel header */
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1em 1.5em; color: #212121; }
 h1 { font-size: 1.4em; margin: 0 0 .3em; }
 h2 { font-size: 1.1em; margin: 1.2em 0 .4em; }
@@ -79,14 +80,13 @@ td.bl-gate { box-shadow: inset 0 0 0 3px #d50000; }
 td.bl-fixed { box-shadow: inset 0 0 0 3px #2e7d32; }
 td.flaky { background-image: repeating-linear-gradient(45deg, transparent 0 6px,
            rgba(255,255,255,.45) 6px 10px); }
-#detail { position: fixed; right: 1em; bottom: 1em; width: min(46em, 60vw); max-height: 70vh;
-          overflow: auto; background: #fff; border: 2px solid #1e88e5; border-radius: 6px;
-          padding: .6em .9em; box-shadow: 0 4px 16px rgba(0,0,0,.25); }
-#detail pre { background: #f5f5f5; padding: .4em; white-space: pre-wrap;
+#detail-row > td { background: #e3f2fd; border: 2px solid #1e88e5; padding: .4em .9em; }
+#detail { max-width: 80em; }
+#detail pre { background: #fff; padding: .4em; margin: 0; white-space: pre-wrap;
               word-break: break-word; max-height: 30em; overflow: auto; }
 #detail dt { font-weight: bold; } #detail dd { margin: 0 0 .3em 1em; }
 #detail button { float: right; }
-.links a { margin-right: .8em; }
+.links a { margin-right: .8em; white-space: nowrap; }
 .muted { color: #757575; }
 """
 
@@ -94,7 +94,8 @@ SCRIPT = """
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("residency-data").textContent);
-  var panel = document.getElementById("detail");
+  // The details open in a row of their own under the clicked cell's row.
+  var panel = document.getElementById("detail-row");
   function text(id, value) {
     var el = document.getElementById(id);
     el.textContent = value;
@@ -118,6 +119,7 @@ SCRIPT = """
       c.classList.remove("selected");
     });
     cell.classList.add("selected");
+    cell.closest("tr").after(panel);
     text("d-title", r.kernel + " / " + r.program + " / " + r.subtest);
     text("d-status", r.status + (r.flaky ? " (flaky: failed first, passed when retried)" : ""));
     text("d-reason", r.reason);
@@ -136,6 +138,7 @@ SCRIPT = """
     links("d-links", items);
     panel.hidden = false;
   }
+  if (!panel) { return; }
   document.querySelectorAll("td.cell").forEach(function (cell) {
     cell.addEventListener("click", function () { show(cell); });
     cell.addEventListener("keydown", function (e) {
@@ -156,6 +159,20 @@ SCRIPT = """
   });
 }());
 """
+
+# The details of the clicked cell, filled in by SCRIPT.
+DETAIL = """<div id="detail">
+<button type="button" id="d-close">close</button>
+<dl>
+<div><dt>result</dt><dd id="d-title"></dd></div>
+<div><dt>status</dt><dd id="d-status"></dd></div>
+<div><dt>reason</dt><dd id="d-reason"></dd></div>
+<div><dt>against the baseline</dt><dd id="d-baseline"></dd></div>
+<div><dt>diagnostics</dt><dd><pre id="d-diagnostics"></pre></dd></div>
+<div><dt>program</dt><dd id="d-program"></dd></div>
+<div><dt>logs</dt><dd class="links" id="d-links"></dd></div>
+</dl>
+</div>"""
 
 
 def _e(value: object) -> str:
@@ -340,12 +357,11 @@ def _matrix_html(
             if p is None:
                 info.append('<td class="muted">not run</td>')
                 continue
-            logs = " ".join(
-                _link(log, f"console {i + 1}") for i, log in enumerate(p.get("console") or [])
-            )
+            logs = " ".join(_link(log, "console") for log in p.get("console") or [])
+            outcome = p.get("outcome", "")
             info.append(
-                f"<td>{_e(p.get('outcome', ''))}, exit {_e(p.get('exit_code'))}, "
-                f"{_e(p.get('seconds', ''))} s "
+                f"<td>{_e(outcome) + ', ' if outcome != 'completed' else ''}"
+                f"exit {_e(p.get('exit_code'))}, {_e(p.get('seconds', ''))} s "
                 f'<span class="links">{_link(p.get("tap"), "TAP")} {logs}</span></td>'
             )
         body.append(
@@ -353,6 +369,9 @@ def _matrix_html(
             f'<th id="program-{_e(program)}">{_e(program)}</th>{"".join(info)}</tr>'
         )
         body.extend(rows)
+    body.append(
+        f'<tr id="detail-row" hidden><td colspan="{len(kernel_names) + 1}">{DETAIL}</td></tr>'
+    )
     return (
         f'<table class="matrix" id="matrix"><thead><tr><th>program / subtest</th>{head}'
         f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -430,7 +449,7 @@ def render(summary: Mapping[str, Any]) -> str:
             for m in merged
             if isinstance(m, Mapping)
         )
-        merged_html = f"<p>merged from {len(merged)} runs: {runs}</p>"
+        merged_html = f"<p>merged from {len(merged)} run{'s' * (len(merged) > 1)}: {runs}</p>"
     incomplete = ""
     if summary.get("complete") is False:
         incomplete = (
@@ -470,18 +489,6 @@ a marked outline is the baseline's verdict)</span></p>
 <p><label><input type="checkbox" id="only-problems"> only rows with a failure, crash,
 timeout, error, unexpected pass, flaky result or regression</label></p>
 {matrix}
-<aside id="detail" hidden>
-<button type="button" id="d-close">close</button>
-<dl>
-<div><dt>result</dt><dd id="d-title"></dd></div>
-<div><dt>status</dt><dd id="d-status"></dd></div>
-<div><dt>reason</dt><dd id="d-reason"></dd></div>
-<div><dt>against the baseline</dt><dd id="d-baseline"></dd></div>
-<div><dt>diagnostics</dt><dd><pre id="d-diagnostics"></pre></dd></div>
-<div><dt>program</dt><dd id="d-program"></dd></div>
-<div><dt>logs</dt><dd class="links" id="d-links"></dd></div>
-</dl>
-</aside>
 <script type="application/json" id="residency-data">{_script_json(data)}</script>
 <script>{SCRIPT}</script>
 </body>
