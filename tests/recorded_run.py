@@ -41,6 +41,8 @@ RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 MATRIX = RECORDED / "matrix"
 MATRIX_SUMMARY: dict[str, Any] = json.loads((MATRIX / "summary.json").read_text())
 VERSIONS = {k["name"]: k["version"] for k in MATRIX_SUMMARY["kernels"]}
+# One program order for every kernel, as a live run's plan has it (the build's).
+PROGRAMS = list(MATRIX_SUMMARY["kernels"][0]["programs"])
 FAULT_LOGS = [RECORDED / "debian-6.1-panic-console.log", RECORDED / "debian-6.1-hang-console.log"]
 
 
@@ -106,16 +108,18 @@ def _finish(plan: Plan, programs: list[ProgramResult]) -> Path:
     return run_dir
 
 
-def single_kernel_run(root: Path, kernel: str, run_id: str, expectations: bool = True) -> Path:
-    """One recorded kernel of the matrix as a run of its own (one Jenkins agent's)."""
+def recorded_run(root: Path, run_id: str, kernels: dict[str, bool]) -> Path:
+    """Recorded kernels of the matrix (name -> with expectations or not) as one run, made
+    the way a run over exactly those kernels makes it; one kernel is one Jenkins agent's."""
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
-    rules = expect.load(MATRIX / "expectations.toml") if expectations else []
-    programs = _replay(
-        run_dir, kernel, VERSIONS[kernel], sorted((MATRIX / kernel).glob("*.log")), rules
-    )
-    names = list(dict.fromkeys(p.program for p in programs))
-    plan = make_plan(run_dir, run_id, {kernel: VERSIONS[kernel]}, names)
+    rules = expect.load(MATRIX / "expectations.toml")
+    programs = []
+    for kernel, expectations in kernels.items():
+        logs = sorted((MATRIX / kernel).glob("*.log"))
+        programs += _replay(run_dir, kernel, VERSIONS[kernel], logs, rules if expectations else [])
+    names = list(dict.fromkeys(PROGRAMS + [p.program for p in programs]))
+    plan = make_plan(run_dir, run_id, {k: VERSIONS[k] for k in kernels}, names)
     plan.save(run_dir / "plan.json")
     return _finish(plan, programs)
 
@@ -155,7 +159,7 @@ def matrix_run(root: Path, faults: bool = True, infrastructure: bool = False) ->
             "with console=ttyS0, or raise --boot-timeout"
         )
         Parts(run_dir).add_infra(InfraRecord("broken-7.3", "boot", cause, fix))
-    names = list(dict.fromkeys(p.program for p in programs))
+    names = list(dict.fromkeys(PROGRAMS + [p.program for p in programs]))
     plan = make_plan(run_dir, run_dir.name, kernels, names)
     plan.save(run_dir / "plan.json")
     return _finish(plan, programs)
