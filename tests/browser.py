@@ -88,7 +88,7 @@ def cell(chrome: webdriver.Chrome, kernel: str, program: str, subtest: str) -> A
 
 def detail(chrome: webdriver.Chrome) -> dict[str, str]:
     """What the details panel shows, field by field (empty when the field is hidden)."""
-    fields = ("title", "status", "reason", "baseline", "diagnostics", "program")
+    fields = ("title", "status", "reason", "baseline", "diagnostics", "program", "links")
     shown = {}
     for name in fields:
         element = chrome.find_element(By.ID, f"d-{name}")
