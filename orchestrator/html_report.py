@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from . import verdict
+
 # The statuses of summary.json, in the order the legend and the counts show them.
 STATUSES = ("pass", "fail", "skip", "xfail", "xpass", "crash", "timeout", "error")
 STATUS_MEANING = {
@@ -211,16 +213,14 @@ def is_problem(result: Mapping[str, Any]) -> bool:
 
 
 def _exit_words(status: object, infrastructure: bool) -> tuple[str, str]:
-    """(css class, words) for the run's exit status."""
-    if status == 0:
-        return "ok", "exit status 0: all passed or expected"
-    if status == 1:
-        return "bad", "exit status 1: test failures"
-    if status == 2 and infrastructure:
-        return "infra", "exit status 2: infrastructure error"
-    if status == 2:
-        return "infra", "exit status 2: the run was interrupted; the reports hold what finished"
-    return "bad", f"exit status {_e(status)}"
+    """(css class, words) for the run's exit status, in the terminal's words."""
+    css = {verdict.EXIT_OK: "ok", verdict.EXIT_INFRA: "infra"}
+    css_class = css.get(status, "bad") if isinstance(status, int) else "bad"
+    try:
+        words = verdict.meaning(int(str(status)), infrastructure)
+    except (KeyError, ValueError):
+        return css_class, f"exit status {_e(status)}"
+    return css_class, f"exit status {_e(status)}: {_e(words)}"
 
 
 def _ordered(values: Iterable[str]) -> list[str]:
@@ -263,7 +263,7 @@ def _baseline_html(summary: Mapping[str, Any], results: list[Mapping[str, Any]])
 
 
 def _infra_html(summary: Mapping[str, Any], consoles: Mapping[str, list[str]]) -> str:
-    errors = summary.get("infrastructure_errors") or []
+    errors = [e for e in summary.get("infrastructure_errors") or [] if isinstance(e, Mapping)]
     if not errors:
         return ""
     items = []
@@ -307,14 +307,16 @@ def _cell(index: int, result: Mapping[str, Any]) -> str:
         classes.append("flaky")
         marks.append("flaky")
     baseline = result.get("baseline")
+    if baseline in GATE_BASELINE:
+        classes.append("bl-gate")
+    elif baseline == "fixed":
+        classes.append("bl-fixed")
     if baseline:
-        classes.append("bl-gate" if baseline in GATE_BASELINE else "")
-        classes.append("bl-fixed" if baseline == "fixed" else "")
         marks.append(BASELINE_MARKS.get(str(baseline), str(baseline)))
     title = status + (f": {result.get('reason')}" if result.get("reason") else "")
     mark = "".join(f'<span class="mark">{_e(m)}</span>' for m in marks)
     return (
-        f'<td class="{" ".join(c for c in classes if c)}" data-i="{index}" '
+        f'<td class="{" ".join(classes)}" data-i="{index}" '
         f'data-status="{_e(status)}" data-baseline="{_e(baseline or "")}" tabindex="0" '
         f'title="{_e(title)}">{_e(status)}{mark}</td>'
     )
