@@ -223,6 +223,10 @@ def _exit_words(status: object, infrastructure: bool) -> tuple[str, str]:
     return css_class, f"exit status {_e(status)}: {_e(words)}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _ordered(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
@@ -451,7 +455,7 @@ def render(summary: Mapping[str, Any]) -> str:
             for m in merged
             if isinstance(m, Mapping)
         )
-        merged_html = f"<p>merged from {len(merged)} run{'s' * (len(merged) > 1)}: {runs}</p>"
+        merged_html = f"<p>merged from {_count(len(merged), 'run')}: {runs}</p>"
     incomplete = ""
     if summary.get("complete") is False:
         incomplete = (
@@ -480,7 +484,7 @@ def render(summary: Mapping[str, Any]) -> str:
 <h1>residency-kselftest run {_e(run_id)}</h1>
 <p><span class="verdict {verdict_class}" id="verdict">{verdict}</span>
 <span class="muted">{_e(summary.get("started", ""))} &ndash; {_e(summary.get("finished", ""))}
-&middot; {len(kernel_names)} kernels &middot; {len(results)} results</span></p>
+&middot; {_count(len(kernel_names), "kernel")} &middot; {_count(len(results), "result")}</span></p>
 {merged_html}
 {_infra_html(summary, consoles)}
 {incomplete}
