@@ -6,9 +6,9 @@ Each RUN_DIR is a run directory (`results/<run-id>`, with its plan.json and part
 files are read back as the run itself reads them (`assemble.collect`), so summary.json,
 junit.xml and report.html come from report.py's own writers; the TAP files are rewritten from
 the results and the console logs are copied, so every link of the report works. The exit
-status is the gate's verdict, by the same rule as one run's (`verdict.exit_status`); 2, with
-one line naming the problem and the fix, when an input is not a run or two inputs tested a
-kernel of the same name.
+status is the gate's verdict, by the same rule as one run's (`assemble.judge`, with
+`--baseline` as in a run); 2, with one line naming the problem and the fix, when an input is
+not a run, two inputs tested a kernel of the same name, or the baseline cannot be read.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from . import verdict
-from .assemble import collect, run_config
+from .assemble import collect, judge, run_config
 from .errors import InfraError, InfraRecord
 from .plan import Plan, make_run_dir
 from .report import SUMMARY_SCHEMA, RunReport, point_latest, terminal_summary, write_reports
@@ -134,8 +134,9 @@ def check_kernels(sources: Sequence[SourceRun]) -> None:
             seen[kernel.name] = source
 
 
-def merge_runs(sources: Sequence[SourceRun], run_id: str) -> RunReport:
-    """One report over all the sources' kernels, programs and infrastructure errors."""
+def merge_runs(sources: Sequence[SourceRun], run_id: str, base: str | None = None) -> RunReport:
+    """One report over all the sources' kernels, programs and infrastructure errors, judged
+    as one run over them (against the baseline `base`, a summary.json or its run, if any)."""
     kernels = []
     programs = []
     infra: list[InfraRecord] = []
@@ -151,9 +152,11 @@ def merge_runs(sources: Sequence[SourceRun], run_id: str) -> RunReport:
         programs.extend(its_programs)
         # The run's own list: it also holds what no part file has (nothing selected).
         infra.extend(InfraRecord(**e) for e in source.summary.get("infrastructure_errors", []))
-    complete = all(s.summary.get("complete") is True for s in sources) and not infra
-    status = pytest.ExitCode.OK if complete else pytest.ExitCode.INTERRUPTED
-    failed = any(p.failed for p in programs)
+    ran_through = all(s.summary.get("complete") is True for s in sources)
+    pytest_status = pytest.ExitCode.OK if ran_through else pytest.ExitCode.INTERRUPTED
+    subtests = list(dict.fromkeys(x for s in sources for x in s.plan.subtests))
+    names = [k.name for k in kernels]
+    status, comparison = judge(names, programs, infra, pytest_status, base, subtests, False)
     # The first run's settings; each run's own are kept under merged_from.
     programs_run = list(dict.fromkeys(p for s in sources for p in s.plan.programs))
     config = replace(run_config(sources[0].plan), programs=programs_run)
@@ -161,8 +164,9 @@ def merge_runs(sources: Sequence[SourceRun], run_id: str) -> RunReport:
         run_id=run_id,
         started=min(str(s.summary.get("started", s.plan.started)) for s in sources),
         finished=max(str(s.summary.get("finished", "")) for s in sources),
-        complete=complete,
-        exit_status=verdict.exit_status(status, bool(infra), failed),
+        complete=ran_through and not infra,
+        exit_status=status,
+        baseline=comparison,
         config=config,
         kernels=kernels,
         programs=programs,
@@ -206,12 +210,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m orchestrator.merge",
         description="Merge the results directories of several runs (one kernel each, made "
         "on different machines) into one run directory with one summary.json, junit.xml "
-        "and report.html. Exit status: 0 all passed or expected, 1 a test failed, "
-        "2 infrastructure error (in a run, or in the merge's input).",
+        "and report.html. Exit status: 0 all passed or expected, 1 a test failed (with "
+        "--baseline: a regression, new failure or gone subtest), 2 infrastructure error (in "
+        "a run, or in the merge's input).",
     )
     parser.add_argument(
         "--results", required=True, type=Path, metavar="OUT",
         help="where the merged run goes: OUT/<run-id>, with OUT/latest pointing at it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--baseline", metavar="PATH",
+        help="an earlier run (its results directory, or its summary.json), such as the target "
+        "branch's last merge: each subtest is classed against it and the exit status is the "
+        "gate's (1 only on a regression, a new failure or a gone subtest)",
     )  # fmt: skip
     parser.add_argument(
         "runs", nargs="+", metavar="RUN_DIR",
@@ -225,12 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sources = [load_run(given) for given in args.runs]
         check_kernels(sources)
-        report = merge_runs(sources, "")
+        report = merge_runs(sources, "", args.baseline)
         run_id, run_dir = make_run_dir(args.results)
         report.run_id = run_id
-        # --baseline (issue 9, branch gate) belongs here: compare `report` with the
-        # baseline before the reports are written, so that summary.json, junit.xml,
-        # report.html and the exit status below carry the gate's verdict, as in one run.
         write_merged(sources, report, args.results, run_dir)
     except InfraError as e:
         print(f"residency-merge: error: {e.one_line()}", file=sys.stderr)
