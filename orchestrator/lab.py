@@ -47,6 +47,7 @@ class Lab:
         self.start_guest = start_guest
         self.guest: SystemUnderTest | None = None
         self.guest_kernel = ""
+        self.guest_log = ""  # the console log of the current guest, relative to the run
         self.boots = 0
         self.broken: dict[str, InfraError] = {}
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
@@ -89,16 +90,20 @@ class Lab:
             self.broken[kernel.name] = e
             self.parts.add_infra(InfraRecord.of(kernel.name, "boot", e))
             raise
-        record = BootRecord.of(kernel.name, info, str(log.relative_to(self.run_dir)))
+        self.guest_log = str(log.relative_to(self.run_dir))
+        record = BootRecord.of(kernel.name, info, self.guest_log)
         self.parts.add_boot(record, worker_id(), self.boots)
         return guest
 
     def run(self, kernel: str, program: str) -> ProgramResult:
         result = self._attempt(kernel, program)
+        logs = [self.guest_log]
         if result.failed and self.plan.retry_failed:
             # Once more, in a fresh VM: a pass then is flaky, not clean.
             self.close()
             result = merge_retry(result, self._attempt(kernel, program))
+            logs.append(self.guest_log)
+        result.console = list(dict.fromkeys(logs))
         self.parts.add_program(result)
         return result
 

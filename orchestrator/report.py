@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import html_report
 from .baseline import GATING, REGRESSION, Comparison
 from .cache import atomic_write_text
 from .errors import InfraRecord
@@ -65,6 +66,7 @@ class KernelEntry:
     identity: KernelIdentity
     accel: str
     guest: GuestFacts | None = None
+    console: tuple[str, ...] = ()  # every console log of its guests, run-relative
 
     @property
     def name(self) -> str:
@@ -75,6 +77,7 @@ class KernelEntry:
         if self.guest is not None:
             data.update(asdict(self.guest))
         data["accel"] = self.accel
+        data["console"] = list(self.console)
         return data
 
 
@@ -92,6 +95,8 @@ class RunReport:
     programs: list[ProgramResult]
     infrastructure_errors: list[InfraRecord] = field(default_factory=list)
     baseline: Comparison | None = None
+    # For a merge of runs (orchestrator.merge): each run's id, path, kernels and verdict.
+    merged_from: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counter = Counter(s.status.value for p in self.programs for s in p.subtests)
@@ -100,9 +105,9 @@ class RunReport:
         return counts
 
     def to_json(self) -> dict[str, Any]:
+        # Each result's diagnostics once, in the top-level list (the HTML report shows them).
         results = [s.to_json() for p in self.programs for s in p.subtests]
         for r in results:
-            r.pop("diagnostics", None)
             r.pop("tap", None)
             if self.baseline is not None:
                 r["baseline"] = self.baseline.of(r["kernel"], r["program"], r["subtest"])
@@ -119,10 +124,14 @@ class RunReport:
                         {"reason": reason, "count": len(names), "subtests": names}
                         for reason, names in skips
                     ],
-                    "results": [{k: v for k, v in r.items() if k != "kernel"} for r in mine],
+                    "results": [
+                        {k: v for k, v in r.items() if k not in ("kernel", "diagnostics")}
+                        for r in mine
+                    ],
                 }
             )
         extra = {} if self.baseline is None else {"baseline": self.baseline.to_json()}
+        merged = {"merged_from": self.merged_from} if self.merged_from else {}
         return {
             "schema": SUMMARY_SCHEMA,
             "run_id": self.run_id,
@@ -131,6 +140,7 @@ class RunReport:
             "complete": self.complete,
             "exit_status": self.exit_status,
             "config": self.config.to_json(),
+            **merged,
             "kernels": kernels,
             "counts": self.counts(),
             "infrastructure_errors": [asdict(e) for e in self.infrastructure_errors],
@@ -142,6 +152,7 @@ class RunReport:
                     "exit_code": p.exit_code,
                     "seconds": p.seconds,
                     "tap": f"tap/{p.kernel}/{p.program}.tap",
+                    "console": p.console,
                     "detail": p.detail,
                     "problems": p.problems,
                 }
@@ -348,12 +359,13 @@ def junit_xml(report: RunReport) -> str:
 
 
 def write_reports(run_dir: Path, report: RunReport) -> None:
-    """Write per-program TAP, summary.json and junit.xml, each atomically."""
+    """Write per-program TAP, summary.json, junit.xml and report.html, each atomically."""
     for p in report.programs:
         atomic_write_text(run_dir / "tap" / p.kernel / f"{p.program}.tap", p.tap)
-    summary = json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n"
-    atomic_write_text(run_dir / "summary.json", summary)
+    data = report.to_json()
+    atomic_write_text(run_dir / "summary.json", json.dumps(data, indent=2) + "\n")
     atomic_write_text(run_dir / "junit.xml", junit_xml(report))
+    atomic_write_text(run_dir / "report.html", html_report.render(data))
 
 
 def point_latest(results_root: Path, run_dir: Path) -> None:

@@ -67,6 +67,7 @@ class ProgramResult:
     detail: str = ""
     taint_before: int | None = None
     taint_after: int | None = None
+    console: list[str] = field(default_factory=list)  # the logs of its VMs, run-relative
 
     @property
     def failed(self) -> bool:

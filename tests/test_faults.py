@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import browser, cell, detail, open_report, read_matrix
 from junit_schema import validate as validate_junit
 from runs import broken_default_kernel
 
@@ -79,6 +80,19 @@ def test_panic_is_a_crash_with_its_fingerprint_and_a_fresh_vm_follows(fault_run:
         assert status == "crash"
         assert "sysrq triggered crash in sysrq_handle_crash" in reason
     assert summary["kernels"][0]["boots"] == 4, "panic, hang and halt each cost one fresh VM"
+
+
+def test_the_html_report_shows_the_faults_in_a_browser(fault_run: Any) -> None:
+    summary, run_dir = fault_run[2], fault_run[3]
+    with browser() as chrome:
+        open_report(chrome, run_dir / "report.html")
+        shown = {(c["program"], c["subtest"]): c["text"] for c in read_matrix(chrome)}
+        assert shown == {(r["program"], r["subtest"]): r["status"] for r in summary["results"]}
+        cell(chrome, summary["kernels"][0]["name"], "fault_panic", "test_2").click()
+        details = detail(chrome)
+    assert details["status"] == "crash"
+    assert "sysrq triggered crash in sysrq_handle_crash" in details["reason"]
+    assert "TAP of fault_panic" in details["links"] and "console log console/" in details["links"]
 
 
 def test_taint_is_an_error_naming_the_flag(fault_run: Any) -> None:

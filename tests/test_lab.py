@@ -37,6 +37,8 @@ class FakeGuest:
             raise InfraError("no boot", "fix it")
         self.up = True
         self.events.append(f"boot {self.log.name}")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.write_text("console\n")  # as QemuGuest's console does
         return BootInfo("6.1.0-test", 200000, 524284, "none", 2, 0, 1.5)
 
     def run(self, program: str, timeout: float) -> Execution:
@@ -102,6 +104,9 @@ def test_a_crash_costs_a_fresh_guest_and_boots_are_recorded(tmp_path: Path) -> N
     entry = report.to_json()["kernels"][0]
     assert entry["boots"] == 2 and entry["uname_r"] == "6.1.0-test"
     assert entry["kind"] == "image" and entry["version"] == "6.1.0"
+    assert entry["console"] == ["console/k1/main-boot1.log", "console/k1/main-boot2.log"]
+    ran_in = {p["program"]: p["console"] for p in report.to_json()["programs"]}
+    assert ran_in == {"p1": ["console/k1/main-boot1.log"], "p2": ["console/k1/main-boot2.log"]}
 
 
 def test_retry_passing_is_flaky(tmp_path: Path) -> None:
@@ -113,6 +118,7 @@ def test_retry_passing_is_flaky(tmp_path: Path) -> None:
         ("b", "pass", True),
     ]
     assert events[:3] == ["boot main-boot1.log", "run p1 ok", "shutdown"], "a fresh VM"
+    assert result.console == ["console/k1/main-boot1.log", "console/k1/main-boot2.log"]
     saved = json.loads((tmp_path / "parts" / "programs" / "k1--p1.json").read_text())
     assert saved["subtests"][1]["flaky"] is True
 

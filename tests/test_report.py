@@ -128,14 +128,19 @@ def test_summary_and_tap_files(tmp_path: Path) -> None:
     first = summary["results"][0]
     assert first == {
         "kernel": "debian-6.1.0-56-cloud-amd64", "program": "shmem_lseek",
-        "subtest": "data_found", "status": "pass", "reason": "", "flaky": False, "seconds": 0.0,
+        "subtest": "data_found", "status": "pass", "reason": "", "diagnostics": [],
+        "flaky": False, "seconds": 0.0,
     }  # fmt: skip
+    failed = summary["results"][1]
+    assert failed["diagnostics"] == ["SEEK_HOLE returned 0x1000, expected 0x2000"]
+    assert "diagnostics" not in summary["kernels"][0]["results"][1], "only once per result"
     assert {r["status"] for r in summary["results"]} <= {
         "pass", "fail", "skip", "xfail", "xpass", "crash", "timeout", "error"
     }  # fmt: skip
     assert summary["counts"]["fail"] == 1
     tap = run_dir / "tap" / "debian-6.1.0-56-cloud-amd64" / "shmem_lseek.tap"
     assert tap.read_text() == TAP
+    assert "hole_found" in (run_dir / "report.html").read_text()
     assert not [p for p in run_dir.rglob(".*") if p.is_file()], "no temporary files left"
     point_latest(tmp_path, run_dir)
     assert (tmp_path / "latest" / "summary.json").is_file()
