@@ -36,14 +36,19 @@ def assemble(plan: Plan, pytest_status: int) -> RunReport:
     selection = verdict.selection_error(pytest_status)
     if selection is not None:
         infra.append(selection)
-    kernels = [
-        KernelEntry(
+    kernels = []
+    for k in plan.kernels:
+        mine = [b for b in boots if b.uname and b.kernel == k.name]
+        # A fallback to pc shows in the boots: the last one says where the guests ran.
+        last = mine[-1] if mine else None
+        entry = KernelEntry(
             identity=k.identity,
             accel=plan.vm.accel,
-            guest=_guest_facts([b for b in boots if b.uname and b.kernel == k.name]),
+            guest=_guest_facts(mine),
+            machine=last.machine if last else k.machine,
+            machine_why=last.machine_why if last else k.machine_why,
         )
-        for k in plan.kernels
-    ]
+        kernels.append(entry)
     config = RunConfig(
         vm=plan.vm, accel_why=plan.accel_why, qemu_version=plan.qemu_version,
         timeout=plan.timeout, programs=plan.programs, built=plan.built,

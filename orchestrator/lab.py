@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from . import expect
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
 from .errors import InfraError, InfraRecord
+from .machine import boot_verdict, proven_failure, remember_failure
 from .parts import BootRecord, Parts
 from .plan import Plan, PlannedKernel
 from .run import ProgramResult, classify, merge_retry
 
+# How long a microvm boot may take before -M pc is tried instead (a boot takes 1-3 s here
+# under TCG; a kernel that cannot find its disk on microvm says so after the init's 10 s).
+MICROVM_TRIAL_TIMEOUT = 40.0
 # Makes the system under test for a kernel, with its console log.
 GuestFactory = Callable[[Plan, PlannedKernel, Path], SystemUnderTest]
 
@@ -25,7 +30,12 @@ def worker_id() -> str:
 
 
 def qemu_guest(plan: Plan, kernel: PlannedKernel, console_log: Path) -> SystemUnderTest:
-    return QemuGuest(plan.vm, Path(kernel.image), Path(kernel.initramfs), console_log)
+    cfg = plan.vm
+    if kernel.can_fall_back:
+        # A microvm boot that has not come up by now has failed, and -M pc is there to try.
+        cfg = replace(cfg, boot_timeout=min(cfg.boot_timeout, MICROVM_TRIAL_TIMEOUT))
+    return QemuGuest(cfg, Path(kernel.kernel_file), Path(kernel.initramfs), console_log,
+                     machine=kernel.machine)  # fmt: skip
 
 
 def evaluate(
@@ -49,6 +59,7 @@ class Lab:
         self.guest_kernel = ""
         self.boots = 0
         self.broken: dict[str, InfraError] = {}
+        self.fallen_back: dict[str, PlannedKernel] = {}  # kernels whose microvm boot failed
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
 
     def _ensure_guest(self, name: str) -> SystemUnderTest:
@@ -63,23 +74,60 @@ class Lab:
         return self.guest
 
     def _boot(self, kernel: PlannedKernel) -> SystemUnderTest:
-        self.boots += 1
-        log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
-        guest = self.start_guest(self.plan, kernel, log)
+        """A guest of @kernel, ready.  An automatic choice of microvm is proven by its boot:
+        when that boot fails, -M pc is tried, and if pc boots, the microvm failure is kept
+        for the host's boot (machine.remember_failure), so later runs start on pc."""
+        kernel = self.fallen_back.get(kernel.name, kernel)
+        if kernel.can_fall_back and self.plan.cache:
+            earlier = proven_failure(Path(self.plan.cache), kernel.identity.image_sha256)
+            if earlier:  # another worker of this run found it out meanwhile
+                kernel = self._fall_back(kernel, earlier)
+        if kernel.can_fall_back:
+            try:
+                return self._start(kernel)
+            except InfraError as e:
+                failure = e.cause
+            kernel = self._fall_back(kernel, failure)
+            guest = self._boot_or_break(kernel)
+            if self.plan.cache:
+                remember_failure(Path(self.plan.cache), kernel.identity.image_sha256, failure)
+            return guest
+        return self._boot_or_break(kernel)
+
+    def _fall_back(self, kernel: PlannedKernel, failure: str) -> PlannedKernel:
+        pc = kernel.on_pc(f"-M pc: a microvm boot of this kernel failed on this host boot: "
+                          f"{failure}")  # fmt: skip
+        self.fallen_back[kernel.name] = pc
+        return pc
+
+    def _boot_or_break(self, kernel: PlannedKernel) -> SystemUnderTest:
+        """_start, and when the guest does not come up, the kernel is broken for this run."""
         try:
-            info = guest.boot()
-            if self.plan.vm.swap_mb > 0 and info.swap_kb == 0:
-                guest.kill()
-                raise InfraError(
-                    f"the guest of {kernel.name} has no swap ({info.swap_error}); see {log}",
-                    "the kernel needs CONFIG_SWAP and a virtio disk driver "
-                    "(built in, or in --modules)",
-                )
+            return self._start(kernel)
         except InfraError as e:
             self.broken[kernel.name] = e
             self.parts.add_infra(InfraRecord.of(kernel.name, "boot", e))
             raise
-        record = BootRecord.of(kernel.name, info, str(log.relative_to(self.run_dir)))
+
+    def _start(self, kernel: PlannedKernel) -> SystemUnderTest:
+        self.boots += 1
+        log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
+        guest = self.start_guest(self.plan, kernel, log)
+        info = guest.boot()
+        swap_wanted = self.plan.vm.swap_mb > 0
+        if kernel.machine == "microvm":
+            failure = boot_verdict(swap_wanted, info.swap_kb, info.swap_error)
+            if failure is not None:
+                guest.kill()
+                raise InfraError(f"{failure}; see {log}", "boot it with --machine pc")
+        if swap_wanted and info.swap_kb == 0:
+            guest.kill()
+            raise InfraError(
+                f"the guest of {kernel.name} has no swap ({info.swap_error}); see {log}",
+                "the kernel needs CONFIG_SWAP and a virtio disk driver (built in, or in --modules)",
+            )
+        record = BootRecord.of(kernel.name, info, str(log.relative_to(self.run_dir)),
+                               kernel.machine, kernel.machine_why)  # fmt: skip
         self.parts.add_boot(record, worker_id(), self.boots)
         return guest
 

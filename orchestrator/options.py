@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import pytest
 
 from .errors import InfraError
 
 ACCELS = ("auto", "kvm", "tcg")
+MACHINES = ("auto", "microvm", "pc")
+MachineOption = Literal["auto", "microvm", "pc"]
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -43,6 +46,14 @@ def add_options(parser: pytest.Parser) -> None:
         default="auto",
         choices=ACCELS,
         help="auto: KVM if a probe guest really boots under it, else TCG (default auto)",
+    )
+    add(
+        "--machine",
+        default="auto",
+        choices=MACHINES,
+        help="auto: -M microvm (the PVH vmlinux, a virtio-mmio disk) when the kernel has what "
+        "it needs, else -M pc, and -M pc when a microvm boot fails; microvm or pc forces one "
+        "(default auto)",
     )
     add(
         "--timeout",
@@ -140,6 +151,7 @@ class Options:
     use_expectations: bool
     refresh_kernels: bool = False
     merge_config: bool = False
+    machine: MachineOption = "auto"
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -177,4 +189,5 @@ def read_options(config: pytest.Config) -> Options:
         retry_failed=opt.retry_failed,
         refresh_kernels=opt.refresh_kernels,
         merge_config=opt.merge_config,
+        machine=cast(MachineOption, opt.machine),
     )

@@ -20,18 +20,49 @@ from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
 from .image import build_initramfs
 from .kernel import Kernel, KernelIdentity, resolve_kernel
+from .machine import (
+    MICROVM_MODULES,
+    NO_CAPS,
+    PC_MODULES,
+    Requested,
+    choose_machine,
+    kernel_caps,
+    proven_failure,
+)
 from .options import Options
-from .qemu import VmConfig, check_qemu
+from .qemu import Machine, VmConfig, check_qemu
+from .tsc import host_tsc_rate
 
 
 @dataclass(frozen=True)
 class PlannedKernel:
-    """A kernel of the run, with the initramfs built for it."""
+    """A kernel of the run, with the machine it boots on and the initramfs built for it.
+
+    On microvm, `boot_image` is the PVH vmlinux and `initramfs` loads the virtio-mmio disk
+    modules; `pc_initramfs` (the virtio-pci one) is there when the choice was automatic, for
+    the fallback to -M pc should the microvm boot fail (see on_pc)."""
 
     name: str
     image: str
     initramfs: str
     identity: KernelIdentity
+    machine: Machine = "pc"
+    machine_why: str = ""
+    boot_image: str = ""  # what -kernel gets; "" is the image itself
+    pc_initramfs: str = ""
+
+    @property
+    def kernel_file(self) -> str:
+        return self.boot_image or self.image
+
+    @property
+    def can_fall_back(self) -> bool:
+        return self.machine == "microvm" and bool(self.pc_initramfs)
+
+    def on_pc(self, why: str) -> PlannedKernel:
+        """This kernel booted on -M pc instead, for @why."""
+        return replace(self, machine="pc", machine_why=why, boot_image="",
+                       initramfs=self.pc_initramfs or self.initramfs, pc_initramfs="")  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,12 +70,21 @@ class PlannedKernel:
             "image": self.image,
             "initramfs": self.initramfs,
             "identity": self.identity.to_json(),
+            "machine": self.machine,
+            "machine_why": self.machine_why,
+            "boot_image": self.boot_image,
+            "pc_initramfs": self.pc_initramfs,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlannedKernel:
         identity = KernelIdentity.from_json(data["identity"])
-        return cls(data["name"], data["image"], data["initramfs"], identity)
+        machine: Machine = "microvm" if data.get("machine") == "microvm" else "pc"
+        return cls(
+            data["name"], data["image"], data["initramfs"], identity, machine,
+            str(data.get("machine_why", "")), str(data.get("boot_image", "")),
+            str(data.get("pc_initramfs", "")),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,6 +112,7 @@ class Plan:
     built: Built
     expectations: str | None
     retry_failed: bool
+    cache: str = ""  # where a microvm boot's failure is remembered for the host's boot
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -126,6 +167,21 @@ def make_run_dir(results: Path, dry: bool = False) -> tuple[str, Path]:
     return run_id, run_dir
 
 
+def plan_machine(kernel: Kernel, requested: Requested, cache: Path) -> PlannedKernel:
+    """The machine @kernel boots on, as a PlannedKernel whose initramfs is still to be built:
+    machine.choose_machine from the image, its config and modules, and any microvm failure
+    proven earlier on this host boot.  --machine pc reads nothing of the kernel."""
+    identity = kernel.identity()
+    if requested == "pc":
+        choice = choose_machine(NO_CAPS, kernel.image, "pc")
+    else:
+        failed = proven_failure(cache, identity.image_sha256) if requested == "auto" else None
+        choice = choose_machine(kernel_caps(kernel, cache), kernel.image, requested, failed)
+    boot_image = str(choice.kernel_image) if choice.machine == "microvm" else ""
+    return PlannedKernel(kernel.name, str(kernel.image), "", identity, choice.machine,
+                         choice.reason, boot_image)  # fmt: skip
+
+
 def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
     """Everything before the first boot.  Raises InfraError with a cause and a fix."""
     project = find_project_root()
@@ -167,26 +223,39 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         f"({len(tests.programs)} programs)"
     )
     init = project / "qemu-images" / "init"
-    planned = []
-    built_images = False
-    for k in kernels:
-        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
-        built_images |= image.built_now
-        identity = replace(
-            k.identity(),
-            modules_loaded=",".join(image.modules),
-            version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
-        )
-        planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
     run_id, run_dir = make_run_dir(results)
     accel, why = choose_accel(opts.accel, kernels[0].image, cache)
     log(f"residency: accelerator {accel} ({why})")
+    planned = []
+    built_images = False
+    for k in kernels:
+        boot = plan_machine(k, opts.machine, cache)
+        wanted = MICROVM_MODULES if boot.machine == "microvm" else PC_MODULES
+        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0, wanted=wanted)
+        built_images |= image.built_now
+        if boot.machine == "microvm" and opts.machine == "auto":
+            fallback = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
+            built_images |= fallback.built_now
+            boot = replace(boot, pc_initramfs=str(fallback.initramfs))
+        log(f"residency: {k.name} boots on {boot.machine_why}")
+        identity = replace(
+            boot.identity,
+            modules_loaded=",".join(image.modules),
+            version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
+        )
+        planned.append(replace(boot, initramfs=str(image.initramfs), identity=identity))
+    tsc_khz = None
+    if accel != "kvm" and any(k.machine == "microvm" for k in planned):
+        rate = host_tsc_rate(cache)
+        tsc_khz = rate.khz
+        log(f"residency: microvm guests get tsc_early_khz={rate.describe()}")
     vm = VmConfig(
         memory_mb=opts.memory_mb,
         swap_mb=opts.swap_mb,
         smp=opts.smp,
         accel="kvm" if accel == "kvm" else "tcg",
         boot_timeout=float(opts.boot_timeout),
+        tsc_khz=tsc_khz,
     )
     plan = Plan(
         run_id=run_id,
@@ -202,6 +271,7 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         built=Built(selftests=tests.built_now, initramfs=built_images),
         expectations=expectations,
         retry_failed=opts.retry_failed,
+        cache=str(cache.resolve()),
     )
     plan.save(run_dir / "plan.json")
     return plan

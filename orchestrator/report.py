@@ -63,6 +63,8 @@ class KernelEntry:
     identity: KernelIdentity
     accel: str
     guest: GuestFacts | None = None
+    machine: str = "pc"  # the QEMU machine its guests booted on (the last one's), and why
+    machine_why: str = ""
 
     @property
     def name(self) -> str:
@@ -73,6 +75,8 @@ class KernelEntry:
         if self.guest is not None:
             data.update(asdict(self.guest))
         data["accel"] = self.accel
+        data["machine"] = self.machine
+        data["machine_why"] = self.machine_why
         return data
 
 
@@ -260,7 +264,7 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
         uname_r = "?"
         if kernel.guest is not None:
             mib = [round(kb / 1024) for kb in (kernel.guest.mem_kb, kernel.guest.swap_kb)]
-            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.accel}"
+            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.accel}, {kernel.machine}"
             uname_r = kernel.guest.uname_r
         lines.append(f"{name} [{uname_r}; {guest}]: {shown}")
         for reason, names in skips_by_reason(by_kernel.get(name, [])):

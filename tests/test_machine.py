@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_vmlinux import ELF, PVH_NOTES, fake_bzimage, fake_elf
 
+import orchestrator.machine as machine
 from orchestrator.kernel import ImageSource, Kernel
 from orchestrator.machine import (
     MICROVM_MODULES,
@@ -20,13 +21,12 @@ from orchestrator.machine import (
     choose_machine,
     embedded_config,
     kernel_caps,
-    microvm_command,
     parse_config,
     proven_failure,
-    remember_verdict,
+    remember_failure,
     virtio_mmio_capability,
 )
-from orchestrator.qemu import VmConfig, qemu_command
+from orchestrator.qemu import VmConfig, guest_command, microvm_command, qemu_command
 
 BZ = Path("/k/bzImage")
 VMLINUX = Path("/cache/vmlinux/abc/vmlinux")
@@ -120,18 +120,23 @@ def test_pc_when_something_lacks(kw: dict[str, str], why: str) -> None:
     assert why in choice.reason
 
 
-def test_a_failed_microvm_boot_is_remembered(tmp_path: Path) -> None:
-    image = tmp_path / "bzImage"
-    image.write_bytes(b"kernel")
-    assert proven_failure(tmp_path, image) is None
+def test_a_failed_microvm_boot_is_remembered_for_the_host_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = "ab" * 32
+    assert proven_failure(tmp_path, sha) is None
     failure = boot_verdict(True, 0, "no-dev-vda")
     assert failure is not None and "no-dev-vda" in failure
-    remember_verdict(tmp_path, image, "microvm", failure)
-    assert proven_failure(tmp_path, image) == failure
-    choice = choose_machine(caps(), image, failed_before=proven_failure(tmp_path, image))
+    remember_failure(tmp_path, sha, failure)
+    assert proven_failure(tmp_path, sha) == failure
+    assert proven_failure(tmp_path, "cd" * 32) is None, "per kernel"
+    choice = choose_machine(caps(), BZ, failed_before=proven_failure(tmp_path, sha))
     assert choice.machine == "pc" and "failed before" in choice.reason
     assert boot_verdict(True, 524284, "none") is None
     assert boot_verdict(False, 0, "none") is None
+    # After a reboot of the host the verdict is not trusted: microvm is tried again.
+    monkeypatch.setattr(machine, "host_boot_id", lambda: "another-boot")
+    assert proven_failure(tmp_path, sha) is None
 
 
 def test_forcing() -> None:
@@ -236,3 +241,30 @@ def test_embedded_config(tmp_path: Path) -> None:
     found = kernel_caps(kernel, tmp_path / "cache")
     assert found.config.endswith("(CONFIG_IKCONFIG)")
     assert choose_machine(found, kernel.image).machine == "microvm"
+
+
+def test_guest_command_picks_the_machine() -> None:
+    """The orchestrator's guest: microvm with the vmlinux and cfg.tsc_khz, pc with the bzImage."""
+    cfg = VmConfig(tsc_khz=2596130)
+    micro = guest_command(cfg, "microvm", VMLINUX, Path("/i"), Path("/s"), "x=1")
+    assert micro == microvm_command(cfg, VMLINUX, Path("/i"), Path("/s"), 2596130, "x=1")
+    assert micro[micro.index("-append") + 1].endswith("x=1 tsc_early_khz=2596130")
+    pc = guest_command(cfg, "pc", BZ, Path("/i"), Path("/s"), "x=1")
+    assert pc == qemu_command(cfg, BZ, Path("/i"), Path("/s"), "x=1")
+    assert pc[pc.index("-M") + 1] == "pc" and "tsc_early_khz" not in " ".join(pc)
+    assert "virtio-blk-pci,drive=swap" in pc
+
+
+def test_pc_command_line() -> None:
+    cmd = qemu_command(VmConfig(smp=1, accel="kvm"), BZ, Path("/i.cpio"), Path("/swap.img"))
+    assert cmd == [
+        "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+        "-no-reboot", "-M", "pc", "-accel", "kvm", "-m", "256M", "-smp", "1",
+        "-kernel", str(BZ), "-initrd", "/i.cpio",
+        "-append", "console=ttyS0 panic=-1 loglevel=4 rdinit=/init 8250.nr_uarts=1 "
+        "cryptomgr.notests",
+        "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
+        "-mon", "chardev=console,mode=readline", "-cpu", "host",
+        "-drive", "file=/swap.img,format=raw,if=none,id=swap,cache=unsafe",
+        "-device", "virtio-blk-pci,drive=swap",
+    ]  # fmt: skip
