@@ -52,7 +52,8 @@ def assemble(plan: Plan, pytest_status: int) -> RunReport:
     config = RunConfig(
         vm=plan.vm, accel_why=plan.accel_why, qemu_version=plan.qemu_version,
         timeout=plan.timeout, programs=plan.programs, built=plan.built,
-        expectations=plan.expectations,
+        expectations=plan.expectations, workers=plan.workers,
+        parallel_why=plan.parallel_why,
     )  # fmt: skip
     failed = any(p.failed for p in programs)
     return RunReport(

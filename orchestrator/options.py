@@ -10,6 +10,7 @@ from typing import Literal, cast
 import pytest
 
 from .errors import InfraError
+from .parallel import host_cores
 
 ACCELS = ("auto", "kvm", "tcg")
 MACHINES = ("auto", "microvm", "pc")
@@ -40,7 +41,13 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SIZE",
         help="size of the guest's swap disk, 0 for none (default 512M)",
     )
-    add("--smp", default=2, type=int, metavar="N", help="guest CPUs (default 2)")
+    add(
+        "--smp",
+        default=None,
+        type=int,
+        metavar="N",
+        help="guest CPUs (default: 1 when several tests run on several VMs at once, else 2)",
+    )
     add(
         "--accel",
         default="auto",
@@ -139,7 +146,7 @@ class Options:
     modules: Path | None
     memory_mb: int
     swap_mb: int
-    smp: int
+    smp: int | None
     accel: str
     timeout: int | None
     boot_timeout: int
@@ -152,6 +159,8 @@ class Options:
     refresh_kernels: bool = False
     merge_config: bool = False
     machine: MachineOption = "auto"
+    workers: int | None = None  # -n as given (None: not given; "auto" counts the host's cores)
+    keyword: str = ""  # -k, to count the tests that will run
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -160,7 +169,7 @@ def read_options(config: pytest.Config) -> Options:
     if memory < 96:
         raise InfraError(f"--memory {opt.memory} is too small to boot", "use --memory 128M or more")
     swap = parse_size_mb(opt.swap, "--swap")
-    if opt.smp < 1:
+    if opt.smp is not None and opt.smp < 1:
         raise InfraError(f"--smp {opt.smp} is not a CPU count", "use --smp 1 or more")
     if opt.timeout is not None and opt.timeout <= 0:
         raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
@@ -190,4 +199,19 @@ def read_options(config: pytest.Config) -> Options:
         refresh_kernels=opt.refresh_kernels,
         merge_config=opt.merge_config,
         machine=cast(MachineOption, opt.machine),
+        workers=given_workers(config),
+        keyword=str(getattr(opt, "keyword", "") or ""),
     )
+
+
+def given_workers(config: pytest.Config) -> int | None:
+    """pytest-xdist's -n as the user gave it: None when not given, the host's cores for
+    "auto" and "logical", 1 when xdist is not loaded (-p no:xdist)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return 1
+    value = getattr(config.option, "numprocesses", None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return host_cores()
+    return int(value)

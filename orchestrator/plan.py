@@ -30,6 +30,7 @@ from .machine import (
     proven_failure,
 )
 from .options import Options
+from .parallel import choose, host_cores, selected
 from .qemu import Machine, VmConfig, check_qemu
 from .tsc import host_tsc_rate
 
@@ -113,6 +114,8 @@ class Plan:
     expectations: str | None
     retry_failed: bool
     cache: str = ""  # where a microvm boot's failure is remembered for the host's boot
+    workers: int = 1  # VMs at once (pytest-xdist workers), and why that many, with vm.smp
+    parallel_why: str = ""
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -249,10 +252,14 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         rate = host_tsc_rate(cache)
         tsc_khz = rate.khz
         log(f"residency: microvm guests get tsc_early_khz={rate.describe()}")
+    items = selected(opts.keyword, ((k.name, p) for k in planned for p in tests.programs))
+    par = choose(items, host_cores(), opts.workers, opts.smp)
+    log(f"residency: {par.workers} VM{'s' if par.workers > 1 else ''} at once, "
+        f"{par.smp} vCPU{'s' if par.smp > 1 else ''} each ({par.why})")  # fmt: skip
     vm = VmConfig(
         memory_mb=opts.memory_mb,
         swap_mb=opts.swap_mb,
-        smp=opts.smp,
+        smp=par.smp,
         accel="kvm" if accel == "kvm" else "tcg",
         boot_timeout=float(opts.boot_timeout),
         tsc_khz=tsc_khz,
@@ -272,6 +279,8 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         expectations=expectations,
         retry_failed=opts.retry_failed,
         cache=str(cache.resolve()),
+        workers=par.workers,
+        parallel_why=par.why,
     )
     plan.save(run_dir / "plan.json")
     return plan

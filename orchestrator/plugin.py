@@ -37,22 +37,40 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _infra_exit(message: str) -> None:
+    """Nothing has started yet: say it in one line and leave, without pytest's own banners."""
+    sys.stdout.flush()
+    sys.stderr.write(f"residency: {message}\n")
+    sys.stderr.flush()
+    os._exit(verdict.EXIT_INFRA)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """On the controller, before pytest-xdist reads -n: prepare the plan, which also decides
+    how many VMs run at once (orchestrator.parallel), and set -n to that when not given."""
+    if _is_worker(config) or config.option.help or config.option.version:
+        return
+    try:
+        plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
+    except InfraError as e:
+        _infra_exit(f"infrastructure error: {e.one_line()}")
+        return
+    except KeyboardInterrupt:
+        _infra_exit("interrupted while preparing the run")
+        return
+    config.stash[PLAN_KEY] = plan
+    if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
+        config.option.numprocesses = plan.workers if plan.workers > 1 else None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if _is_worker(config):
         plan = Plan.load(Path(config.workerinput["residency_plan"]))  # type: ignore[attr-defined]
-    else:
-        try:
-            plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
-        except InfraError as e:
-            # Nothing has started yet: say it in one line and leave, without pytest's
-            # own "Exit" banners around it.
-            sys.stdout.flush()
-            sys.stderr.write(f"residency: infrastructure error: {e.one_line()}\n")
-            sys.stderr.flush()
-            os._exit(verdict.EXIT_INFRA)
-    config.stash[PLAN_KEY] = plan
+        config.stash[PLAN_KEY] = plan
+    plan = config.stash[PLAN_KEY]
     config.stash[LAB_KEY] = Lab(plan)
 
 

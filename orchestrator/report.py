@@ -34,13 +34,16 @@ class RunConfig:
     programs: list[str]
     built: Built
     expectations: str | None
+    workers: int = 1
+    parallel_why: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self.vm)
         data.update(
             accel_why=self.accel_why, qemu=self.qemu_version, timeout=self.timeout,
             programs=list(self.programs), built=asdict(self.built),
-            expectations=self.expectations,
+            expectations=self.expectations, workers=self.workers,
+            parallel_why=self.parallel_why,
         )  # fmt: skip
         return data
 
