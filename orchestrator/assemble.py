@@ -53,7 +53,7 @@ def assemble(plan: Plan, pytest_status: int) -> RunReport:
         vm=plan.vm, accel_why=plan.accel_why, qemu_version=plan.qemu_version,
         timeout=plan.timeout, programs=plan.programs, built=plan.built,
         expectations=plan.expectations, workers=plan.workers,
-        parallel_why=plan.parallel_why,
+        parallel_why=plan.parallel_why, program_memory=plan.program_memory,
     )  # fmt: skip
     failed = any(p.failed for p in programs)
     return RunReport(

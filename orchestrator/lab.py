@@ -57,23 +57,29 @@ class Lab:
         self.start_guest = start_guest
         self.guest: SystemUnderTest | None = None
         self.guest_kernel = ""
+        self.guest_memory = 0
         self.boots = 0
         self.broken: dict[str, InfraError] = {}
         self.fallen_back: dict[str, PlannedKernel] = {}  # kernels whose microvm boot failed
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
 
-    def _ensure_guest(self, name: str) -> SystemUnderTest:
+    def _ensure_guest(self, name: str, memory_mb: int) -> SystemUnderTest:
+        """A running guest of kernel @name with @memory_mb of RAM: the current one when it
+        is that, else a fresh one."""
         if name in self.broken:
             raise self.broken[name]
-        if self.guest is not None and (self.guest_kernel != name or not self.guest.alive):
+        if self.guest is not None and (
+            self.guest_kernel != name or self.guest_memory != memory_mb or not self.guest.alive
+        ):
             self.guest.shutdown()
             self.guest = None
         if self.guest is None:
-            self.guest = self._boot(self.plan.kernel(name))
+            self.guest = self._boot(self.plan.kernel(name), memory_mb)
             self.guest_kernel = name
+            self.guest_memory = memory_mb
         return self.guest
 
-    def _boot(self, kernel: PlannedKernel) -> SystemUnderTest:
+    def _boot(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
         """A guest of @kernel, ready.  An automatic choice of microvm is proven by its boot:
         when that boot fails, -M pc is tried, and if pc boots, the microvm failure is kept
         for the host's boot (machine.remember_failure), so later runs start on pc."""
@@ -84,15 +90,15 @@ class Lab:
                 kernel = self._fall_back(kernel, earlier)
         if kernel.can_fall_back:
             try:
-                return self._start(kernel)
+                return self._start(kernel, memory_mb)
             except InfraError as e:
                 failure = e.cause
             kernel = self._fall_back(kernel, failure)
-            guest = self._boot_or_break(kernel)
+            guest = self._boot_or_break(kernel, memory_mb)
             if self.plan.cache:
                 remember_failure(Path(self.plan.cache), kernel.identity.image_sha256, failure)
             return guest
-        return self._boot_or_break(kernel)
+        return self._boot_or_break(kernel, memory_mb)
 
     def _fall_back(self, kernel: PlannedKernel, failure: str) -> PlannedKernel:
         pc = kernel.on_pc(f"-M pc: a microvm boot of this kernel failed on this host boot: "
@@ -100,19 +106,22 @@ class Lab:
         self.fallen_back[kernel.name] = pc
         return pc
 
-    def _boot_or_break(self, kernel: PlannedKernel) -> SystemUnderTest:
+    def _boot_or_break(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
         """_start, and when the guest does not come up, the kernel is broken for this run."""
         try:
-            return self._start(kernel)
+            return self._start(kernel, memory_mb)
         except InfraError as e:
             self.broken[kernel.name] = e
             self.parts.add_infra(InfraRecord.of(kernel.name, "boot", e))
             raise
 
-    def _start(self, kernel: PlannedKernel) -> SystemUnderTest:
+    def _start(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
         self.boots += 1
         log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
-        guest = self.start_guest(self.plan, kernel, log)
+        plan = self.plan
+        if memory_mb != plan.vm.memory_mb:
+            plan = replace(plan, vm=replace(plan.vm, memory_mb=memory_mb))
+        guest = self.start_guest(plan, kernel, log)
         info = guest.boot()
         swap_wanted = self.plan.vm.swap_mb > 0
         if kernel.machine == "microvm":
@@ -141,7 +150,7 @@ class Lab:
         return result
 
     def _attempt(self, kernel: str, program: str) -> ProgramResult:
-        guest = self._ensure_guest(kernel)
+        guest = self._ensure_guest(kernel, self.plan.memory_for(program))
         execution = guest.run(program, float(self.plan.timeout))
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)

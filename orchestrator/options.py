@@ -14,6 +14,8 @@ from .parallel import host_cores
 
 ACCELS = ("auto", "kvm", "tcg")
 MACHINES = ("auto", "microvm", "pc")
+DEFAULT_MEMORY = "256M"
+MIN_MEMORY_MB = 96
 MachineOption = Literal["auto", "microvm", "pc"]
 
 
@@ -34,7 +36,13 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="modules of the --kernel image: lib/modules/<release> or the root holding it",
     )
-    add("--memory", default="256M", metavar="SIZE", help="guest RAM (default 256M)")
+    add(
+        "--memory",
+        default=None,
+        metavar="SIZE",
+        help="guest RAM of every program (default 256M, and for the programs in "
+        "qemu-images/guest-memory.toml the size given there)",
+    )
     add(
         "--swap",
         default="512M",
@@ -161,12 +169,13 @@ class Options:
     machine: MachineOption = "auto"
     workers: int | None = None  # -n as given (None: not given; "auto" counts the host's cores)
     keyword: str = ""  # -k, to count the tests that will run
+    memory_given: bool = False  # --memory given: no per-program sizes
 
 
 def read_options(config: pytest.Config) -> Options:
     opt = config.option
-    memory = parse_size_mb(opt.memory, "--memory")
-    if memory < 96:
+    memory = parse_size_mb(opt.memory or DEFAULT_MEMORY, "--memory")
+    if memory < MIN_MEMORY_MB:
         raise InfraError(f"--memory {opt.memory} is too small to boot", "use --memory 128M or more")
     swap = parse_size_mb(opt.swap, "--swap")
     if opt.smp is not None and opt.smp < 1:
@@ -201,6 +210,7 @@ def read_options(config: pytest.Config) -> Options:
         machine=cast(MachineOption, opt.machine),
         workers=given_workers(config),
         keyword=str(getattr(opt, "keyword", "") or ""),
+        memory_given=opt.memory is not None,
     )
 
 

@@ -9,7 +9,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from .accel import choose_accel
 from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
+from .guestmem import load_program_memory
 from .image import build_initramfs
 from .kernel import Kernel, KernelIdentity, resolve_kernel
 from .machine import (
@@ -116,6 +117,11 @@ class Plan:
     cache: str = ""  # where a microvm boot's failure is remembered for the host's boot
     workers: int = 1  # VMs at once (pytest-xdist workers), and why that many, with vm.smp
     parallel_why: str = ""
+    program_memory: dict[str, int] = field(default_factory=dict)  # MiB, where not vm's
+
+    def memory_for(self, program: str) -> int:
+        """The guest RAM (MiB) @program runs with."""
+        return self.program_memory.get(program, self.vm.memory_mb)
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -252,6 +258,13 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         rate = host_tsc_rate(cache)
         tsc_khz = rate.khz
         log(f"residency: microvm guests get tsc_early_khz={rate.describe()}")
+    program_memory = {}
+    if not opts.memory_given:
+        sizes = project / "qemu-images" / "guest-memory.toml"
+        program_memory = load_program_memory(sizes, tests.programs)
+        program_memory = {p: m for p, m in program_memory.items() if m != opts.memory_mb}
+        for program, mib in program_memory.items():
+            log(f"residency: {program} runs in a guest of {mib} MiB ({sizes.name})")
     items = selected(opts.keyword, ((k.name, p) for k in planned for p in tests.programs))
     par = choose(items, host_cores(), opts.workers, opts.smp)
     log(f"residency: {par.workers} VM{'s' if par.workers > 1 else ''} at once, "
@@ -281,6 +294,7 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         cache=str(cache.resolve()),
         workers=par.workers,
         parallel_why=par.why,
+        program_memory=program_memory,
     )
     plan.save(run_dir / "plan.json")
     return plan

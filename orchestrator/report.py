@@ -36,6 +36,7 @@ class RunConfig:
     expectations: str | None
     workers: int = 1
     parallel_why: str = ""
+    program_memory: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self.vm)
@@ -43,7 +44,7 @@ class RunConfig:
             accel_why=self.accel_why, qemu=self.qemu_version, timeout=self.timeout,
             programs=list(self.programs), built=asdict(self.built),
             expectations=self.expectations, workers=self.workers,
-            parallel_why=self.parallel_why,
+            parallel_why=self.parallel_why, program_memory_mb=dict(self.program_memory),
         )  # fmt: skip
         return data
 

@@ -13,6 +13,7 @@ from orchestrator.assemble import assemble
 from orchestrator.boot import SystemUnderTest
 from orchestrator.console import BootInfo, Execution
 from orchestrator.errors import InfraError
+from orchestrator.guestmem import load_program_memory
 from orchestrator.kernel import ImageSource, KernelIdentity
 from orchestrator.lab import Lab
 from orchestrator.machine import proven_failure
@@ -232,3 +233,39 @@ def test_a_forced_microvm_does_not_fall_back(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="did not boot on microvm"):
         lab.run("k1", "p1")
     assert len(events) == 1
+
+
+def test_a_program_sized_otherwise_gets_its_own_guest(tmp_path: Path) -> None:
+    plan = replace(make_plan(tmp_path), programs=["p1", "p2", "p3"], program_memory={"p2": 128})
+    assert (plan.memory_for("p1"), plan.memory_for("p2")) == (256, 128)
+    memory: list[int] = []
+    events: list[str] = []
+
+    def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
+        memory.append(plan.vm.memory_mb)
+        return FakeGuest(log, [("ok", PASS)] * 3, events)
+
+    lab = Lab(plan, start)
+    for program in ("p1", "p2", "p3"):
+        lab.run("k1", program)
+    lab.close()
+    assert memory == [256, 128, 256]
+    assert assemble(plan, 0).to_json()["config"]["program_memory_mb"] == {"p2": 128}
+
+
+def test_guest_memory_file(tmp_path: Path) -> None:
+    sizes = tmp_path / "guest-memory.toml"
+    assert load_program_memory(sizes, ("a",)) == {}
+    sizes.write_text('[programs]\na = "128M"\nb = "1G"\n')
+    assert load_program_memory(sizes, ("a", "c")) == {"a": 128}
+    sizes.write_text('[programs]\na = "64M"\n')
+    with pytest.raises(InfraError, match="too small"):
+        load_program_memory(sizes, ("a",))
+    sizes.write_text("[programs]\na = 12\n")
+    with pytest.raises(InfraError, match="not a size"):
+        load_program_memory(sizes, ("a",))
+    sizes.write_text("[programs\n")
+    with pytest.raises(InfraError, match="not valid TOML"):
+        load_program_memory(sizes, ("a",))
+    shipped = Path(__file__).resolve().parent.parent / "qemu-images" / "guest-memory.toml"
+    assert load_program_memory(shipped, ("shmem_visibility",)) == {"shmem_visibility": 128}
