@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from orchestrator.machine import (
     remember_failure,
     virtio_mmio_capability,
 )
+from orchestrator.plan import plan_machine
 from orchestrator.qemu import VmConfig, guest_command, microvm_command, qemu_command
 
 BZ = Path("/k/bzImage")
@@ -268,3 +270,25 @@ def test_pc_command_line() -> None:
         "-drive", "file=/swap.img,format=raw,if=none,id=swap,cache=unsafe",
         "-device", "virtio-blk-pci,drive=swap",
     ]  # fmt: skip
+
+
+def test_the_plan_boots_each_kernel_where_it_can(tmp_path: Path) -> None:
+    """plan_machine: microvm with the vmlinux for a kernel that has everything, pc when
+    forced (the kernel is not even read) or when a microvm boot of it failed on this host
+    boot."""
+    kernel = debian_like(tmp_path, "CONFIG_ACPI=y\nCONFIG_VIRTIO_MMIO=m\nCONFIG_PVH=y\n")
+    cache = tmp_path / "cache"
+    auto = plan_machine(kernel, "auto", cache)
+    assert auto.machine == "microvm" and auto.kernel_file.endswith("/vmlinux")
+    assert auto.machine_why.startswith("-M microvm: PVH entry")
+    forced = plan_machine(kernel, "pc", tmp_path / "other-cache")
+    assert (forced.machine, forced.kernel_file) == ("pc", str(kernel.image))
+    assert not (tmp_path / "other-cache").exists(), "no vmlinux extracted for a forced pc"
+    remember_failure(cache, auto.identity.image_sha256, "no-dev-vda")
+    again = plan_machine(kernel, "auto", cache)
+    assert again.machine == "pc" and "failed before: no-dev-vda" in again.machine_why
+    assert plan_machine(kernel, "microvm", cache).machine == "microvm", "forcing wins"
+    fallback = replace(auto, pc_initramfs="/pc.cpio").on_pc("why")
+    assert (fallback.machine, fallback.kernel_file, fallback.initramfs) == (
+        "pc", str(kernel.image), "/pc.cpio",
+    )  # fmt: skip
