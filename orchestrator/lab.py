@@ -19,8 +19,9 @@ from .plan import Plan, PlannedKernel
 from .run import ProgramResult, classify, merge_retry
 
 # How long a microvm boot may take before -M pc is tried instead (a boot takes 1-3 s here
-# under TCG; a kernel that cannot find its disk on microvm says so after the init's 10 s).
-MICROVM_TRIAL_TIMEOUT = 40.0
+# under TCG, up to 15 s on a loaded host; a kernel that cannot find its disk on microvm says
+# so after the init's 10 s).
+MICROVM_TRIAL_TIMEOUT = 60.0
 # Makes the system under test for a kernel, with its console log.
 GuestFactory = Callable[[Plan, PlannedKernel, Path], SystemUnderTest]
 
