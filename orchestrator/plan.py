@@ -123,6 +123,15 @@ class Plan:
         """The guest RAM (MiB) @program runs with."""
         return self.program_memory.get(program, self.vm.memory_mb)
 
+    def cases(self) -> list[tuple[str, str]]:
+        """The (kernel, program) tests in the order they are handed out: per kernel, the
+        programs with a guest of their own size first (the memory-pressure ones, the
+        longest: started first, they do not end a parallel run alone), then the others in
+        one guest; so a kernel costs two boots, not one more per size change."""
+        own = [p for p in self.programs if p in self.program_memory]
+        rest = [p for p in self.programs if p not in self.program_memory]
+        return [(k.name, p) for k in self.kernels for p in own + rest]
+
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
 

@@ -84,7 +84,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" not in metafunc.fixturenames:
         return
     plan = metafunc.config.stash[PLAN_KEY]
-    cases = [(k.name, p) for k in plan.kernels for p in plan.programs]
+    cases = plan.cases()
     metafunc.parametrize("case", cases, ids=[f"{k}:{p}" for k, p in cases])
 
 

@@ -269,3 +269,16 @@ def test_guest_memory_file(tmp_path: Path) -> None:
         load_program_memory(sizes, ("a",))
     shipped = Path(__file__).resolve().parent.parent / "qemu-images" / "guest-memory.toml"
     assert load_program_memory(shipped, ("shmem_visibility",)) == {"shmem_visibility": 128}
+
+
+def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
+    identity = KernelIdentity("k", "/k", "0" * 64, "v", ImageSource("/k"))
+    kernels = [PlannedKernel(n, "/k", "/i", replace(identity, name=n)) for n in ("k1", "k2")]
+    plan = Plan(
+        run_id="r", run_dir="/r", results_root="/", started="s", vm=VmConfig(),
+        accel_why="", qemu_version="", timeout=1, programs=["a", "b", "c"], kernels=kernels,
+        built=Built(False, False), expectations=None, retry_failed=False,
+        program_memory={"b": 128},
+    )  # fmt: skip
+    assert plan.cases() == [("k1", "b"), ("k1", "a"), ("k1", "c"),
+                            ("k2", "b"), ("k2", "a"), ("k2", "c")]  # fmt: skip
