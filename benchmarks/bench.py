@@ -43,6 +43,14 @@ class SuiteRun:
     returncode: int
     summary: dict[str, Any]
     qemu_hwm_kb: dict[int, int] = field(default_factory=dict)  # pid -> VmHWM
+    qemu_ram_mb: dict[int, int] = field(default_factory=dict)  # pid -> its -m
+
+    def rss_excess(self) -> tuple[int, int, int]:
+        """(peak RSS MiB, its guest RAM MiB, the excess) of the QEMU whose RSS exceeded
+        its guest RAM the most."""
+        rows = [(kb // 1024, self.qemu_ram_mb.get(pid, 0)) for pid, kb in self.qemu_hwm_kb.items()]
+        peak, ram = max(rows, key=lambda r: r[0] - r[1], default=(0, 0))
+        return peak, ram, peak - ram
 
 
 def _children(pid: int) -> list[int]:
@@ -75,12 +83,23 @@ def _qemu_hwm(pid: int) -> int | None:
     return None
 
 
+def _guest_ram_mb(pid: int) -> int:
+    """The -m of a QEMU's command line (MiB), 0 when unknown."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        value = argv[argv.index("-m") + 1]
+    except (OSError, ValueError, IndexError):
+        return 0
+    return int(value.rstrip("M")) if value.rstrip("M").isdigit() else 0
+
+
 def orchestrator(args: list[str], results: Path) -> SuiteRun:
     """Run the orchestrator to its end, reading the VmHWM of every QEMU in its process tree
     every POLL seconds."""
     argv = [sys.executable, "-m", "orchestrator", *args, "--results", str(results)]
     print("$ " + " ".join(argv[1:]), flush=True)
     hwm: dict[int, int] = {}
+    ram: dict[int, int] = {}
     start = time.monotonic()
     log = results.parent / f"{results.name}.log"
     with log.open("wb") as out:
@@ -91,6 +110,8 @@ def orchestrator(args: list[str], results: Path) -> SuiteRun:
                 value = _qemu_hwm(pid)
                 if value is not None:
                     hwm[pid] = max(value, hwm.get(pid, 0))
+                    if pid not in ram:
+                        ram[pid] = _guest_ram_mb(pid)
             time.sleep(POLL)
     seconds = time.monotonic() - start
     try:
@@ -99,7 +120,7 @@ def orchestrator(args: list[str], results: Path) -> SuiteRun:
         sys.exit(f"the run left no summary.json (exit {proc.returncode}); see {log}")
     if summary.get("infrastructure_errors"):
         sys.exit(f"the run had infrastructure errors: {summary['infrastructure_errors']}")
-    return SuiteRun(argv, seconds, proc.returncode, summary, hwm)
+    return SuiteRun(argv, seconds, proc.returncode, summary, hwm, ram)
 
 
 def statuses(summary: dict[str, Any]) -> dict[tuple[str, str, str], str]:
@@ -126,10 +147,12 @@ def suite_lines(run: SuiteRun) -> list[str]:
     total = sum(p["seconds"] for p in run.summary["programs"])
     lines.append(f"  {'(sum of programs)':<24} {total:8.1f}")
     if run.qemu_hwm_kb:
-        peak = max(run.qemu_hwm_kb.values()) // 1024
+        top = max(run.qemu_hwm_kb.values()) // 1024
+        peak, ram, excess = run.rss_excess()
         lines.append(
-            f"  QEMU peak RSS (VmHWM, {len(run.qemu_hwm_kb)} QEMU processes): max {peak} MiB "
-            f"against {memory} MiB of guest RAM: guest RAM + {peak - memory} MiB"
+            f"  QEMU peak RSS (VmHWM of {len(run.qemu_hwm_kb)} QEMU processes): largest {top} "
+            f"MiB; most above its guest RAM: {peak} MiB with -m {ram}M, guest RAM + {excess} MiB"
+            f" (--memory {memory}M, sized programs {config.get('program_memory_mb', {})})"
         )
     return lines
 
@@ -140,10 +163,10 @@ def matrix_lines(one: SuiteRun, two: SuiteRun) -> list[str]:
     lines = ["four presets (" + " ".join(PRESETS) + "):"]
     for label, run in (("-n 1", one), ("-n 2", two)):
         config = run.summary["config"]
-        hwm = max(run.qemu_hwm_kb.values(), default=0) // 1024
+        _peak, _ram, excess = run.rss_excess()
         lines.append(f"  {label}: {run.seconds:6.1f} s wall, --smp {config['smp']}, "
                      f"exit {run.returncode}, {len(statuses(run.summary))} subtests, "
-                     f"QEMU peak RSS {hwm} MiB")  # fmt: skip
+                     f"QEMU peak RSS at most guest RAM + {excess} MiB")  # fmt: skip
     lines.append(f"  -n 2 is {one.seconds / two.seconds:.2f}x faster than -n 1")
     lines.append(f"  subtests whose status differs between the two runs: {len(differ)}")
     lines += [f"    {k}: {a.get(k)} -> {b.get(k)}" for k in differ[:20]]
@@ -157,10 +180,12 @@ def main() -> None:
     parser.add_argument("--skip-one", action="store_true", help="leave out the one-program runs")
     parser.add_argument("--skip-suite", action="store_true", help="leave out the whole suite")
     parser.add_argument("--skip-matrix", action="store_true", help="leave out the 4 presets")
+    parser.add_argument("--keep", metavar="DIR", help="keep the runs' results in DIR")
     args = parser.parse_args()
     report: list[str] = [f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}"]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
-        tmp = Path(tmp_name)
+        tmp = Path(args.keep) if args.keep else Path(tmp_name)
+        tmp.mkdir(parents=True, exist_ok=True)
         if not args.skip_one:
             report += ["", f"one program ({args.program}), default kernel, warm:"]
             report += cost_table(one_program(args.rounds, args.program, "auto"), args.rounds)
