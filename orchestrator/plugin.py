@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -37,7 +37,7 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def _infra_exit(message: str) -> None:
+def _infra_exit(message: str) -> NoReturn:
     """Nothing has started yet: say it in one line and leave, without pytest's own banners."""
     sys.stdout.flush()
     sys.stderr.write(f"residency: {message}\n")
@@ -45,23 +45,22 @@ def _infra_exit(message: str) -> None:
     os._exit(verdict.EXIT_INFRA)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
-    """On the controller, before pytest-xdist reads -n: prepare the plan, which also decides
-    how many VMs run at once (orchestrator.parallel), and set -n to that when not given."""
-    if _is_worker(config) or config.option.help or config.option.version:
-        return
-    try:
-        plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
-    except InfraError as e:
-        _infra_exit(f"infrastructure error: {e.one_line()}")
-        return
-    except KeyboardInterrupt:
-        _infra_exit("interrupted while preparing the run")
-        return
-    config.stash[PLAN_KEY] = plan
-    if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
-        config.option.numprocesses = plan.workers if plan.workers > 1 else None
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    """On the controller, before pytest-xdist reads -n (a wrapper runs before every plain
+    implementation, xdist's tryfirst one too): prepare the plan, which also decides how many
+    VMs run at once (orchestrator.parallel), and set -n to that when not given."""
+    if not (_is_worker(config) or config.option.help or config.option.version):
+        try:
+            plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
+        except InfraError as e:
+            _infra_exit(f"infrastructure error: {e.one_line()}")
+        except KeyboardInterrupt:
+            _infra_exit("interrupted while preparing the run")
+        config.stash[PLAN_KEY] = plan
+        if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
+            config.option.numprocesses = plan.workers if plan.workers > 1 else None
+    return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)
