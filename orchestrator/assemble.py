@@ -15,9 +15,11 @@ def _guest_facts(boots: list[BootRecord]) -> GuestFacts | None:
     if not boots:
         return None
     first = boots[0]
+    # The guest of the run's --memory: a program sized otherwise (guestmem.py) may boot first.
+    largest = max(boots, key=lambda b: b.mem_kb)
     return GuestFacts(
         uname_r=first.uname,
-        mem_kb=first.mem_kb,
+        mem_kb=largest.mem_kb,
         swap_kb=first.swap_kb,
         boots=len(boots),
         boot_seconds=[round(b.seconds, 2) for b in boots],

@@ -237,20 +237,28 @@ def test_a_forced_microvm_does_not_fall_back(tmp_path: Path) -> None:
 
 def test_a_program_sized_otherwise_gets_its_own_guest(tmp_path: Path) -> None:
     plan = replace(make_plan(tmp_path), programs=["p1", "p2", "p3"], program_memory={"p2": 128})
+    plan = replace(plan, programs=["p2", "p1", "p3"])  # the sized one boots first
     assert (plan.memory_for("p1"), plan.memory_for("p2")) == (256, 128)
     memory: list[int] = []
     events: list[str] = []
 
+    class SizedGuest(FakeGuest):
+        def boot(self) -> BootInfo:
+            info = super().boot()
+            return replace(info, mem_kb=memory[-1] * 800)  # what a guest of that RAM sees
+
     def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
         memory.append(plan.vm.memory_mb)
-        return FakeGuest(log, [("ok", PASS)] * 3, events)
+        return SizedGuest(log, [("ok", PASS)] * 3, events)
 
     lab = Lab(plan, start)
-    for program in ("p1", "p2", "p3"):
+    for program in ("p2", "p1", "p3"):
         lab.run("k1", program)
     lab.close()
-    assert memory == [256, 128, 256]
-    assert assemble(plan, 0).to_json()["config"]["program_memory_mb"] == {"p2": 128}
+    assert memory == [128, 256]
+    report = assemble(plan, 0).to_json()
+    assert report["kernels"][0]["mem_kb"] == 256 * 800, "the RAM of the run's own guests"
+    assert report["config"]["program_memory_mb"] == {"p2": 128}
 
 
 def test_guest_memory_file(tmp_path: Path) -> None:
