@@ -164,26 +164,33 @@ def check(kind: str, m: Measure) -> None:
         sys.exit(f"the {kind} run failed (exit {m.returncode}):\n{m.output[-3000:]}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--program", default="shmem_lseek")
-    parser.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
-    args = parser.parse_args()
+@dataclass
+class Cost:
+    """The medians of one kind of run, and its ratios to the hand boots, paired by round."""
 
+    kind: str
+    median: float
+    to_fastest: float
+    to_plain: float
+    peak_rss_mib: int
+
+
+def one_program(rounds: int, program_name: str, accel_wanted: str) -> list[Cost]:
+    """Time the three runs, paired A B C A B C over @rounds (after a warm-up round), printing
+    each round; the medians and ratios."""
     cache = default_cache_dir()
     kernel = resolve_kernel(None, None, cache, ROOT / "qemu-images" / "kernel-presets.toml")
     tests = build_selftests(ROOT / "selftests" / "vm", cache)
-    program = tests.install_dir / args.program
+    program = tests.install_dir / program_name
     if not program.is_file():
-        sys.exit(f"no test program {args.program} in {tests.install_dir}")
+        sys.exit(f"no test program {program_name} in {tests.install_dir}")
     vmlinux = extract_vmlinux(kernel.image, cache)
     if not vmlinux.pvh:
         sys.exit(f"{kernel.name} has no PVH entry: no microvm hand boot")
-    accel, why = choose_accel(args.accel, kernel.image, cache)
+    accel, why = choose_accel(accel_wanted, kernel.image, cache)
     rate = host_tsc_rate(cache)
     print(f"kernel {kernel.name} ({kernel.version_string.split(' ', 1)[0]}), accel {accel} "
-          f"({why}), RAM {MEMORY}, smp {SMP}, swap {SWAP_MB}M, program {args.program}")  # fmt: skip
+          f"({why}), RAM {MEMORY}, smp {SMP}, swap {SWAP_MB}M, program {program_name}")  # fmt: skip
     print(f"vmlinux {vmlinux.path.stat().st_size // 2**20} MiB ({vmlinux.compression} payload), "
           f"PVH entry {vmlinux.pvh_entry:#x}; host TSC {rate.describe()}")  # fmt: skip
 
@@ -198,12 +205,12 @@ def main() -> None:
         commands = {
             "fastest": fastest_command(vmlinux.path, fastest_cpio, swap, rate.khz, accel),
             "plain": plain_command(kernel.image, plain_cpio, accel),
-            "orchestrator": [sys.executable, "-m", "orchestrator", "-k", args.program,
-                             "--accel", args.accel, "--results", str(tmp / "results")],
+            "orchestrator": [sys.executable, "-m", "orchestrator", "-k", program_name,
+                             "--accel", accel_wanted, "--results", str(tmp / "results")],
         }  # fmt: skip
         for kind in kinds:
             print(f"{kind}: {' '.join(commands[kind])}")
-        for round_ in range(args.rounds + 1):
+        for round_ in range(rounds + 1):
             line = []
             for kind in kinds:
                 write_swap_image(swap, SWAP_MB)  # a fresh disk, as the orchestrator's guest has
@@ -218,16 +225,35 @@ def main() -> None:
                 print("warm-up round done (not counted)")
             else:
                 print(f"round {round_}: " + ", ".join(line), flush=True)
-
-    print(f"\nmedians of {args.rounds} rounds, ratios paired round by round:")
-    print(f"{'run':<16} {'median':>8} {'x fastest':>10} {'x plain':>8} {'peak RSS':>10}")
+    costs = []
     for kind in kinds:
         ratios = [t / f for t, f in zip(times[kind], times["fastest"], strict=True)]
         to_plain = [t / p for t, p in zip(times[kind], times["plain"], strict=True)]
-        peak = max(rss[kind]) // 1024
-        print(f"{kind:<16} {statistics.median(times[kind]):7.2f}s "
-              f"{statistics.median(ratios):9.2f}x {statistics.median(to_plain):7.2f}x "
-              f"{peak:>7} MiB")  # fmt: skip
+        costs.append(Cost(kind, statistics.median(times[kind]), statistics.median(ratios),
+                          statistics.median(to_plain), max(rss[kind]) // 1024))  # fmt: skip
+    return costs
+
+
+def cost_table(costs: list[Cost], rounds: int) -> list[str]:
+    lines = [
+        f"medians of {rounds} rounds, ratios paired round by round:",
+        f"{'run':<16} {'median':>8} {'x fastest':>10} {'x plain':>8} {'peak RSS':>10}",
+    ]
+    for c in costs:
+        lines.append(f"{c.kind:<16} {c.median:7.2f}s {c.to_fastest:9.2f}x {c.to_plain:7.2f}x "
+                     f"{c.peak_rss_mib:>7} MiB")  # fmt: skip
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--program", default="shmem_lseek")
+    parser.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
+    args = parser.parse_args()
+    costs = one_program(args.rounds, args.program, args.accel)
+    print()
+    print("\n".join(cost_table(costs, args.rounds)))
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(
         f"(peak RSS: QEMU's for the hand boots; for the orchestrator runs the largest process "

@@ -17,9 +17,11 @@ def _guest_facts(boots: list[BootRecord]) -> GuestFacts | None:
     if not boots:
         return None
     first = boots[0]
+    # The guest of the run's --memory: a program sized otherwise (guestmem.py) may boot first.
+    largest = max(boots, key=lambda b: b.mem_kb)
     return GuestFacts(
         uname_r=first.uname,
-        mem_kb=first.mem_kb,
+        mem_kb=largest.mem_kb,
         swap_kb=first.swap_kb,
         boots=len(boots),
         boot_seconds=[round(b.seconds, 2) for b in boots],
@@ -42,15 +44,21 @@ def collect(plan: Plan, run_dir: Path) -> tuple[list[KernelEntry], list[ProgramR
         (k, p) for k in plan.kernels for p in plan.programs)}  # fmt: skip
     programs.sort(key=lambda r: order.get((r.kernel, r.program), len(order)))
     boots = parts.boots()
-    kernels = [
-        KernelEntry(
-            identity=k.identity,
-            accel=plan.vm.accel,
-            guest=_guest_facts([b for b in boots if b.uname and b.kernel == k.name]),
-            console=console_logs(run_dir, k.name),
+    kernels = []
+    for k in plan.kernels:
+        mine = [b for b in boots if b.uname and b.kernel == k.name]
+        # A fallback to pc shows in the boots: the last one says where the guests ran.
+        last = mine[-1] if mine else None
+        kernels.append(
+            KernelEntry(
+                identity=k.identity,
+                accel=plan.vm.accel,
+                guest=_guest_facts(mine),
+                console=console_logs(run_dir, k.name),
+                machine=last.machine if last else k.machine,
+                machine_why=last.machine_why if last else k.machine_why,
+            )
         )
-        for k in plan.kernels
-    ]
     return kernels, programs
 
 
@@ -59,6 +67,8 @@ def run_config(plan: Plan) -> RunConfig:
         vm=plan.vm, accel_why=plan.accel_why, qemu_version=plan.qemu_version,
         timeout=plan.timeout, programs=plan.programs, built=plan.built,
         expectations=plan.expectations, subtests=plan.subtests, bisect=plan.bisect,
+        workers=plan.workers, parallel_why=plan.parallel_why,
+        program_memory=plan.program_memory,
     )  # fmt: skip
 
 

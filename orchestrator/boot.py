@@ -6,7 +6,9 @@ implements it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import shutil
 import signal
 import tempfile
@@ -18,7 +20,7 @@ import pexpect
 
 from .console import BootInfo, Console, Execution
 from .errors import InfraError
-from .qemu import VmConfig, qemu_command
+from .qemu import Machine, VmConfig, guest_command
 from .swap import write_swap_image
 
 
@@ -49,10 +51,17 @@ class QemuGuest:
     """One QEMU virtual machine with a swap disk, driven over its serial console."""
 
     def __init__(
-        self, cfg: VmConfig, image: Path, initramfs: Path, console_log: Path, append: str = ""
+        self,
+        cfg: VmConfig,
+        image: Path,
+        initramfs: Path,
+        console_log: Path,
+        append: str = "",
+        machine: Machine = "pc",
     ) -> None:
         self.cfg = cfg
-        self.image = image
+        self.machine = machine
+        self.image = image  # the bzImage on pc, the PVH vmlinux on microvm
         self.initramfs = initramfs
         self.console_log = console_log
         self.append = append
@@ -78,7 +87,9 @@ class QemuGuest:
         if self.cfg.swap_mb > 0:
             swap = self._workdir / "swap.img"
             write_swap_image(swap, self.cfg.swap_mb)
-        self.command = qemu_command(self.cfg, self.image, self.initramfs, swap, self.append)
+        self.command = guest_command(
+            self.cfg, self.machine, self.image, self.initramfs, swap, self.append
+        )
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         log = self.console_log.open("a", encoding="utf-8", errors="replace")
         log.write(f"# {' '.join(self.command)}\n")
@@ -91,6 +102,9 @@ class QemuGuest:
             preexec_fn=_die_with_parent,
         )  # fmt: skip
         child.logfile_read = log
+        # pexpect sleeps 50 ms before every send (for programs that read a terminal while
+        # switching its modes); the guest's init reads its commands line by line.
+        child.delaybeforesend = None
         self._child = child
         self._console = Console(child, self.console_log)
         ready = self._console.wait_ready(self.cfg.boot_timeout, self.started)
@@ -128,8 +142,21 @@ class QemuGuest:
         return how
 
     def kill(self) -> None:
-        if self._child is not None:
-            self._child.close(force=True)
+        """SIGKILL QEMU and reap it.  Nothing of the guest is kept (its disk is scratch), so
+        there is nothing to wait for: pexpect's own close() would sleep 0.1 s, then try
+        SIGHUP, SIGCONT and SIGINT with 0.1 s pauses before SIGKILL."""
+        child = self._child
+        if child is not None:
+            if child.isalive() and child.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+                with contextlib.suppress(pexpect.ExceptionPexpect, ChildProcessError):
+                    child.wait()
+            ptyproc = getattr(child, "ptyproc", None)  # pexpect's stubs do not show it
+            if ptyproc is not None:
+                ptyproc.delayafterclose = 0
+            with contextlib.suppress(pexpect.ExceptionPexpect, OSError):
+                child.close(force=True)
             self._child = None
         if self._log is not None:
             self._log.close()

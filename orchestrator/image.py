@@ -15,7 +15,8 @@ from .cache import atomic_write_bytes, hash_files
 from .errors import InfraError
 from .kernel import Kernel
 
-# What the guest needs to reach its swap disk: the virtio block driver and the PCI transport.
+# What a -M pc guest needs to reach its swap disk: the virtio block driver and the PCI
+# transport (a microvm guest's are machine.MICROVM_MODULES).
 GUEST_MODULES = ("virtio_blk", "virtio_pci")
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
 
@@ -157,11 +158,18 @@ class GuestImage:
 
 
 def build_initramfs(
-    kernel: Kernel, tests: TestBuild, init: Path, cache: Path, swap: bool
+    kernel: Kernel,
+    tests: TestBuild,
+    init: Path,
+    cache: Path,
+    swap: bool,
+    wanted: tuple[str, ...] = GUEST_MODULES,
 ) -> GuestImage:
-    """Assemble the initramfs for one kernel; unchanged inputs give the cached file."""
+    """Assemble the initramfs for one kernel, with the modules @wanted (and their
+    dependencies) that the guest's machine needs for its disk; unchanged inputs give the
+    cached file."""
     busybox = find_busybox()
-    modules = resolve_modules(kernel.modules_dir) if kernel.modules_dir else []
+    modules = resolve_modules(kernel.modules_dir, wanted) if kernel.modules_dir else []
     inputs = [init, busybox, *modules]
     key = hash_files(inputs, extra=f"{tests.digest} swap={swap} format=1")
     target = cache / "initramfs" / f"{key[:24]}.cpio"

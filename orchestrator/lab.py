@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from . import baseline, expect, verdict
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
 from .errors import InfraError, InfraRecord
+from .machine import boot_verdict, proven_failure, remember_failure
 from .parts import BootRecord, Parts
 from .plan import Plan, PlannedKernel
 from .run import ProgramResult, classify, merge_retry
 
+# How long a microvm boot may take before -M pc is tried instead (a boot takes 1-3 s here
+# under TCG, up to 15 s on a loaded host; a kernel that cannot find its disk on microvm says
+# so after the init's 10 s).
+MICROVM_TRIAL_TIMEOUT = 60.0
 # Makes the system under test for a kernel, with its console log.
 GuestFactory = Callable[[Plan, PlannedKernel, Path], SystemUnderTest]
 
@@ -25,7 +31,12 @@ def worker_id() -> str:
 
 
 def qemu_guest(plan: Plan, kernel: PlannedKernel, console_log: Path) -> SystemUnderTest:
-    return QemuGuest(plan.vm, Path(kernel.image), Path(kernel.initramfs), console_log)
+    cfg = plan.vm
+    if kernel.can_fall_back:
+        # A microvm boot that has not come up by now has failed, and -M pc is there to try.
+        cfg = replace(cfg, boot_timeout=min(cfg.boot_timeout, MICROVM_TRIAL_TIMEOUT))
+    return QemuGuest(cfg, Path(kernel.kernel_file), Path(kernel.initramfs), console_log,
+                     machine=kernel.machine)  # fmt: skip
 
 
 def evaluate(
@@ -48,8 +59,10 @@ class Lab:
         self.guest: SystemUnderTest | None = None
         self.guest_kernel = ""
         self.guest_log = ""  # the console log of the current guest, relative to the run
+        self.guest_memory = 0
         self.boots = 0
         self.broken: dict[str, InfraError] = {}
+        self.fallen_back: dict[str, PlannedKernel] = {}  # kernels whose microvm boot failed
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
         self.baseline = baseline.load(Path(plan.baseline)) if plan.baseline else None
 
@@ -61,37 +74,82 @@ class Lab:
             comparison = baseline.compare(self.baseline, names, [result])
         return verdict.deciding(result, comparison, self.plan.subtests)
 
-    def _ensure_guest(self, name: str) -> SystemUnderTest:
+    def _ensure_guest(self, name: str, memory_mb: int) -> SystemUnderTest:
+        """A running guest of kernel @name with @memory_mb of RAM: the current one when it
+        is that, else a fresh one."""
         if name in self.broken:
             raise self.broken[name]
-        if self.guest is not None and (self.guest_kernel != name or not self.guest.alive):
+        if self.guest is not None and (
+            self.guest_kernel != name or self.guest_memory != memory_mb or not self.guest.alive
+        ):
             self.guest.shutdown()
             self.guest = None
         if self.guest is None:
-            self.guest = self._boot(self.plan.kernel(name))
+            self.guest = self._boot(self.plan.kernel(name), memory_mb)
             self.guest_kernel = name
+            self.guest_memory = memory_mb
         return self.guest
 
-    def _boot(self, kernel: PlannedKernel) -> SystemUnderTest:
-        self.boots += 1
-        log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
-        guest = self.start_guest(self.plan, kernel, log)
+    def _boot(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
+        """A guest of @kernel, ready.  An automatic choice of microvm is proven by its boot:
+        when that boot fails, -M pc is tried, and if pc boots, the microvm failure is kept
+        for the host's boot (machine.remember_failure), so later runs start on pc."""
+        kernel = self.fallen_back.get(kernel.name, kernel)
+        if kernel.can_fall_back and self.plan.cache:
+            earlier = proven_failure(Path(self.plan.cache), kernel.identity.image_sha256)
+            if earlier:  # another worker of this run found it out meanwhile
+                kernel = self._fall_back(kernel, earlier)
+        if kernel.can_fall_back:
+            try:
+                return self._start(kernel, memory_mb)
+            except InfraError as e:
+                failure = e.cause
+            kernel = self._fall_back(kernel, failure)
+            guest = self._boot_or_break(kernel, memory_mb)
+            if self.plan.cache:
+                remember_failure(Path(self.plan.cache), kernel.identity.image_sha256, failure)
+            return guest
+        return self._boot_or_break(kernel, memory_mb)
+
+    def _fall_back(self, kernel: PlannedKernel, failure: str) -> PlannedKernel:
+        pc = kernel.on_pc(f"-M pc: a microvm boot of this kernel failed on this host boot: "
+                          f"{failure}")  # fmt: skip
+        self.fallen_back[kernel.name] = pc
+        return pc
+
+    def _boot_or_break(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
+        """_start, and when the guest does not come up, the kernel is broken for this run."""
         try:
-            info = guest.boot()
-            if self.plan.vm.swap_mb > 0 and info.swap_kb == 0:
-                guest.kill()
-                raise InfraError(
-                    f"the guest of {kernel.name} has no swap ({info.swap_error}); see {log}",
-                    "the kernel needs CONFIG_SWAP and a virtio disk driver "
-                    "(built in, or in --modules)",
-                    untestable=True,
-                )
+            return self._start(kernel, memory_mb)
         except InfraError as e:
             self.broken[kernel.name] = e
             self.parts.add_infra(InfraRecord.of(kernel.name, "boot", e))
             raise
+
+    def _start(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
+        self.boots += 1
+        log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
+        plan = self.plan
+        if memory_mb != plan.vm.memory_mb:
+            plan = replace(plan, vm=replace(plan.vm, memory_mb=memory_mb))
+        guest = self.start_guest(plan, kernel, log)
+        info = guest.boot()
+        swap_wanted = self.plan.vm.swap_mb > 0
+        if kernel.machine == "microvm":
+            failure = boot_verdict(swap_wanted, info.swap_kb, info.swap_error)
+            if failure is not None:
+                guest.kill()
+                raise InfraError(f"{failure}; see {log}", "boot it with --machine pc")
+        if swap_wanted and info.swap_kb == 0:
+            guest.kill()
+            raise InfraError(
+                f"the guest of {kernel.name} has no swap ({info.swap_error}); see {log}",
+                "the kernel needs CONFIG_SWAP and a virtio disk driver (built in, or in --modules)",
+                untestable=True,
+            )
         self.guest_log = str(log.relative_to(self.run_dir))
-        record = BootRecord.of(kernel.name, info, self.guest_log)
+        record = BootRecord.of(kernel.name, info, self.guest_log,
+                               kernel.machine, kernel.machine_why)  # fmt: skip
         self.parts.add_boot(record, worker_id(), self.boots)
         return guest
 
@@ -108,7 +166,7 @@ class Lab:
         return result
 
     def _attempt(self, kernel: str, program: str) -> ProgramResult:
-        guest = self._ensure_guest(kernel)
+        guest = self._ensure_guest(kernel, self.plan.memory_for(program))
         execution = guest.run(program, float(self.plan.timeout))
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)

@@ -28,19 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .cache import atomic_write_text, sha256_file
+from .cache import atomic_write_text
 from .errors import InfraError
 from .image import read_module
 from .kernel import Kernel
-from .qemu import VmConfig, kernel_cmdline, qemu_command
+from .qemu import Machine
 from .source import TreeSource
+from .tsc import host_boot_id
 from .vmlinux import Vmlinux, extract_vmlinux
 
-MachineKind = Literal["microvm", "pc"]
+MachineKind = Machine
 Requested = Literal["auto", "microvm", "pc"]
 Tristate = Literal["y", "m", "n", "unknown"]
 
-MICROVM = "microvm,pit=on,pic=on,rtc=on"
 # The disk modules the guest loads on each machine (orchestrator.image.GUEST_MODULES is pc's).
 MICROVM_MODULES = ("virtio_blk", "virtio_mmio")
 PC_MODULES = ("virtio_blk", "virtio_pci")
@@ -64,6 +64,11 @@ class KernelCaps:
     acpi: Capability
     vmlinux: Path | None
     config: str  # where the config came from, "" when none was found
+
+
+UNREAD = Capability("unknown", "not read")
+# The capabilities of a kernel that was not looked at (--machine pc).
+NO_CAPS = KernelCaps(pvh=UNREAD, virtio_mmio=UNREAD, acpi=UNREAD, vmlinux=None, config="")
 
 
 @dataclass(frozen=True)
@@ -242,12 +247,12 @@ def choose_machine(
     forces one (a forced microvm without PVH boots the bzImage, which microvm also can, more
     slowly)."""
     if requested == "pc":
-        return MachineChoice("pc", "forced: -M pc", bzimage, PC_MODULES)
+        return MachineChoice("pc", "-M pc: forced by --machine pc", bzimage, PC_MODULES)
     if requested == "microvm":
         if caps.vmlinux is not None:
-            return MachineChoice("microvm", "forced: -M microvm with the PVH vmlinux",
+            return MachineChoice("microvm", "-M microvm: forced by --machine microvm (PVH vmlinux)",
                                  caps.vmlinux, MICROVM_MODULES)  # fmt: skip
-        return MachineChoice("microvm", "forced: -M microvm with the bzImage (no PVH vmlinux)",
+        return MachineChoice("microvm", "-M microvm: forced by --machine microvm (bzImage: no PVH)",
                              bzimage, MICROVM_MODULES)  # fmt: skip
     checks = (
         ("PVH", caps.pvh, caps.pvh.value == "y" and caps.vmlinux is not None),
@@ -263,36 +268,6 @@ def choose_machine(
     return MachineChoice("microvm", f"-M microvm: {reason}", caps.vmlinux, MICROVM_MODULES)
 
 
-# -- the command line ---------------------------------------------------------------------
-
-
-def microvm_append(cfg: VmConfig, tsc_khz: int | None, extra: str = "") -> str:
-    """The kernel command line on microvm: boot.kernel_cmdline plus, under TCG, the host's
-    TSC rate (KVM gives the guest kvm-clock and the real TSC rate)."""
-    words = [extra] if extra else []
-    if cfg.accel == "tcg":
-        if tsc_khz is None or tsc_khz <= 0:
-            raise ValueError("a TCG microvm guest needs the host's TSC rate (tsc_early_khz)")
-        words.append(f"tsc_early_khz={tsc_khz}")
-    return kernel_cmdline(" ".join(words))
-
-
-def microvm_command(
-    cfg: VmConfig,
-    kernel: Path,
-    initramfs: Path,
-    swap_image: Path | None,
-    tsc_khz: int | None,
-    append: str = "",
-) -> list[str]:
-    """The QEMU command line of a microvm guest: qemu_command's, on microvm, with the swap
-    disk on virtio-mmio and the TSC rate on the kernel command line."""
-    return qemu_command(
-        cfg, kernel, initramfs, swap_image, machine=MICROVM, disk_device="virtio-blk-device",
-        cmdline=microvm_append(cfg, tsc_khz, append),
-    )  # fmt: skip
-
-
 # -- the boot proves it -------------------------------------------------------------------
 
 
@@ -306,22 +281,25 @@ def boot_verdict(swap_wanted: bool, swap_kb: int, swap_error: str) -> str | None
     return None
 
 
-def _verdict_file(cache: Path, image: Path) -> Path:
-    return cache / "machine" / f"{sha256_file(image)[:24]}.json"
+def _verdict_file(cache: Path, image_sha256: str) -> Path:
+    return cache / "machine" / f"{image_sha256[:24]}.json"
 
 
-def remember_verdict(cache: Path, image: Path, machine: MachineKind, failure: str | None) -> None:
-    """Keep what a boot proved for this image's content, so a kernel that failed on microvm
-    is not tried there again."""
-    record = {"machine": machine, "failure": failure}
-    atomic_write_text(_verdict_file(cache, image), json.dumps(record) + "\n")
+def remember_failure(cache: Path, image_sha256: str, failure: str) -> None:
+    """Keep, for this host boot, that a microvm boot of this kernel (by its image's content)
+    failed where -M pc then booted: the next run boots it on pc at once."""
+    record = {"boot_id": host_boot_id(), "machine": "microvm", "failure": failure}
+    atomic_write_text(_verdict_file(cache, image_sha256), json.dumps(record) + "\n")
 
 
-def proven_failure(cache: Path, image: Path) -> str | None:
-    """The failure a microvm boot of this image showed before, if any."""
+def proven_failure(cache: Path, image_sha256: str) -> str | None:
+    """The failure a microvm boot of this kernel showed earlier in this host boot, if any.
+    A verdict of an earlier host boot is not trusted (QEMU or the host may have changed)."""
     try:
-        record = json.loads(_verdict_file(cache, image).read_text())
+        record = json.loads(_verdict_file(cache, image_sha256).read_text())
     except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("boot_id") != host_boot_id():
         return None
     if record.get("machine") == "microvm" and record.get("failure"):
         return str(record["failure"])

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import pytest
 
 from .errors import InfraError
 from .labels import KernelSpec, check_unique, parse_kernel_option
+from .parallel import host_cores
 
 ACCELS = ("auto", "kvm", "tcg")
+MACHINES = ("auto", "microvm", "pc")
+DEFAULT_MEMORY = "256M"
+MIN_MEMORY_MB = 96
+MachineOption = Literal["auto", "microvm", "pc"]
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -34,19 +40,39 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="modules of the --kernel image: lib/modules/<release> or the root holding it",
     )
-    add("--memory", default="256M", metavar="SIZE", help="guest RAM (default 256M)")
+    add(
+        "--memory",
+        default=None,
+        metavar="SIZE",
+        help="guest RAM of every program (default 256M, and for the programs in "
+        "qemu-images/guest-memory.toml the size given there)",
+    )
     add(
         "--swap",
         default="512M",
         metavar="SIZE",
         help="size of the guest's swap disk, 0 for none (default 512M)",
     )
-    add("--smp", default=2, type=int, metavar="N", help="guest CPUs (default 2)")
+    add(
+        "--smp",
+        default=None,
+        type=int,
+        metavar="N",
+        help="guest CPUs (default: 1 when several tests run on several VMs at once, else 2)",
+    )
     add(
         "--accel",
         default="auto",
         choices=ACCELS,
         help="auto: KVM if a probe guest really boots under it, else TCG (default auto)",
+    )
+    add(
+        "--machine",
+        default="auto",
+        choices=MACHINES,
+        help="auto: -M microvm (the PVH vmlinux, a virtio-mmio disk) when the kernel has what "
+        "it needs, else -M pc, and -M pc when a microvm boot fails; microvm or pc forces one "
+        "(default auto)",
     )
     add(
         "--timeout",
@@ -167,7 +193,7 @@ class Options:
     modules: Path | None
     memory_mb: int
     swap_mb: int
-    smp: int
+    smp: int | None
     accel: str
     timeout: int | None
     boot_timeout: int
@@ -182,15 +208,19 @@ class Options:
     baseline: Path | None = None
     subtests: tuple[tuple[str, str], ...] = ()
     bisect: bool = False
+    machine: MachineOption = "auto"
+    workers: int | None = None  # -n as given (None: not given; "auto" counts the host's cores)
+    keyword: str = ""  # -k, to count the tests that will run
+    memory_given: bool = False  # --memory given: no per-program sizes
 
 
 def read_options(config: pytest.Config) -> Options:
     opt = config.option
-    memory = parse_size_mb(opt.memory, "--memory")
-    if memory < 96:
+    memory = parse_size_mb(opt.memory or DEFAULT_MEMORY, "--memory")
+    if memory < MIN_MEMORY_MB:
         raise InfraError(f"--memory {opt.memory} is too small to boot", "use --memory 128M or more")
     swap = parse_size_mb(opt.swap, "--swap")
-    if opt.smp < 1:
+    if opt.smp is not None and opt.smp < 1:
         raise InfraError(f"--smp {opt.smp} is not a CPU count", "use --smp 1 or more")
     if opt.timeout is not None and opt.timeout <= 0:
         raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
@@ -225,4 +255,21 @@ def read_options(config: pytest.Config) -> Options:
         retry_failed=opt.retry_failed and not opt.bisect,
         refresh_kernels=opt.refresh_kernels,
         merge_config=opt.merge_config,
+        machine=cast(MachineOption, opt.machine),
+        workers=given_workers(config),
+        keyword=str(getattr(opt, "keyword", "") or ""),
+        memory_given=opt.memory is not None,
     )
+
+
+def given_workers(config: pytest.Config) -> int | None:
+    """pytest-xdist's -n as the user gave it: None when not given, the host's cores for
+    "auto" and "logical", 1 when xdist is not loaded (-p no:xdist)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return 1
+    value = getattr(config.option, "numprocesses", None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return host_cores()
+    return int(value)

@@ -28,10 +28,15 @@ class BootRecord:
     taint: int
     seconds: float
     console_log: str  # relative to the run directory
+    machine: str = "pc"  # the QEMU machine it booted on, and why
+    machine_why: str = ""
 
     @classmethod
-    def of(cls, kernel: str, info: BootInfo, console_log: str) -> BootRecord:
-        return cls(kernel=kernel, console_log=console_log, **asdict(info))
+    def of(
+        cls, kernel: str, info: BootInfo, console_log: str, machine: str = "pc", why: str = ""
+    ) -> BootRecord:
+        return cls(kernel=kernel, console_log=console_log, machine=machine, machine_why=why,
+                   **asdict(info))  # fmt: skip
 
 
 class Parts:

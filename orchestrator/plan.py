@@ -18,21 +18,54 @@ from .accel import choose_accel
 from .build import build_selftests
 from .cache import atomic_write_text, default_cache_dir
 from .errors import InfraError
+from .guestmem import load_program_memory
 from .image import build_initramfs
 from .kernel import Kernel, KernelIdentity, resolve_kernel
 from .labels import KernelSpec, check_unique
+from .machine import (
+    MICROVM_MODULES,
+    NO_CAPS,
+    PC_MODULES,
+    Requested,
+    choose_machine,
+    kernel_caps,
+    proven_failure,
+)
 from .options import Options
-from .qemu import VmConfig, check_qemu
+from .parallel import choose, host_cores, selected
+from .qemu import Machine, VmConfig, check_qemu
+from .tsc import host_tsc_rate
 
 
 @dataclass(frozen=True)
 class PlannedKernel:
-    """A kernel of the run, with the initramfs built for it."""
+    """A kernel of the run, with the machine it boots on and the initramfs built for it.
+
+    On microvm, `boot_image` is the PVH vmlinux and `initramfs` loads the virtio-mmio disk
+    modules; `pc_initramfs` (the virtio-pci one) is there when the choice was automatic, for
+    the fallback to -M pc should the microvm boot fail (see on_pc)."""
 
     name: str
     image: str
     initramfs: str
     identity: KernelIdentity
+    machine: Machine = "pc"
+    machine_why: str = ""
+    boot_image: str = ""  # what -kernel gets; "" is the image itself
+    pc_initramfs: str = ""
+
+    @property
+    def kernel_file(self) -> str:
+        return self.boot_image or self.image
+
+    @property
+    def can_fall_back(self) -> bool:
+        return self.machine == "microvm" and bool(self.pc_initramfs)
+
+    def on_pc(self, why: str) -> PlannedKernel:
+        """This kernel booted on -M pc instead, for @why."""
+        return replace(self, machine="pc", machine_why=why, boot_image="",
+                       initramfs=self.pc_initramfs or self.initramfs, pc_initramfs="")  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,12 +73,21 @@ class PlannedKernel:
             "image": self.image,
             "initramfs": self.initramfs,
             "identity": self.identity.to_json(),
+            "machine": self.machine,
+            "machine_why": self.machine_why,
+            "boot_image": self.boot_image,
+            "pc_initramfs": self.pc_initramfs,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlannedKernel:
         identity = KernelIdentity.from_json(data["identity"])
-        return cls(data["name"], data["image"], data["initramfs"], identity)
+        machine: Machine = "microvm" if data.get("machine") == "microvm" else "pc"
+        return cls(
+            data["name"], data["image"], data["initramfs"], identity, machine,
+            str(data.get("machine_why", "")), str(data.get("boot_image", "")),
+            str(data.get("pc_initramfs", "")),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,6 +118,23 @@ class Plan:
     baseline: str | None = None  # the baseline's summary.json
     subtests: list[str] = field(default_factory=list)  # PROGRAM:SUBTEST deciding the verdict
     bisect: bool = False
+    cache: str = ""  # where a microvm boot's failure is remembered for the host's boot
+    workers: int = 1  # VMs at once (pytest-xdist workers), and why that many, with vm.smp
+    parallel_why: str = ""
+    program_memory: dict[str, int] = field(default_factory=dict)  # MiB, where not vm's
+
+    def memory_for(self, program: str) -> int:
+        """The guest RAM (MiB) @program runs with."""
+        return self.program_memory.get(program, self.vm.memory_mb)
+
+    def cases(self) -> list[tuple[str, str]]:
+        """The (kernel, program) tests in the order they are handed out: per kernel, the
+        programs with a guest of their own size first (the memory-pressure ones, the
+        longest: started first, they do not end a parallel run alone), then the others in
+        one guest; so a kernel costs two boots, not one more per size change."""
+        own = [p for p in self.programs if p in self.program_memory]
+        rest = [p for p in self.programs if p not in self.program_memory]
+        return [(k.name, p) for k in self.kernels for p in own + rest]
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -130,6 +189,21 @@ def make_run_dir(results: Path, dry: bool = False) -> tuple[str, Path]:
     return run_id, run_dir
 
 
+def plan_machine(kernel: Kernel, requested: Requested, cache: Path) -> PlannedKernel:
+    """The machine @kernel boots on, as a PlannedKernel whose initramfs is still to be built:
+    machine.choose_machine from the image, its config and modules, and any microvm failure
+    proven earlier on this host boot.  --machine pc reads nothing of the kernel."""
+    identity = kernel.identity()
+    if requested == "pc":
+        choice = choose_machine(NO_CAPS, kernel.image, "pc")
+    else:
+        failed = proven_failure(cache, identity.image_sha256) if requested == "auto" else None
+        choice = choose_machine(kernel_caps(kernel, cache), kernel.image, requested, failed)
+    boot_image = str(choice.kernel_image) if choice.machine == "microvm" else ""
+    return PlannedKernel(kernel.name, str(kernel.image), "", identity, choice.machine,
+                         choice.reason, boot_image)  # fmt: skip
+
+
 def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
     """Everything before the first boot.  Raises InfraError with a cause and a fix."""
     project = find_project_root()
@@ -178,26 +252,50 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
             )
         programs = [p for p in programs if any(p == q for q, _ in opts.subtests)]
     init = project / "qemu-images" / "init"
-    planned = []
-    built_images = False
-    for k in kernels:
-        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
-        built_images |= image.built_now
-        identity = replace(
-            k.identity(),
-            modules_loaded=",".join(image.modules),
-            version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
-        )
-        planned.append(PlannedKernel(k.name, str(k.image), str(image.initramfs), identity))
     run_id, run_dir = make_run_dir(results)
     accel, why = choose_accel(opts.accel, kernels[0].image, cache)
     log(f"residency: accelerator {accel} ({why})")
+    planned = []
+    built_images = False
+    for k in kernels:
+        boot = plan_machine(k, opts.machine, cache)
+        modules = MICROVM_MODULES if boot.machine == "microvm" else PC_MODULES
+        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0, wanted=modules)
+        built_images |= image.built_now
+        if boot.machine == "microvm" and opts.machine == "auto":
+            fallback = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
+            built_images |= fallback.built_now
+            boot = replace(boot, pc_initramfs=str(fallback.initramfs))
+        log(f"residency: {k.name} boots on {boot.machine_why}")
+        identity = replace(
+            boot.identity,
+            modules_loaded=",".join(image.modules),
+            version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
+        )
+        planned.append(replace(boot, initramfs=str(image.initramfs), identity=identity))
+    tsc_khz = None
+    if accel != "kvm" and any(k.machine == "microvm" for k in planned):
+        rate = host_tsc_rate(cache)
+        tsc_khz = rate.khz
+        log(f"residency: microvm guests get tsc_early_khz={rate.describe()}")
+    program_memory = {}
+    if not opts.memory_given:
+        sizes = project / "qemu-images" / "guest-memory.toml"
+        program_memory = load_program_memory(sizes, tuple(programs))
+        program_memory = {p: m for p, m in program_memory.items() if m != opts.memory_mb}
+        for program, mib in program_memory.items():
+            log(f"residency: {program} runs in a guest of {mib} MiB ({sizes.name})")
+    items = selected(opts.keyword, ((k.name, p) for k in planned for p in programs))
+    par = choose(items, host_cores(), opts.workers, opts.smp)
+    log(f"residency: {par.workers} VM{'s' if par.workers > 1 else ''} at once, "
+        f"{par.smp} vCPU{'s' if par.smp > 1 else ''} each ({par.why})")  # fmt: skip
     vm = VmConfig(
         memory_mb=opts.memory_mb,
         swap_mb=opts.swap_mb,
-        smp=opts.smp,
+        smp=par.smp,
         accel="kvm" if accel == "kvm" else "tcg",
         boot_timeout=float(opts.boot_timeout),
+        tsc_khz=tsc_khz,
     )
     plan = Plan(
         run_id=run_id,
@@ -216,6 +314,10 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         baseline=base,
         subtests=[f"{p}:{s}" for p, s in opts.subtests],
         bisect=opts.bisect,
+        cache=str(cache.resolve()),
+        workers=par.workers,
+        parallel_why=par.why,
+        program_memory=program_memory,
     )
     plan.save(run_dir / "plan.json")
     return plan

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -37,25 +37,43 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _infra_exit(message: str, status: int = verdict.EXIT_INFRA) -> NoReturn:
+    """Nothing has started yet: say it in one line and leave, without pytest's own banners."""
+    sys.stdout.flush()
+    sys.stderr.write(f"residency: {message}\n")
+    sys.stderr.flush()
+    os._exit(status)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    """On the controller, before pytest-xdist reads -n (a wrapper runs before every plain
+    implementation, xdist's tryfirst one too): prepare the plan, which also decides how many
+    VMs run at once (orchestrator.parallel), and set -n to that when not given."""
+    if not (_is_worker(config) or config.option.help or config.option.version):
+        try:
+            plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
+        except InfraError as e:
+            status = verdict.EXIT_INFRA
+            if config.option.bisect:
+                record = [InfraRecord.of("all", "prepare", e)]
+                status = verdict.bisect_status(status, record)
+            _infra_exit(f"infrastructure error: {e.one_line()}", status)
+        except KeyboardInterrupt:
+            _infra_exit("interrupted while preparing the run")
+        config.stash[PLAN_KEY] = plan
+        if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
+            config.option.numprocesses = plan.workers if plan.workers > 1 else None
+    return (yield)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if _is_worker(config):
         plan = Plan.load(Path(config.workerinput["residency_plan"]))  # type: ignore[attr-defined]
-    else:
-        try:
-            plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
-        except InfraError as e:
-            # Nothing has started yet: say it in one line and leave, without pytest's
-            # own "Exit" banners around it.
-            sys.stdout.flush()
-            sys.stderr.write(f"residency: infrastructure error: {e.one_line()}\n")
-            sys.stderr.flush()
-            if config.option.bisect:
-                record = [InfraRecord.of("all", "prepare", e)]
-                os._exit(verdict.bisect_status(verdict.EXIT_INFRA, record))
-            os._exit(verdict.EXIT_INFRA)
-    config.stash[PLAN_KEY] = plan
+        config.stash[PLAN_KEY] = plan
+    plan = config.stash[PLAN_KEY]
     config.stash[LAB_KEY] = Lab(plan)
 
 
@@ -69,7 +87,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" not in metafunc.fixturenames:
         return
     plan = metafunc.config.stash[PLAN_KEY]
-    cases = [(k.name, p) for k in plan.kernels for p in plan.programs]
+    cases = plan.cases()
     metafunc.parametrize("case", cases, ids=[f"{k}:{p}" for k, p in cases])
 
 

@@ -37,6 +37,9 @@ class RunConfig:
     expectations: str | None
     subtests: list[str] = field(default_factory=list)  # --subtest: only these decide
     bisect: bool = False
+    workers: int = 1
+    parallel_why: str = ""
+    program_memory: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self.vm)
@@ -44,6 +47,8 @@ class RunConfig:
             accel_why=self.accel_why, qemu=self.qemu_version, timeout=self.timeout,
             programs=list(self.programs), built=asdict(self.built),
             expectations=self.expectations, subtests=list(self.subtests), bisect=self.bisect,
+            workers=self.workers, parallel_why=self.parallel_why,
+            program_memory_mb=dict(self.program_memory),
         )  # fmt: skip
         return data
 
@@ -67,6 +72,8 @@ class KernelEntry:
     accel: str
     guest: GuestFacts | None = None
     console: tuple[str, ...] = ()  # every console log of its guests, run-relative
+    machine: str = "pc"  # the QEMU machine its guests booted on (the last one's), and why
+    machine_why: str = ""
 
     @property
     def name(self) -> str:
@@ -78,6 +85,8 @@ class KernelEntry:
             data.update(asdict(self.guest))
         data["accel"] = self.accel
         data["console"] = list(self.console)
+        data["machine"] = self.machine
+        data["machine_why"] = self.machine_why
         return data
 
 
@@ -406,7 +415,7 @@ def terminal_summary(report: RunReport, run_dir: Path) -> list[str]:
         uname_r = "?"
         if kernel.guest is not None:
             mib = [round(kb / 1024) for kb in (kernel.guest.mem_kb, kernel.guest.swap_kb)]
-            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.accel}"
+            guest = f"RAM {mib[0]} MiB, swap {mib[1]} MiB, {kernel.accel}, {kernel.machine}"
             uname_r = kernel.guest.uname_r
         lines.append(f"{name} [{uname_r}; {guest}]: {shown}")
         for reason, names in skips_by_reason(by_kernel.get(name, [])):

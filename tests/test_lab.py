@@ -4,6 +4,7 @@ SystemUnderTest: no QEMU."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from orchestrator.assemble import assemble
 from orchestrator.boot import SystemUnderTest
 from orchestrator.console import BootInfo, Execution
 from orchestrator.errors import InfraError
+from orchestrator.guestmem import load_program_memory
 from orchestrator.kernel import ImageSource, KernelIdentity
 from orchestrator.lab import Lab
+from orchestrator.machine import proven_failure
 from orchestrator.parts import Parts
 from orchestrator.plan import Built, Plan, PlannedKernel
 from orchestrator.qemu import VmConfig
@@ -147,3 +150,149 @@ def test_interrupted_close_kills_and_an_interrupted_run_exits_2(tmp_path: Path) 
     report = assemble(plan, 2)  # pytest.ExitCode.INTERRUPTED
     assert report.exit_status == EXIT_INFRA and not report.complete
     assert assemble(plan, 0).exit_status == EXIT_OK
+
+
+class MachineGuest(FakeGuest):
+    """A guest that boots only on the machines in `boots_on`, and says which it was."""
+
+    def __init__(self, log: Path, kernel: PlannedKernel, boots_on: set[str],
+                 events: list[str]) -> None:  # fmt: skip
+        super().__init__(log, [("ok", PASS)] * 4, events)
+        self.kernel = kernel
+        self.boots_on = boots_on
+
+    def boot(self) -> BootInfo:
+        machine = self.kernel.machine
+        self.events.append(f"boot {machine} {self.kernel.kernel_file} {self.kernel.initramfs}")
+        if machine not in self.boots_on:
+            raise InfraError(f"did not boot on {machine}", "fix it")
+        self.up = True
+        return BootInfo("6.1.0-test", 200000, 524284, "none", 2, 0, 1.5)
+
+
+def microvm_plan(tmp_path: Path) -> Plan:
+    plan = make_plan(tmp_path)
+    kernel = replace(plan.kernels[0], machine="microvm", machine_why="-M microvm: it has all",
+                     boot_image="/vmlinux", initramfs="/i-mmio", pc_initramfs="/i-pci")  # fmt: skip
+    return replace(plan, kernels=[kernel], cache=str(tmp_path / "cache"))
+
+
+def machine_lab(plan: Plan, boots_on: set[str]) -> tuple[Lab, list[str]]:
+    events: list[str] = []
+
+    def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
+        return MachineGuest(log, kernel, boots_on, events)
+
+    return Lab(plan, start), events
+
+
+def test_microvm_boots_and_the_report_says_so(tmp_path: Path) -> None:
+    plan = microvm_plan(tmp_path)
+    lab, events = machine_lab(plan, {"microvm", "pc"})
+    lab.run("k1", "p1")
+    lab.close()
+    assert events[0] == "boot microvm /vmlinux /i-mmio"
+    entry = assemble(plan, 0).to_json()["kernels"][0]
+    assert (entry["machine"], entry["machine_why"]) == ("microvm", "-M microvm: it has all")
+
+
+def test_a_failed_microvm_boot_falls_back_to_pc_and_is_remembered(tmp_path: Path) -> None:
+    plan = microvm_plan(tmp_path)
+    lab, events = machine_lab(plan, {"pc"})
+    assert not lab.run("k1", "p1").failed
+    lab.close()
+    lab.run("k1", "p2")  # a second VM of the same process goes to pc at once
+    lab.close()
+    assert [e for e in events if e.startswith("boot")] == [
+        "boot microvm /vmlinux /i-mmio", "boot pc /k1 /i-pci", "boot pc /k1 /i-pci",
+    ]  # fmt: skip
+    report = assemble(plan, 0)
+    assert report.exit_status == EXIT_OK and not report.infrastructure_errors
+    entry = report.to_json()["kernels"][0]
+    assert entry["machine"] == "pc"
+    assert "a microvm boot of this kernel failed" in entry["machine_why"]
+    assert "did not boot on microvm" in entry["machine_why"]
+    # Kept for the host's boot: another process (a worker, the next run) starts on pc.
+    failure = proven_failure(Path(plan.cache), plan.kernels[0].identity.image_sha256)
+    assert failure == "did not boot on microvm"
+    other, events = machine_lab(plan, {"microvm", "pc"})
+    other.run("k1", "p1")
+    assert events[0] == "boot pc /k1 /i-pci"
+
+
+def test_a_kernel_that_boots_nowhere_is_one_infrastructure_error(tmp_path: Path) -> None:
+    plan = microvm_plan(tmp_path)
+    lab, events = machine_lab(plan, set())
+    with pytest.raises(InfraError, match="did not boot on pc"):
+        lab.run("k1", "p1")
+    assert len(events) == 2
+    assert proven_failure(Path(plan.cache), plan.kernels[0].identity.image_sha256) is None, (
+        "a microvm failure is only proven when pc boots"
+    )
+    assert [r.cause for r in Parts(tmp_path).infra()] == ["did not boot on pc"]
+
+
+def test_a_forced_microvm_does_not_fall_back(tmp_path: Path) -> None:
+    plan = microvm_plan(tmp_path)
+    plan = replace(plan, kernels=[replace(plan.kernels[0], pc_initramfs="")])
+    lab, events = machine_lab(plan, {"pc"})
+    with pytest.raises(InfraError, match="did not boot on microvm"):
+        lab.run("k1", "p1")
+    assert len(events) == 1
+
+
+def test_a_program_sized_otherwise_gets_its_own_guest(tmp_path: Path) -> None:
+    plan = replace(make_plan(tmp_path), programs=["p1", "p2", "p3"], program_memory={"p2": 128})
+    plan = replace(plan, programs=["p2", "p1", "p3"])  # the sized one boots first
+    assert (plan.memory_for("p1"), plan.memory_for("p2")) == (256, 128)
+    memory: list[int] = []
+    events: list[str] = []
+
+    class SizedGuest(FakeGuest):
+        def boot(self) -> BootInfo:
+            info = super().boot()
+            return replace(info, mem_kb=memory[-1] * 800)  # what a guest of that RAM sees
+
+    def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
+        memory.append(plan.vm.memory_mb)
+        return SizedGuest(log, [("ok", PASS)] * 3, events)
+
+    lab = Lab(plan, start)
+    for program in ("p2", "p1", "p3"):
+        lab.run("k1", program)
+    lab.close()
+    assert memory == [128, 256]
+    report = assemble(plan, 0).to_json()
+    assert report["kernels"][0]["mem_kb"] == 256 * 800, "the RAM of the run's own guests"
+    assert report["config"]["program_memory_mb"] == {"p2": 128}
+
+
+def test_guest_memory_file(tmp_path: Path) -> None:
+    sizes = tmp_path / "guest-memory.toml"
+    assert load_program_memory(sizes, ("a",)) == {}
+    sizes.write_text('[programs]\na = "128M"\nb = "1G"\n')
+    assert load_program_memory(sizes, ("a", "c")) == {"a": 128}
+    sizes.write_text('[programs]\na = "64M"\n')
+    with pytest.raises(InfraError, match="too small"):
+        load_program_memory(sizes, ("a",))
+    sizes.write_text("[programs]\na = 12\n")
+    with pytest.raises(InfraError, match="not a size"):
+        load_program_memory(sizes, ("a",))
+    sizes.write_text("[programs\n")
+    with pytest.raises(InfraError, match="not valid TOML"):
+        load_program_memory(sizes, ("a",))
+    shipped = Path(__file__).resolve().parent.parent / "qemu-images" / "guest-memory.toml"
+    assert load_program_memory(shipped, ("shmem_visibility",)) == {"shmem_visibility": 128}
+
+
+def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
+    identity = KernelIdentity("k", "/k", "0" * 64, "v", ImageSource("/k"))
+    kernels = [PlannedKernel(n, "/k", "/i", replace(identity, name=n)) for n in ("k1", "k2")]
+    plan = Plan(
+        run_id="r", run_dir="/r", results_root="/", started="s", vm=VmConfig(),
+        accel_why="", qemu_version="", timeout=1, programs=["a", "b", "c"], kernels=kernels,
+        built=Built(False, False), expectations=None, retry_failed=False,
+        program_memory={"b": 128},
+    )  # fmt: skip
+    assert plan.cases() == [("k1", "b"), ("k1", "a"), ("k1", "c"),
+                            ("k2", "b"), ("k2", "a"), ("k2", "c")]  # fmt: skip

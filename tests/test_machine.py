@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import lzma
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from test_vmlinux import ELF, PVH_NOTES, fake_bzimage, fake_elf
 
+import orchestrator.machine as machine
 from orchestrator.kernel import ImageSource, Kernel
 from orchestrator.machine import (
     MICROVM_MODULES,
@@ -20,13 +22,13 @@ from orchestrator.machine import (
     choose_machine,
     embedded_config,
     kernel_caps,
-    microvm_command,
     parse_config,
     proven_failure,
-    remember_verdict,
+    remember_failure,
     virtio_mmio_capability,
 )
-from orchestrator.qemu import VmConfig, qemu_command
+from orchestrator.plan import plan_machine
+from orchestrator.qemu import VmConfig, guest_command, microvm_command, qemu_command
 
 BZ = Path("/k/bzImage")
 VMLINUX = Path("/cache/vmlinux/abc/vmlinux")
@@ -120,18 +122,23 @@ def test_pc_when_something_lacks(kw: dict[str, str], why: str) -> None:
     assert why in choice.reason
 
 
-def test_a_failed_microvm_boot_is_remembered(tmp_path: Path) -> None:
-    image = tmp_path / "bzImage"
-    image.write_bytes(b"kernel")
-    assert proven_failure(tmp_path, image) is None
+def test_a_failed_microvm_boot_is_remembered_for_the_host_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = "ab" * 32
+    assert proven_failure(tmp_path, sha) is None
     failure = boot_verdict(True, 0, "no-dev-vda")
     assert failure is not None and "no-dev-vda" in failure
-    remember_verdict(tmp_path, image, "microvm", failure)
-    assert proven_failure(tmp_path, image) == failure
-    choice = choose_machine(caps(), image, failed_before=proven_failure(tmp_path, image))
+    remember_failure(tmp_path, sha, failure)
+    assert proven_failure(tmp_path, sha) == failure
+    assert proven_failure(tmp_path, "cd" * 32) is None, "per kernel"
+    choice = choose_machine(caps(), BZ, failed_before=proven_failure(tmp_path, sha))
     assert choice.machine == "pc" and "failed before" in choice.reason
     assert boot_verdict(True, 524284, "none") is None
     assert boot_verdict(False, 0, "none") is None
+    # After a reboot of the host the verdict is not trusted: microvm is tried again.
+    monkeypatch.setattr(machine, "host_boot_id", lambda: "another-boot")
+    assert proven_failure(tmp_path, sha) is None
 
 
 def test_forcing() -> None:
@@ -236,3 +243,52 @@ def test_embedded_config(tmp_path: Path) -> None:
     found = kernel_caps(kernel, tmp_path / "cache")
     assert found.config.endswith("(CONFIG_IKCONFIG)")
     assert choose_machine(found, kernel.image).machine == "microvm"
+
+
+def test_guest_command_picks_the_machine() -> None:
+    """The orchestrator's guest: microvm with the vmlinux and cfg.tsc_khz, pc with the bzImage."""
+    cfg = VmConfig(tsc_khz=2596130)
+    micro = guest_command(cfg, "microvm", VMLINUX, Path("/i"), Path("/s"), "x=1")
+    assert micro == microvm_command(cfg, VMLINUX, Path("/i"), Path("/s"), 2596130, "x=1")
+    assert micro[micro.index("-append") + 1].endswith("x=1 tsc_early_khz=2596130")
+    pc = guest_command(cfg, "pc", BZ, Path("/i"), Path("/s"), "x=1")
+    assert pc == qemu_command(cfg, BZ, Path("/i"), Path("/s"), "x=1")
+    assert pc[pc.index("-M") + 1] == "pc" and "tsc_early_khz" not in " ".join(pc)
+    assert "virtio-blk-pci,drive=swap" in pc
+
+
+def test_pc_command_line() -> None:
+    cmd = qemu_command(VmConfig(smp=1, accel="kvm"), BZ, Path("/i.cpio"), Path("/swap.img"))
+    assert cmd == [
+        "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+        "-no-reboot", "-M", "pc", "-accel", "kvm", "-m", "256M", "-smp", "1",
+        "-kernel", str(BZ), "-initrd", "/i.cpio",
+        "-append", "console=ttyS0 panic=-1 loglevel=4 rdinit=/init 8250.nr_uarts=1 "
+        "cryptomgr.notests",
+        "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
+        "-mon", "chardev=console,mode=readline", "-cpu", "host",
+        "-drive", "file=/swap.img,format=raw,if=none,id=swap,cache=unsafe",
+        "-device", "virtio-blk-pci,drive=swap",
+    ]  # fmt: skip
+
+
+def test_the_plan_boots_each_kernel_where_it_can(tmp_path: Path) -> None:
+    """plan_machine: microvm with the vmlinux for a kernel that has everything, pc when
+    forced (the kernel is not even read) or when a microvm boot of it failed on this host
+    boot."""
+    kernel = debian_like(tmp_path, "CONFIG_ACPI=y\nCONFIG_VIRTIO_MMIO=m\nCONFIG_PVH=y\n")
+    cache = tmp_path / "cache"
+    auto = plan_machine(kernel, "auto", cache)
+    assert auto.machine == "microvm" and auto.kernel_file.endswith("/vmlinux")
+    assert auto.machine_why.startswith("-M microvm: PVH entry")
+    forced = plan_machine(kernel, "pc", tmp_path / "other-cache")
+    assert (forced.machine, forced.kernel_file) == ("pc", str(kernel.image))
+    assert not (tmp_path / "other-cache").exists(), "no vmlinux extracted for a forced pc"
+    remember_failure(cache, auto.identity.image_sha256, "no-dev-vda")
+    again = plan_machine(kernel, "auto", cache)
+    assert again.machine == "pc" and "failed before: no-dev-vda" in again.machine_why
+    assert plan_machine(kernel, "microvm", cache).machine == "microvm", "forcing wins"
+    fallback = replace(auto, pc_initramfs="/pc.cpio").on_pc("why")
+    assert (fallback.machine, fallback.kernel_file, fallback.initramfs) == (
+        "pc", str(kernel.image), "/pc.cpio",
+    )  # fmt: skip

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import orchestrator.boot as boot
 import orchestrator.image as image
 from orchestrator.boot import QemuGuest
 from orchestrator.build import build_selftests
@@ -19,8 +18,8 @@ from orchestrator.cache import default_cache_dir
 from orchestrator.expect import load
 from orchestrator.image import CpioWriter, build_initramfs, find_busybox, read_module
 from orchestrator.kernel import Kernel, resolve_kernel
-from orchestrator.machine import MachineChoice, choose_machine, kernel_caps, microvm_command
-from orchestrator.qemu import VmConfig
+from orchestrator.machine import MachineChoice, choose_machine, kernel_caps
+from orchestrator.qemu import VmConfig, microvm_command
 from orchestrator.swap import write_swap_image
 from orchestrator.tsc import host_tsc_rate
 
@@ -98,25 +97,20 @@ def test_default_kernel_boots_on_microvm_with_a_virtio_mmio_swap_disk(
 
 
 def test_the_orchestrators_guest_runs_a_test_on_microvm(
-    default_kernel: tuple[Kernel, MachineChoice], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    default_kernel: tuple[Kernel, MachineChoice], tmp_path: Path
 ) -> None:
-    """qemu-images/init as it is, with virtio_mmio in its module list, on microvm: what
-    wiring the microvm path into image.py and boot.py would do."""
+    """The orchestrator's own guest on microvm: qemu-images/init, the initramfs built with
+    the virtio-mmio modules, QemuGuest on machine="microvm" with the host's TSC rate."""
     kernel, choice = default_kernel
     cache = default_cache_dir()
     rate = host_tsc_rate(cache)
-    original = image.resolve_modules
-    monkeypatch.setattr(image, "resolve_modules", lambda d: original(d, choice.modules))
     tests = build_selftests(ROOT / "selftests" / "vm", cache)
-    guest_image = build_initramfs(kernel, tests, ROOT / "qemu-images" / "init", tmp_path, True)
+    guest_image = build_initramfs(kernel, tests, ROOT / "qemu-images" / "init", tmp_path, True,
+                                  wanted=choice.modules)  # fmt: skip
     assert any("virtio_mmio" in m for m in guest_image.modules)
-
-    def command(cfg: VmConfig, _img: Path, initramfs: Path, swap: Path | None,
-                append: str = "") -> list[str]:  # fmt: skip
-        return microvm_command(cfg, choice.kernel_image, initramfs, swap, rate.khz, append)
-
-    monkeypatch.setattr(boot, "qemu_command", command)
-    guest = QemuGuest(VmConfig(), kernel.image, guest_image.initramfs, tmp_path / "console.log")
+    cfg = VmConfig(tsc_khz=rate.khz)
+    guest = QemuGuest(cfg, choice.kernel_image, guest_image.initramfs, tmp_path / "console.log",
+                      machine="microvm")  # fmt: skip
     try:
         info = guest.boot()
         assert "microvm" in " ".join(guest.command)

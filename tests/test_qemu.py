@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,19 @@ def test_default_kernel_runs_the_suite_and_rebuilds_nothing_twice(tmp_path: Path
     junit = (results / "latest" / "junit.xml").read_text()
     validate_junit(junit)
     assert "swap 512 MiB" in text
+    # The defaults: on microvm (this kernel has PVH, virtio-mmio and ACPI), the programs
+    # spread over the host's cores with one vCPU each, shmem_visibility in its own 128M guest.
+    assert kernel["machine"] == "microvm", kernel["machine_why"]
+    config = summary["config"]
+    cores = len(os.sched_getaffinity(0))
+    assert (config["workers"], config["smp"]) == ((min(cores, 8), 1) if cores > 1 else (1, 2))
+    assert config["program_memory_mb"] == {"shmem_visibility": 128}
+    logs = {p.name.split("-")[0] for p in (results / "latest" / "console").rglob("*.log")}
+    assert logs == ({f"gw{i}" for i in range(config["workers"])} if cores > 1 else {"main"})
 
     code, text, summary = orchestrate(results, "-k", "shmem_lseek")
     assert code == 0, text
     assert summary["config"]["built"] == {"selftests": False, "initramfs": False}
     assert summary["complete"] is True
     assert [p["program"] for p in summary["programs"]] == ["shmem_lseek"]
+    assert (summary["config"]["workers"], summary["config"]["smp"]) == (1, 2), "one test"
