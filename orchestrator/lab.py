@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import baseline, expect, verdict
+from .beacon import Beacon
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
 from .errors import InfraError, InfraRecord
@@ -51,6 +52,7 @@ class Lab:
         self.broken: dict[str, InfraError] = {}
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
         self.baseline = baseline.load(Path(plan.baseline)) if plan.baseline else None
+        self.beacon = Beacon(self.run_dir, worker_id())
 
     def deciding(self, result: ProgramResult) -> list[str]:
         """What makes @result fail the run (see verdict.deciding)."""
@@ -74,6 +76,7 @@ class Lab:
     def _boot(self, kernel: PlannedKernel) -> SystemUnderTest:
         self.boots += 1
         log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
+        self.beacon.boot(kernel.name, log)
         guest = self.start_guest(self.plan, kernel, log)
         try:
             info = guest.boot()
@@ -86,9 +89,11 @@ class Lab:
                     untestable=True,
                 )
         except InfraError as e:
+            self.beacon.boot_failed(kernel.name, e.one_line())
             self.broken[kernel.name] = e
             self.parts.add_infra(InfraRecord.of(kernel.name, "boot", e))
             raise
+        self.beacon.ready(kernel.name, info.seconds)
         record = BootRecord.of(kernel.name, info, str(log.relative_to(self.run_dir)))
         self.parts.add_boot(record, worker_id(), self.boots)
         return guest
@@ -100,10 +105,13 @@ class Lab:
             self.close()
             result = merge_retry(result, self._attempt(kernel, program))
         self.parts.add_program(result)
+        statuses = [s.status.value for s in result.subtests]
+        self.beacon.end(kernel, program, result.seconds, statuses, result.detail)
         return result
 
     def _attempt(self, kernel: str, program: str) -> ProgramResult:
         guest = self._ensure_guest(kernel)
+        self.beacon.start(kernel, program, float(self.plan.timeout))
         execution = guest.run(program, float(self.plan.timeout))
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)

@@ -22,6 +22,7 @@ from .image import build_initramfs
 from .kernel import Kernel, KernelIdentity, resolve_kernel
 from .labels import KernelSpec, check_unique
 from .options import Options
+from .progress import SILENT, Progress
 from .qemu import VmConfig, check_qemu
 
 
@@ -130,7 +131,9 @@ def make_run_dir(results: Path, dry: bool = False) -> tuple[str, Path]:
     return run_id, run_dir
 
 
-def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
+def prepare(
+    opts: Options, log: Callable[[str], object] = print, progress: Progress = SILENT
+) -> Plan:
     """Everything before the first boot.  Raises InfraError with a cause and a fix."""
     project = find_project_root()
     qemu_version = check_qemu()
@@ -159,11 +162,11 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         kernels.append(
             resolve_kernel(
                 spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config,
-                wanted.label,
+                wanted.label, progress,
             )
         )  # fmt: skip
     check_unique([k.name for k in kernels])
-    tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache)
+    tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache, progress)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "
         f"({len(tests.programs)} programs)"
