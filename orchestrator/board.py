@@ -154,6 +154,8 @@ class Board:
                 f"{event.get('error', '')}"
             )
         elif kind == "start":
+            if not worker.in_program:  # its start marker is not read yet: nothing counted
+                worker.results, worker.not_ok, worker.plan = 0, 0, None
             worker.state, worker.since = "running", now
             worker.kernel, worker.program = str(event["kernel"]), str(event["program"])
             worker.timeout = float(event.get("timeout", 0))

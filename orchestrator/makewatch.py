@@ -19,7 +19,7 @@ from .progress import Task, duration
 # kbuild's quiet lines: two spaces, a short upper-case verb, the target.  The verbs that
 # make an object of the build are counted (not GEN, CHK, UPD, SYNC, ...).
 KBUILD_LINE = re.compile(
-    r"^  (?:CC|AS|LD|AR|HOSTCC|HOSTLD|OBJCOPY|CC \[M\]|LD \[M\]|ZSTD|XZKERN|GZIP|LZ4) +\S",
+    r"^  (?:CC|AS|LD|HOSTCC|HOSTLD|OBJCOPY|CC \[M\]|LD \[M\]|ZSTD|XZKERN|GZIP|LZ4) +\S",
     re.M,
 )
 POLL = 1.0  # seconds between two looks at the log
