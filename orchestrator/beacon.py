@@ -47,13 +47,15 @@ class Beacon:
         self.emit("start", kernel=kernel, program=program, timeout=timeout)
 
     def end(
-        self, kernel: str, program: str, seconds: float, statuses: list[str], detail: str
+        self, kernel: str, program: str, seconds: float, statuses: list[str], deciding: list[str]
     ) -> None:
+        """@deciding: what makes the program fail the run (verdict.deciding), if anything."""
         self.emit(
             "end",
             kernel=kernel,
             program=program,
             seconds=round(seconds, 1),
             counts=dict(Counter(statuses)),
-            detail=detail,
+            failed=bool(deciding),
+            detail=deciding[0] if deciding else "",
         )

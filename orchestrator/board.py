@@ -166,8 +166,7 @@ class Board:
 
     def _finished(self, worker: Worker, event: dict[str, Any]) -> None:
         counts = {str(k): int(v) for k, v in dict(event.get("counts", {})).items()}
-        known = {s.value: s for s in Status}
-        bad = any(known[s].is_bad for s in counts if s in known)
+        bad = bool(event.get("failed", False))
         self.done += 1
         self.failed += bad
         total = f"/{self.total}" if self.total else ""
@@ -178,7 +177,7 @@ class Board:
             f"({float(event.get('seconds', 0)):.0f} s)"
         )
         detail = str(event.get("detail", ""))
-        self.progress.say(line + (f"; {detail}" if bad and detail else ""))
+        self.progress.say(line + (f"; {detail}" if detail else ""))
 
     def _read_console(self, worker: Worker) -> None:
         if worker.console is None:

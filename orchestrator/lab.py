@@ -106,7 +106,7 @@ class Lab:
             result = merge_retry(result, self._attempt(kernel, program))
         self.parts.add_program(result)
         statuses = [s.status.value for s in result.subtests]
-        self.beacon.end(kernel, program, result.seconds, statuses, result.detail)
+        self.beacon.end(kernel, program, result.seconds, statuses, self.deciding(result))
         return result
 
     def _attempt(self, kernel: str, program: str) -> ProgramResult:

@@ -226,7 +226,7 @@ def board_run(tmp_path: Path, progress: Progress, clock: FakeClock, console: boo
     run.console_until("gw0", r"residency:end")
     counts = {"pass": 34, "xfail": 2}
     run.event("gw0", 1014, "end", kernel="debian-6.1", program="shmem_lseek", seconds=9.0,
-              counts=counts, detail="")  # fmt: skip
+              counts=counts, failed=False, detail="")  # fmt: skip
     run.event("gw0", 1014, "start", kernel="debian-6.1", program="madv_populate", timeout=300)
     clock.now = 1015
     board.poll()
@@ -289,6 +289,23 @@ def test_a_guest_that_did_not_boot_is_said_once(tmp_path: Path) -> None:
     board.poll()
     board.stop()
     assert out.getvalue().splitlines() == ["debian-7.3: did not boot: did not boot -- fix: x"]
+
+
+def test_a_program_that_fails_the_run_says_why_in_its_line(tmp_path: Path) -> None:
+    clock = FakeClock()
+    progress, out = plain(clock)
+    run = Replay(tmp_path)
+    board = Board(progress, tmp_path, total=2, clock=clock)
+    run.event("main", 1000, "start", kernel="debian-7.3", program="shmem_punch", timeout=300)
+    run.event("main", 1003, "end", kernel="debian-7.3", program="shmem_punch", seconds=3.0,
+              counts={"pass": 5, "fail": 1}, failed=True,
+              detail="fail punch_frees_swap: swap still used")  # fmt: skip
+    board.poll()
+    board.stop()
+    assert out.getvalue().splitlines()[-1] == (
+        "[1/2] FAILED debian-7.3 shmem_punch: 5 pass, 1 fail (3 s); "
+        "fail punch_frees_swap: swap still used"
+    )
 
 
 @pytest.mark.qemu
