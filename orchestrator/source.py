@@ -122,7 +122,8 @@ def _make(
                 untestable=not fix.startswith("install what is missing"),
             )
         task.finish(f"{objects} objects" if objects else "done")
-    if times is not None:
+    if times is not None and (last is None or objects * 2 >= last.objects):
+        # A whole build, not a few objects rebuilt: the estimate of the next one.
         times.put(shape.objdir, LastBuild(took, objects))
 
 
