@@ -64,16 +64,17 @@ class BuildTimes:
 
 
 def estimate(objects: int, elapsed: float, last: LastBuild | None) -> str:
-    """'1532 objects (last build: 4210 in 4:12), about 1:40 left'."""
-    text = f"{objects} objects"
+    """'1532 objects (last build: 4210 in 4:12), about 1:40 left'.  What is left is told
+    only once this build has made a twentieth of the last one's objects: kbuild does not
+    say how many an incremental build will remake, and a few objects in, no one knows."""
+    text = f"{objects} object{'' if objects == 1 else 's'}"
     if last is None:
         return text
     text += f" (last build: {last.objects} in {duration(last.seconds)})"
-    if objects and last.objects and objects < last.objects:
-        left = elapsed * (last.objects / objects - 1)
-    else:
-        left = last.seconds - elapsed
-    return text + (f", about {duration(left)} left" if left > 0 else "")
+    if objects * 20 < last.objects or objects >= last.objects:
+        return text
+    left = elapsed * (last.objects / objects - 1)
+    return text + f", about {duration(left)} left"
 
 
 def count_objects(text: str) -> int:

@@ -155,7 +155,10 @@ def test_the_estimate_comes_from_the_last_build_of_the_same_directory() -> None:
     assert estimate(100, 60, None) == "100 objects"
     last = LastBuild(seconds=240, objects=400)
     assert estimate(100, 60, last) == ("100 objects (last build: 400 in 4:00), about 3:00 left")
-    assert estimate(0, 60, last) == "0 objects (last build: 400 in 4:00), about 3:00 left"
+    assert estimate(1, 1, None) == "1 object"
+    # Too few objects yet to tell a whole build from an incremental one: no estimate.
+    assert estimate(0, 60, last) == "0 objects (last build: 400 in 4:00)"
+    assert estimate(19, 20, last) == "19 objects (last build: 400 in 4:00)"
     assert estimate(500, 300, last) == "500 objects (last build: 400 in 4:00)"
 
 
