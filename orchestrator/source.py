@@ -184,6 +184,7 @@ def _build_pristine(
     facts = {"shape": "pristine"}
     if image_is_current(build):
         facts["build"] = "reused: the image is newer than its .config and every source file"
+        progress.say(f"kernel {shape.source.name}: nothing to build ({facts['build']})")
         return _built(build, log, facts, None)
     start = time.monotonic()
     _make(build, log, "bzImage", progress=progress, times=BuildTimes(cache))
@@ -233,6 +234,7 @@ def _build_theirs(
         )
     if not merge_config and image_is_current(shape):
         facts["build"] = "reused: the image is newer than its .config and every source file"
+        progress.say(f"kernel {shape.source.name}: nothing to build ({facts['build']})")
         return _built(
             shape, log, facts, _modules(shape, cache, log, progress) if modules_needed else None
         )
