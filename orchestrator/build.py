@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .cache import hash_files, publish_dir
 from .errors import InfraError
+from .progress import SILENT, Progress
 
 DEFAULT_TIMEOUT = 45  # the kselftest runner's default when `settings` has none
 
@@ -132,7 +133,7 @@ def read_test_list(install_dir: Path) -> tuple[str, ...]:
     return tuple(programs)
 
 
-def build_selftests(collection: Path, cache: Path) -> TestBuild:
+def build_selftests(collection: Path, cache: Path, progress: Progress = SILENT) -> TestBuild:
     """`make install` a kselftest directory into a cache directory keyed by everything
     its build reads (build_inputs)."""
     if not (collection / "Makefile").is_file():
@@ -154,7 +155,8 @@ def build_selftests(collection: Path, cache: Path) -> TestBuild:
                 "make", "-s", "-C", str(collection),
                 f"OUTPUT={staging / 'build'}", f"INSTALL_PATH={install}", "install",
             ]  # fmt: skip
-            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            with progress.task("selftests", f"selftests: make install ({collection.name})"):
+                out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 log = (out.stdout + out.stderr).strip().splitlines()
                 tail = log[-1] if log else f"exit {out.returncode}"

@@ -22,6 +22,7 @@ from typing import Any
 
 from .cache import atomic_write_text, publish_dir
 from .errors import InfraError
+from .progress import SILENT, Progress, Task
 
 META = "linux-image-cloud-amd64"
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
@@ -218,7 +219,52 @@ def resolve_packages(apt_cache: list[str], version: str) -> list[tuple[str, str]
     return packages
 
 
-def fetch(apt_get: list[str], packages: list[tuple[str, str]], cache: Path) -> Path:
+def _package_size(apt_get: list[str], package: str, version: str) -> int | None:
+    """The .deb's size in bytes, as apt-cache (with the same options as @apt_get) says."""
+    apt_cache = ["apt-cache", *apt_get[1:]]
+    out = subprocess.run(
+        [*apt_cache, "show", f"{package}={version}"], capture_output=True, text=True, check=False
+    )
+    m = re.search(r"^Size:\s*(\d+)", out.stdout, re.M)
+    return int(m.group(1)) if m else None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _download(apt_get: list[str], package: str, version: str, where: Path, task: Task) -> None:
+    """apt-get download, showing on @task how much of the package has arrived."""
+    size = _package_size(apt_get, package, version)
+    total = f" of {_megabytes(size)}" if size else ""
+    cmd = [*apt_get, "download", f"{package}={version}"]
+    what = f"apt-get download {package}={version}"
+    try:
+        child = subprocess.Popen(
+            cmd, cwd=where, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    except FileNotFoundError:
+        _run(cmd, what=what)  # says what is missing
+        return
+    while True:
+        try:
+            out, err = child.communicate(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            got = sum(p.stat().st_size for p in where.glob("*.deb") if p.is_file())
+            task.update(f"{_megabytes(got)}{total}")
+    if child.returncode != 0:
+        lines = (err or out).strip().splitlines()
+        raise InfraError(
+            f"{what} failed: {lines[-1] if lines else child.returncode}",
+            "check that this machine reaches its Debian mirror and run 'apt-get update'",
+        )
+    task.finish(_megabytes(size) if size else "done")
+
+
+def fetch(
+    apt_get: list[str], packages: list[tuple[str, str]], cache: Path, progress: Progress = SILENT
+) -> Path:
     """Download and unpack the packages into one cached tree (once)."""
     key = "+".join(f"{p}_{v}" for p, v in packages)
     final = cache / "kernels" / re.sub(r"[^A-Za-z0-9_.+-]", "_", key)
@@ -229,13 +275,14 @@ def fetch(apt_get: list[str], packages: list[tuple[str, str]], cache: Path) -> P
     try:
         tree = staging / "tree"
         for package, version in packages:
-            _run([*apt_get, "download", f"{package}={version}"], cwd=staging,
-                 what=f"apt-get download {package}={version}")  # fmt: skip
+            with progress.task("debian", f"download {package} {version}") as task:
+                _download(apt_get, package, version, staging, task)
         debs = sorted(staging.glob("*.deb"))
         if len(debs) != len(packages):
             raise InfraError(f"apt-get download gave {len(debs)} files", "retry the run")
         for deb in debs:
-            _run(["dpkg-deb", "-x", str(deb), str(tree)], what=f"dpkg-deb -x {deb.name}")
+            with progress.task("debian", f"unpack {deb.name}"):
+                _run(["dpkg-deb", "-x", str(deb), str(tree)], what=f"dpkg-deb -x {deb.name}")
         (tree / ".complete").write_text(key + "\n")
         publish_dir(tree, final)
     finally:
@@ -284,12 +331,14 @@ def resolve_once(
     return fetched
 
 
-def fetch_host_default(cache: Path, refresh: bool = False) -> FetchedKernel:
+def fetch_host_default(
+    cache: Path, refresh: bool = False, progress: Progress = SILENT
+) -> FetchedKernel:
     """The host suite's cloud kernel, resolved with the host's own lists (once per change
     of those lists)."""
     return resolve_once(
         cache / "resolved" / "host-default.json", host_lists_dir(),
-        lambda: _fetch_host_default(cache), refresh,
+        lambda: _fetch_host_default(cache, progress), refresh,
     )  # fmt: skip
 
 
@@ -307,7 +356,7 @@ def host_lists_dir() -> Path:
     return Path(m.group(1)) if m else HOST_LISTS
 
 
-def _fetch_host_default(cache: Path) -> FetchedKernel:
+def _fetch_host_default(cache: Path, progress: Progress) -> FetchedKernel:
     """The cloud kernel the host's own suite ships (apt's candidate), with the host's lists."""
     policy = _run(["apt-cache", "policy", META], what=f"apt-cache policy {META}")
     m = re.search(r"Candidate:\s*(\S+)", policy)
@@ -316,28 +365,34 @@ def _fetch_host_default(cache: Path) -> FetchedKernel:
     version = m.group(1)
     suites = [s for v, s in _versions(["apt-cache"], META) if v == version]
     packages = resolve_packages(["apt-cache"], version)
-    tree = fetch(["apt-get"], packages, cache)
+    tree = fetch(["apt-get"], packages, cache, progress)
     return FetchedKernel(tree, tuple(packages), suites[0] if suites else "")
 
 
-def fetch_preset(preset: Preset, cache: Path, refresh: bool = False) -> FetchedKernel:
+def fetch_preset(
+    preset: Preset, cache: Path, refresh: bool = False, progress: Progress = SILENT
+) -> FetchedKernel:
     """A preset's kernel, resolved with its private lists (once per change of them)."""
     apt = PrivateApt(cache / "apt" / preset.name, preset.suites)
     record = cache / "resolved" / f"preset-{preset.name}.json"
     # Its lists are refreshed after LIST_MAX_AGE: until then the answer stands.
     return resolve_once(
-        record, apt.root / "lists", lambda: _fetch_preset(preset, apt, cache, refresh),
+        record, apt.root / "lists", lambda: _fetch_preset(preset, apt, cache, refresh, progress),
         refresh or not apt.fresh(),
     )  # fmt: skip
 
 
-def _fetch_preset(preset: Preset, apt: PrivateApt, cache: Path, refresh: bool) -> FetchedKernel:
-    apt.prepare(force=refresh)
+def _fetch_preset(
+    preset: Preset, apt: PrivateApt, cache: Path, refresh: bool, progress: Progress
+) -> FetchedKernel:
+    with progress.task("debian", f"apt lists of debian:{preset.name}") as task:
+        task.finish("fresh" if apt.fresh() and not refresh else "updated")
+        apt.prepare(force=refresh)
     for attempt in (1, 2):
         try:
             version, suite = newest(apt.cmd("apt-cache"), preset.version)
             packages = resolve_packages(apt.cmd("apt-cache"), version)
-            tree = fetch(apt.cmd("apt-get"), packages, cache)
+            tree = fetch(apt.cmd("apt-get"), packages, cache, progress)
             return FetchedKernel(tree, tuple(packages), suite)
         except InfraError:
             if attempt == 2:

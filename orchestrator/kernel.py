@@ -12,6 +12,7 @@ from .cache import sha256_file
 from .debian import FetchedKernel, fetch_host_default, fetch_preset, load_presets
 from .errors import InfraError
 from .labels import image_label, tree_label
+from .progress import SILENT, Progress
 from .source import TreeSource, build_tree
 
 
@@ -192,21 +193,22 @@ def resolve_kernel(
     refresh: bool = False,
     merge_config: bool = False,
     label: str | None = None,
+    progress: Progress = SILENT,
 ) -> Kernel:
     """--kernel VALUE: none (the host suite's Debian kernel), debian:NAME, the path of a
     kernel source tree (a directory: built here) or of a kernel image (a file).  Debian
     kernels are resolved through apt once per change of its lists, unless @refresh.
     @label, when given, is the kernel's name (see labels.py for the defaults)."""
-    kernel = _resolve(spec, modules, cache, presets, refresh, merge_config)
+    kernel = _resolve(spec, modules, cache, presets, refresh, merge_config, progress)
     return kernel if label is None else replace(kernel, name=label)
 
 
 def _resolve(
     spec: str | None, modules: Path | None, cache: Path, presets: Path, refresh: bool,
-    merge_config: bool,
+    merge_config: bool, progress: Progress,
 ) -> Kernel:  # fmt: skip
     if spec is None:
-        return kernel_from_debian(fetch_host_default(cache, refresh), None)
+        return kernel_from_debian(fetch_host_default(cache, refresh, progress), None)
     if spec.startswith("debian:"):
         name = spec.removeprefix("debian:")
         known = load_presets(presets)
@@ -215,12 +217,12 @@ def _resolve(
                 f"unknown kernel preset {spec!r}",
                 "use one of " + ", ".join(f"debian:{n}" for n in known),
             )
-        return kernel_from_debian(fetch_preset(known[name], cache, refresh), name)
+        return kernel_from_debian(fetch_preset(known[name], cache, refresh, progress), name)
     path = Path(spec).expanduser()
     if path.is_dir():
         project = presets.parent.parent
         guest, tests = project / "qemu-images/kernel.config", project / "selftests/vm/config"
-        built = build_tree(path, guest, tests, cache, cache / "logs", merge_config)
+        built = build_tree(path, guest, tests, cache, cache / "logs", merge_config, progress)
         return Kernel(
             tree_label(path), built.image, built.modules_dir, built.version_string, built.source
         )

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import baseline, expect, verdict
+from .beacon import Beacon
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
 from .errors import InfraError, InfraRecord
@@ -65,6 +66,7 @@ class Lab:
         self.fallen_back: dict[str, PlannedKernel] = {}  # kernels whose microvm boot failed
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
         self.baseline = baseline.load(Path(plan.baseline)) if plan.baseline else None
+        self.beacon = Beacon(self.run_dir, worker_id())
 
     def deciding(self, result: ProgramResult) -> list[str]:
         """What makes @result fail the run (see verdict.deciding)."""
@@ -122,6 +124,7 @@ class Lab:
         try:
             return self._start(kernel, memory_mb)
         except InfraError as e:
+            self.beacon.boot_failed(kernel.name, e.one_line())
             self.broken[kernel.name] = e
             self.parts.add_infra(InfraRecord.of(kernel.name, "boot", e))
             raise
@@ -132,6 +135,7 @@ class Lab:
         plan = self.plan
         if memory_mb != plan.vm.memory_mb:
             plan = replace(plan, vm=replace(plan.vm, memory_mb=memory_mb))
+        self.beacon.boot(kernel.name, log)
         guest = self.start_guest(plan, kernel, log)
         info = guest.boot()
         swap_wanted = self.plan.vm.swap_mb > 0
@@ -147,6 +151,7 @@ class Lab:
                 "the kernel needs CONFIG_SWAP and a virtio disk driver (built in, or in --modules)",
                 untestable=True,
             )
+        self.beacon.ready(kernel.name, info.seconds)
         self.guest_log = str(log.relative_to(self.run_dir))
         record = BootRecord.of(kernel.name, info, self.guest_log,
                                kernel.machine, kernel.machine_why)  # fmt: skip
@@ -163,10 +168,13 @@ class Lab:
             logs.append(self.guest_log)
         result.console = list(dict.fromkeys(logs))
         self.parts.add_program(result)
+        statuses = [s.status.value for s in result.subtests]
+        self.beacon.end(kernel, program, result.seconds, statuses, self.deciding(result))
         return result
 
     def _attempt(self, kernel: str, program: str) -> ProgramResult:
         guest = self._ensure_guest(kernel, self.plan.memory_for(program))
+        self.beacon.start(kernel, program, float(self.plan.timeout))
         execution = guest.run(program, float(self.plan.timeout))
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)

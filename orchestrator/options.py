@@ -123,6 +123,12 @@ def add_options(parser: pytest.Parser) -> None:
         "add it (merge_config.sh; the old .config is kept as .config.residency-<time>)",
     )
     add(
+        "--console",
+        action="store_true",
+        help="show the guests' serial consoles on the terminal as they come (without it "
+        "they are only in results/<run>/console/)",
+    )
+    add(
         "--results",
         default=None,
         metavar="DIR",

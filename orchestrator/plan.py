@@ -33,6 +33,7 @@ from .machine import (
 )
 from .options import Options
 from .parallel import choose, host_cores, selected
+from .progress import SILENT, Progress
 from .qemu import Machine, VmConfig, check_qemu
 from .tsc import host_tsc_rate
 
@@ -204,7 +205,9 @@ def plan_machine(kernel: Kernel, requested: Requested, cache: Path) -> PlannedKe
                          choice.reason, boot_image)  # fmt: skip
 
 
-def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
+def prepare(
+    opts: Options, log: Callable[[str], object] = print, progress: Progress = SILENT
+) -> Plan:
     """Everything before the first boot.  Raises InfraError with a cause and a fix."""
     project = find_project_root()
     qemu_version = check_qemu()
@@ -233,11 +236,11 @@ def prepare(opts: Options, log: Callable[[str], object] = print) -> Plan:
         kernels.append(
             resolve_kernel(
                 spec, opts.modules, cache, presets, opts.refresh_kernels, opts.merge_config,
-                wanted.label,
+                wanted.label, progress,
             )
         )  # fmt: skip
     check_unique([k.name for k in kernels])
-    tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache)
+    tests = build_selftests(opts.selftests or project / "selftests" / "vm", cache, progress)
     log(
         f"residency: selftests {'built' if tests.built_now else 'cached'} "
         f"({len(tests.programs)} programs)"

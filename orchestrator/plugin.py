@@ -18,15 +18,19 @@ import pytest
 
 from . import interrupt, verdict
 from .assemble import assemble
+from .board import Board
 from .errors import InfraError, InfraRecord
 from .lab import Lab
 from .options import add_options, read_options
 from .plan import Plan, prepare
+from .progress import Progress
 from .report import RunReport, point_latest, terminal_summary, write_reports
 
 PLAN_KEY = pytest.StashKey[Plan]()
 LAB_KEY = pytest.StashKey[Lab]()
 REPORT_KEY = pytest.StashKey[RunReport]()
+PROGRESS_KEY = pytest.StashKey[Progress]()
+BOARD_KEY = pytest.StashKey[Board]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,15 +55,19 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
     implementation, xdist's tryfirst one too): prepare the plan, which also decides how many
     VMs run at once (orchestrator.parallel), and set -n to that when not given."""
     if not (_is_worker(config) or config.option.help or config.option.version):
+        progress = Progress.for_terminal()
+        config.stash[PROGRESS_KEY] = progress
         try:
-            plan = prepare(read_options(config), log=lambda m: print(m, file=sys.stderr))
+            plan = prepare(read_options(config), log=progress.say, progress=progress)
         except InfraError as e:
+            progress.close()
             status = verdict.EXIT_INFRA
             if config.option.bisect:
                 record = [InfraRecord.of("all", "prepare", e)]
                 status = verdict.bisect_status(status, record)
             _infra_exit(f"infrastructure error: {e.one_line()}", status)
         except KeyboardInterrupt:
+            progress.close()
             _infra_exit("interrupted while preparing the run")
         config.stash[PLAN_KEY] = plan
         if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
@@ -75,6 +83,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.stash[PLAN_KEY] = plan
     plan = config.stash[PLAN_KEY]
     config.stash[LAB_KEY] = Lab(plan)
+    if not _is_worker(config):
+        board = Board(config.stash[PROGRESS_KEY], Path(plan.run_dir), config.option.console)
+        board.start()
+        config.stash[BOARD_KEY] = board
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    board = session.config.stash.get(BOARD_KEY, None)
+    if board is not None:
+        board.total = len(session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    board = node.config.stash.get(BOARD_KEY, None)
+    if board is not None:
+        board.total = len(ids)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -121,10 +146,30 @@ class ProgressWriter:
             point_latest(Path(plan.results_root), Path(plan.run_dir))
 
 
+class QuietItems:
+    """On the controller: pytest's per-test letters and words would land in the middle of
+    the live lines; the board prints a line per finished program instead.  The result
+    categories (the counts of pytest's summary) stay as they are."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport
+    ) -> Generator[None, tuple[str, Any, Any], tuple[str, Any, Any]]:
+        category, _letter, _word = yield
+        return category, "", ""
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     interrupt.install()
     if not _is_worker(config):
         config.pluginmanager.register(ProgressWriter(config), "residency-progress")
+        if PROGRESS_KEY not in config.stash:  # --help, --version: no plan was prepared
+            config.stash[PROGRESS_KEY] = Progress.for_terminal()
+        config.pluginmanager.register(QuietItems(), "residency-quiet-items")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.showfspath = False  # as xdist does: no "suite.py" line to append to
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -132,6 +177,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lab = config.stash.get(LAB_KEY, None)
     if lab is not None:
         lab.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+    board = config.stash.get(BOARD_KEY, None)
+    if board is not None:
+        board.stop()  # before pytest's summary: the live lines leave the screen
     plan = config.stash.get(PLAN_KEY, None)
     if plan is None or _is_worker(config):
         return

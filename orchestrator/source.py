@@ -23,6 +23,8 @@ from typing import Literal
 from .bzimage import image_version_string
 from .cache import sha256_file
 from .errors import InfraError
+from .makewatch import BuildTimes, LastBuild, run_watched
+from .progress import SILENT, Progress
 from .tree import (
     TreeShape,
     detect,
@@ -90,27 +92,39 @@ def _fix_for(error: str, shape: TreeShape, log: Path) -> str:
     return f"read {log}"
 
 
-def _make(shape: TreeShape, log: Path, *args: str) -> None:
-    """make in the tree (in place) or for its build directory."""
+def _make(
+    shape: TreeShape,
+    log: Path,
+    *args: str,
+    progress: Progress = SILENT,
+    times: BuildTimes | None = None,
+) -> None:
+    """make in the tree (in place) or for its build directory, its output in @log only;
+    @progress shows what it is doing and, with @times, the estimate from the last build."""
     where = ["-C", str(shape.source)]
     if shape.objdir != shape.source:
         where.append(f"O={shape.objdir}")
     cmd = ["make", *where, f"-j{os.cpu_count() or 1}", *args]
-    with log.open("a") as f:
-        f.write(f"$ {' '.join(cmd)}\n")
-        f.flush()
-        start = f.tell()
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        with log.open(errors="replace") as f:
-            f.seek(start)
-            error = first_error(f.read())
-        fix = _fix_for(error, shape, log)
-        raise InfraError(
-            f"'make {' '.join(args)}' failed for the {shape.describe()}: {error}",
-            fix,
-            untestable=not fix.startswith("install what is missing"),
-        )
+    last = times.get(shape.objdir) if times is not None else None
+    title = f"kernel {shape.source.name}: make {' '.join(a for a in args if '=' not in a)}"
+    start = log.stat().st_size if log.exists() else 0
+    with progress.task("kbuild", title) as task:
+        code, objects = run_watched(cmd, log, task, last)
+        took = task.elapsed
+        if code != 0:
+            with log.open(errors="replace") as f:
+                f.seek(start)
+                error = first_error(f.read())
+            fix = _fix_for(error, shape, log)
+            raise InfraError(
+                f"'make {' '.join(args)}' failed for the {shape.describe()}: {error}",
+                fix,
+                untestable=not fix.startswith("install what is missing"),
+            )
+        task.finish(f"{objects} objects" if objects else "done")
+    if times is not None and (last is None or objects * 2 >= last.objects):
+        # A whole build, not a few objects rebuilt: the estimate of the next one.
+        times.put(shape.objdir, LastBuild(took, objects))
 
 
 def _check_tools() -> None:
@@ -123,7 +137,13 @@ def _check_tools() -> None:
 
 
 def build_tree(
-    path: Path, guest: Path, tests: Path, cache: Path, log_dir: Path, merge_config: bool = False
+    path: Path,
+    guest: Path,
+    tests: Path,
+    cache: Path,
+    log_dir: Path,
+    merge_config: bool = False,
+    progress: Progress = SILENT,
 ) -> TreeBuild:
     """A kernel from a source directory of any shape.  @guest and @tests are the fragments
     of what the guest and the tests need (qemu-images/kernel.config, selftests/vm/config)."""
@@ -131,11 +151,13 @@ def build_tree(
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"kbuild-{shape.source.name}.log"
     if shape.kind == "pristine":
-        return _build_pristine(shape, [guest, tests], cache, log)
-    return _build_theirs(shape, guest, tests, cache, log, merge_config)
+        return _build_pristine(shape, [guest, tests], cache, log, progress)
+    return _build_theirs(shape, guest, tests, cache, log, merge_config, progress)
 
 
-def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: Path) -> TreeBuild:
+def _build_pristine(
+    shape: TreeShape, fragments: list[Path], cache: Path, log: Path, progress: Progress
+) -> TreeBuild:
     """A clean tree: build it in the cache with x86_64_defconfig and our fragments."""
     _check_tools()
     out = cache / "kbuild" / hashlib.sha256(str(shape.source).encode()).hexdigest()[:16]
@@ -143,13 +165,13 @@ def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: P
     build = TreeShape("objdir", shape.source, out)
     config = build.config
     if not config.is_file():
-        _make(build, log, "x86_64_defconfig")
+        _make(build, log, "x86_64_defconfig", progress=progress)
     wanted = read_fragments(fragments)
     if missing_options(config.read_text(), wanted):
         with config.open("a") as f:
             f.write("\n# merged by residency-kselftest\n")
             f.writelines(f"{k}={v}\n" for k, v in wanted.items())
-        _make(build, log, "olddefconfig")
+        _make(build, log, "olddefconfig", progress=progress)
     missing = missing_options(config.read_text(), wanted)
     if missing:
         raise InfraError(
@@ -162,15 +184,22 @@ def _build_pristine(shape: TreeShape, fragments: list[Path], cache: Path, log: P
     facts = {"shape": "pristine"}
     if image_is_current(build):
         facts["build"] = "reused: the image is newer than its .config and every source file"
+        progress.say(f"kernel {shape.source.name}: nothing to build ({facts['build']})")
         return _built(build, log, facts, None)
     start = time.monotonic()
-    _make(build, log, "bzImage")
+    _make(build, log, "bzImage", progress=progress, times=BuildTimes(cache))
     facts["build_seconds"] = f"{time.monotonic() - start:.0f}"
     return _built(build, log, facts, None)
 
 
 def _build_theirs(
-    shape: TreeShape, guest: Path, tests: Path, cache: Path, log: Path, merge_config: bool
+    shape: TreeShape,
+    guest: Path,
+    tests: Path,
+    cache: Path,
+    log: Path,
+    merge_config: bool,
+    progress: Progress,
 ) -> TreeBuild:
     """The developer's configured or built tree (or O= directory), built where it is with
     their .config."""
@@ -205,20 +234,24 @@ def _build_theirs(
         )
     if not merge_config and image_is_current(shape):
         facts["build"] = "reused: the image is newer than its .config and every source file"
-        return _built(shape, log, facts, _modules(shape, cache, log) if modules_needed else None)
+        progress.say(f"kernel {shape.source.name}: nothing to build ({facts['build']})")
+        return _built(
+            shape, log, facts, _modules(shape, cache, log, progress) if modules_needed else None
+        )
     _check_tools()
     before = shape.config.read_bytes()
-    _make(shape, log, "olddefconfig")
+    _make(shape, log, "olddefconfig", progress=progress)
     if shape.config.read_bytes() != before:
         facts["olddefconfig"] = "changed the .config (the tree's Kconfig changed since it was made)"
     start = time.monotonic()
-    _make(shape, log, "bzImage", *(["modules"] if modules_needed else []))
+    targets = ["bzImage", *(["modules"] if modules_needed else [])]
+    _make(shape, log, *targets, progress=progress, times=BuildTimes(cache))
     facts["build_seconds"] = f"{time.monotonic() - start:.0f}"
-    modules = _modules(shape, cache, log) if modules_needed else None
+    modules = _modules(shape, cache, log, progress) if modules_needed else None
     return _built(shape, log, facts, modules)
 
 
-def _modules(shape: TreeShape, cache: Path, log: Path) -> Path:
+def _modules(shape: TreeShape, cache: Path, log: Path, progress: Progress) -> Path:
     """Install the tree's modules into the cache (the guest loads its disk drivers)."""
     root = cache / "kmods" / hashlib.sha256(str(shape.objdir).encode()).hexdigest()[:16]
     stamp = root / ".installed"
@@ -226,7 +259,7 @@ def _modules(shape: TreeShape, cache: Path, log: Path) -> Path:
     if not (stamp.is_file() and stamp.stat().st_mtime >= image.stat().st_mtime):
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        _make(shape, log, f"INSTALL_MOD_PATH={root}", "modules_install")
+        _make(shape, log, f"INSTALL_MOD_PATH={root}", "modules_install", progress=progress)
         stamp.write_text("")
     releases = sorted((root / "lib/modules").iterdir())
     return releases[-1]
