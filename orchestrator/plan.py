@@ -287,7 +287,8 @@ def prepare(
         program_memory = load_program_memory(sizes, tuple(programs))
         program_memory = {p: m for p, m in program_memory.items() if m != opts.memory_mb}
         for program, mib in program_memory.items():
-            log(f"residency: {program} runs in a guest of {mib} MiB ({sizes.name})")
+            if selected(opts.keyword, ((k.name, program) for k in planned)):
+                log(f"residency: {program} runs in a guest of {mib} MiB ({sizes.name})")
     items = selected(opts.keyword, ((k.name, p) for k in planned for p in programs))
     par = choose(items, host_cores(), opts.workers, opts.smp)
     log(f"residency: {par.workers} VM{'s' if par.workers > 1 else ''} at once, "
