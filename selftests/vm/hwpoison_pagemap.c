@@ -106,14 +106,12 @@ static int poison_page(struct region *r)
 	uint64_t entry, flags;
 	long before, after;
 	siginfo_t sigbus;
-	size_t i;
 	int ret;
 
 	ret = region_setup(r, NR_PAGES);
 	if (ret)
 		return ret;
-	for (i = 0; i < NR_PAGES; i++)
-		region_write(r, i);
+	fill_pages(r->addr, NR_PAGES);
 	page = region_page(r, POISON_PAGE);
 	ret = pagemap_read(pagemap_fd, page, &entry);
 	if (ret)
