@@ -24,6 +24,7 @@
 #include <sys/utsname.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 #include <linux/kernel-page-flags.h>
 
@@ -722,6 +723,8 @@ const char *advice_name(int advice)
 		return "MADV_POPULATE_READ";
 	case MADV_POPULATE_WRITE:
 		return "MADV_POPULATE_WRITE";
+	case MADV_HWPOISON:
+		return "MADV_HWPOISON";
 	default:
 		return "advice";
 	}
@@ -1105,27 +1108,51 @@ int setup_guard_install(void *addr, size_t len)
 }
 
 static sigjmp_buf fault_jmp;
+static siginfo_t fault_info;
 
-static void fault_handler(int sig)
+static void fault_handler(int sig, siginfo_t *info, void *ucontext)
 {
+	(void)ucontext;
+	fault_info = *info;
 	siglongjmp(fault_jmp, sig);
+}
+
+int page_read_signal(const void *addr, siginfo_t *info)
+{
+	struct sigaction sa = { .sa_sigaction = fault_handler,
+				.sa_flags = SA_SIGINFO };
+	struct sigaction old_segv, old_bus;
+	int sig;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	sig = sigsetjmp(fault_jmp, 1);
+	if (!sig)
+		__atomic_load_n((const char *)addr, __ATOMIC_RELAXED);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	if (sig && info)
+		*info = fault_info;
+	return sig;
 }
 
 bool page_read_faults(const void *addr)
 {
-	struct sigaction sa = { .sa_handler = fault_handler }, old;
-	bool faulted;
+	return page_read_signal(addr, NULL) == SIGSEGV;
+}
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &old);
-	if (sigsetjmp(fault_jmp, 1)) {
-		faulted = true;
-	} else {
-		__atomic_load_n((const char *)addr, __ATOMIC_RELAXED);
-		faulted = false;
-	}
-	sigaction(SIGSEGV, &old, NULL);
-	return faulted;
+void console_drain(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	tcdrain(STDOUT_FILENO);
+}
+
+void console_settle(void)
+{
+	console_drain();
+	usleep(CONSOLE_SETTLE_US);
 }
 
 int softdirty_clear(void)
@@ -1148,7 +1175,9 @@ bool softdirty_available(void)
 	return ret > 0;
 }
 
-int proc_field_kb(const char *path, const char *field, unsigned long *kb)
+/* The text after "@field:" on its line of a /proc file; 0 or a negative errno */
+static int proc_field_text(const char *path, const char *field, char *buf,
+			   size_t len)
 {
 	size_t field_len = strlen(field);
 	char line[SMAPS_LINE_MAX];
@@ -1161,11 +1190,24 @@ int proc_field_kb(const char *path, const char *field, unsigned long *kb)
 	while (fgets(line, sizeof(line), fp)) {
 		if (strncmp(line, field, field_len) || line[field_len] != ':')
 			continue;
-		ret = sscanf(line + field_len + 1, "%lu", kb) == 1 ? 0 : -EINVAL;
+		snprintf(buf, len, "%s", line + field_len + 1);
+		ret = 0;
 		break;
 	}
 	fclose(fp);
 	return ret;
+}
+
+int proc_field_kb(const char *path, const char *field, unsigned long *kb)
+{
+	char text[64], *end;
+	int ret;
+
+	ret = proc_field_text(path, field, text, sizeof(text));
+	if (ret)
+		return ret;
+	*kb = strtoul(text, &end, 10);
+	return end == text ? -EINVAL : 0;
 }
 
 int smaps_sum_field_kb(const char *field, unsigned long *kb)
@@ -1682,6 +1724,102 @@ int kpageflags_read(uint64_t pfn, uint64_t *flags)
 		err = -EIO;
 	close(fd);
 	return err;
+}
+
+bool capable_sys_admin(void)
+{
+	char text[64];
+
+	if (proc_field_text("/proc/self/status", "CapEff", text, sizeof(text)))
+		return false;
+	return strtoull(text, NULL, 16) & (1ULL << CAP_SYS_ADMIN_BIT);
+}
+
+bool memory_failure_usable(char *why, size_t len)
+{
+	char val[16];
+	int ret;
+
+	ret = read_first_line(MEMORY_FAILURE_RECOVERY, val, sizeof(val));
+	if (ret == -ENOENT) {
+		snprintf(why, len, "MADV_HWPOISON: no CONFIG_MEMORY_FAILURE (no %s)",
+			 MEMORY_FAILURE_RECOVERY);
+		return false;
+	}
+	if (ret) {
+		snprintf(why, len, "MADV_HWPOISON: reading %s: %s",
+			 MEMORY_FAILURE_RECOVERY, errno_name(ret));
+		return false;
+	}
+	if (strcmp(val, "1")) {
+		snprintf(why, len,
+			 "MADV_HWPOISON: vm.memory_failure_recovery is %s, a poisoned page would panic the kernel",
+			 val);
+		return false;
+	}
+	if (!capable_sys_admin()) {
+		snprintf(why, len, "MADV_HWPOISON: needs CAP_SYS_ADMIN");
+		return false;
+	}
+	return true;
+}
+
+long hardware_corrupted_kb(void)
+{
+	unsigned long kb;
+
+	return proc_field_kb("/proc/meminfo", "HardwareCorrupted", &kb) ?
+	       -1 : (long)kb;
+}
+
+static siginfo_t mce_info;
+static bool mce_seen;
+
+/* Note a SIGBUS and return: the one MADV_HWPOISON sends comes after the call */
+static void mce_handler(int sig, siginfo_t *info, void *ucontext)
+{
+	(void)sig;
+	(void)ucontext;
+	mce_info = *info;
+	__atomic_store_n(&mce_seen, true, __ATOMIC_RELAXED);
+}
+
+int hwpoison_inject(void *addr, size_t len, siginfo_t *sigbus)
+{
+	struct sigaction sa = { .sa_sigaction = mce_handler,
+				.sa_flags = SA_SIGINFO };
+	struct sigaction old;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	__atomic_store_n(&mce_seen, false, __ATOMIC_RELAXED);
+	console_drain();
+	sigaction(SIGBUS, &sa, &old);
+	ret = madvise(addr, len, MADV_HWPOISON) ? -errno : 0;
+	sigaction(SIGBUS, &old, NULL);
+	console_settle();
+	if (__atomic_load_n(&mce_seen, __ATOMIC_RELAXED))
+		*sigbus = mce_info;
+	else
+		memset(sigbus, 0, sizeof(*sigbus));
+	return ret;
+}
+
+const char *siginfo_str(const siginfo_t *si, char *buf, size_t len)
+{
+	const char *code = "";
+
+	if (si->si_signo == SIGBUS)
+		code = si->si_code == BUS_MCEERR_AR ? " (BUS_MCEERR_AR)" :
+		       si->si_code == BUS_MCEERR_AO ? " (BUS_MCEERR_AO)" : "";
+	if (si->si_signo == SIGBUS || si->si_signo == SIGSEGV)
+		snprintf(buf, len, "%s si_code=%d%s si_addr=%p si_addr_lsb=%d",
+			 si->si_signo == SIGBUS ? "SIGBUS" : "SIGSEGV",
+			 si->si_code, code, si->si_addr, (int)si->si_addr_lsb);
+	else
+		snprintf(buf, len, "signal %d si_code=%d", si->si_signo,
+			 si->si_code);
+	return buf;
 }
 
 int pfns_in_swap_cache(const uint64_t *pfns, size_t n)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
@@ -73,6 +74,9 @@ static inline bool pagemap_entry_is_none(uint64_t entry)
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE	23
+#endif
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON		100
 #endif
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
@@ -455,10 +459,71 @@ bool kernel_older_than(unsigned int major, unsigned int minor);
 int setup_guard_install(void *addr, size_t len);
 
 /*
- * Does a read of @addr raise SIGSEGV (a guard page does)?  The signal is
- * caught for this read only.
+ * Read a byte at @addr, catching SIGSEGV and SIGBUS for this read only.
+ * Returns the signal the read raised, its siginfo in *@info (if not NULL),
+ * or 0 when the read completed.
+ */
+int page_read_signal(const void *addr, siginfo_t *info);
+
+/*
+ * Does a read of @addr raise SIGSEGV (a guard page does)?  A SIGBUS is
+ * caught too, and is not a SIGSEGV.
  */
 bool page_read_faults(const void *addr);
+
+/*
+ * The programs write their TAP on the serial console, where the kernel
+ * prints its errors too (the guest boots with loglevel=4, so KERN_ERR
+ * lines come through), and a kernel line printed while one of ours is still
+ * being sent lands in the middle of it.  console_drain() before a call that
+ * makes the kernel print (memory-failure does) sends our output out first:
+ * stdout flushed and the tty drained (tcdrain(), a no-op when stdout is
+ * not a tty).  console_settle() after it also gives a console that prints
+ * from a kernel thread (nbcon consoles, 8250 in 7.x) the time to print
+ * before we write again.
+ */
+#define CONSOLE_SETTLE_US	50000
+void console_drain(void);
+void console_settle(void);
+
+/*
+ * Memory failure injection (MADV_HWPOISON, CONFIG_MEMORY_FAILURE, as
+ * CAP_SYS_ADMIN; madvise(2)).  The poisoned page frame is lost until
+ * reboot: a program poisons only a handful of pages.
+ */
+#define MEMORY_FAILURE_RECOVERY	"/proc/sys/vm/memory_failure_recovery"
+#define CAP_SYS_ADMIN_BIT	21
+#ifndef BUS_MCEERR_AR
+#define BUS_MCEERR_AR		4
+#endif
+#ifndef BUS_MCEERR_AO
+#define BUS_MCEERR_AO		5
+#endif
+
+/* Has this process CAP_SYS_ADMIN in its effective set (/proc/self/status)? */
+bool capable_sys_admin(void);
+
+/*
+ * Can this process poison pages with MADV_HWPOISON?  Only with
+ * CONFIG_MEMORY_FAILURE (MEMORY_FAILURE_RECOVERY exists), that sysctl at 1
+ * (at 0 memory_failure() panics) and CAP_SYS_ADMIN; else @why says which.
+ */
+bool memory_failure_usable(char *why, size_t len);
+
+/* HardwareCorrupted of /proc/meminfo in kB (poisoned pages), or -1 */
+long hardware_corrupted_kb(void);
+
+/*
+ * madvise(@addr, @len, MADV_HWPOISON), with a SIGBUS handler in place: the
+ * kernel may send the caller SIGBUS (BUS_MCEERR_AR) for a dirty page it
+ * unmaps, delivered when the call returns.  Its siginfo goes to *@sigbus
+ * (zeroed when none came).  The console is drained before and settled
+ * after, memory-failure prints there.  Returns 0 or a negative errno.
+ */
+int hwpoison_inject(void *addr, size_t len, siginfo_t *sigbus);
+
+/* A SIGBUS or SIGSEGV siginfo for diagnostics; returns @buf */
+const char *siginfo_str(const siginfo_t *si, char *buf, size_t len);
 
 /* Write "4" to /proc/self/clear_refs; returns 0 or a negative errno */
 int softdirty_clear(void);
