@@ -871,19 +871,25 @@ int huge_page_declined(const char *path, const char *name, long before)
 
 int knob_set(struct knob *k, const char *path, const char *value)
 {
-	char buf[128], *open, *close;
+	char buf[128], *open, *close, *cur = buf;
 	int ret;
 
 	if (!k->saved[0]) {
 		ret = read_first_line(path, buf, sizeof(buf));
 		if (ret)
 			return ret;
+		/* a knob without brackets ("1") shows just its value */
 		open = strchr(buf, '[');
 		close = open ? strchr(open, ']') : NULL;
-		if (!close || close - open - 1 >= (long)sizeof(k->saved))
+		if (open && !close)
 			return -EINVAL;
-		*close = '\0';
-		snprintf(k->saved, sizeof(k->saved), "%s", open + 1);
+		if (open) {
+			*close = '\0';
+			cur = open + 1;
+		}
+		if (!*cur || strlen(cur) >= sizeof(k->saved))
+			return -EINVAL;
+		snprintf(k->saved, sizeof(k->saved), "%s", cur);
 		snprintf(k->path, sizeof(k->path), "%s", path);
 	}
 	return write_knob(path, value);

@@ -367,8 +367,8 @@ int huge_page_declined(const char *path, const char *name, long before);
 
 /*
  * A sysfs knob that takes one of a list of words and shows the current one
- * in brackets ("always [madvise] never"), set by knob_set() and put back
- * as it was by knob_restore().
+ * in brackets ("always [madvise] never"), or shows just its value ("1"),
+ * set by knob_set() and put back as it was by knob_restore().
  */
 struct knob {
 	char path[PATH_MAX];

@@ -18,6 +18,13 @@
  * byte written into a huge page makes the whole PMD-sized folio data, and
  * every page of a swapped-out huge page is data.
  *
+ * /proc/meminfo counts shmem huge pages as ShmemHugePages ("Memory used by
+ * shared memory (shmem) and tmpfs allocated with huge pages") and those
+ * mapped by PMDs as ShmemPmdMapped (proc.rst): a huge page swapped out is
+ * neither.  "mm: shmem: fix ShmemHugePages at swapout" (Debian 6.12.x,
+ * 7.x) made the whole-folio swap-out of 6.12 take it off ShmemHugePages;
+ * 6.1, splitting first, counts it off at the split.
+ *
  * Needs root (for the mount in a private mount namespace), shmem THP and,
  * for the page-out subtests, swap; without them the subtests skip with the
  * reason.  Page-out is MADV_PAGEOUT confirmed by /proc/vmstat pswpout.
@@ -344,6 +351,74 @@ static int test_partial_swapin_then_pageout_intact(struct region *r)
 	return pass_if(ok);
 }
 
+/* ShmemHugePages and ShmemPmdMapped of /proc/meminfo, in kB */
+struct shmem_huge_kb {
+	unsigned long pages;
+	unsigned long pmd_mapped;
+};
+
+static int shmem_huge_read(struct shmem_huge_kb *kb)
+{
+	int ret = proc_field_kb("/proc/meminfo", "ShmemHugePages", &kb->pages);
+
+	if (!ret)
+		ret = proc_field_kb("/proc/meminfo", "ShmemPmdMapped",
+				    &kb->pmd_mapped);
+	return ret;
+}
+
+/*
+ * The huge pages of the file, written and PMD-mapped (smaps
+ * ShmemPmdMapped), are swapped out whole or split (confirmed by the swap
+ * writes): /proc/meminfo ShmemHugePages and ShmemPmdMapped must each drop
+ * by at least their size, and the file's smaps ShmemPmdMapped be 0.
+ * Nothing else in the guest uses shmem huge pages, so the drop is theirs.
+ */
+static int test_pageout_drops_shmem_huge_pages(struct region *r)
+{
+	unsigned long want = pmd_mapped_kb(r);
+	struct shmem_huge_kb before, after;
+	bool ok = true;
+	int ret;
+
+	ret = shmem_huge_read(&before);
+	if (ret == -ENOENT)
+		return skip("no ShmemHugePages/ShmemPmdMapped in /proc/meminfo");
+	if (ret)
+		return setup_failed("reading /proc/meminfo", -ret);
+	if (before.pages < want || before.pmd_mapped < want) {
+		ksft_print_msg(
+			"meminfo ShmemHugePages %lu kB, ShmemPmdMapped %lu kB with %lu kB of the file PMD-mapped\n",
+			before.pages, before.pmd_mapped, want);
+		return KSFT_FAIL;
+	}
+	ret = pageout_all(r);
+	if (ret)
+		return ret;
+	ret = shmem_huge_read(&after);
+	if (ret)
+		return setup_failed("reading /proc/meminfo", -ret);
+	ksft_print_msg(
+		"meminfo ShmemHugePages %lu -> %lu kB, ShmemPmdMapped %lu -> %lu kB; %lu kB swapped out\n",
+		before.pages, after.pages, before.pmd_mapped,
+		after.pmd_mapped, want);
+	if (after.pages + want > before.pages) {
+		ksft_print_msg("ShmemHugePages dropped by %ld kB, not by the %lu kB swapped out\n",
+			       (long)(before.pages - after.pages), want);
+		ok = false;
+	}
+	if (after.pmd_mapped + want > before.pmd_mapped) {
+		ksft_print_msg("ShmemPmdMapped dropped by %ld kB, not by the %lu kB swapped out\n",
+			       (long)(before.pmd_mapped - after.pmd_mapped), want);
+		ok = false;
+	}
+	if (pmd_mapped_kb(r)) {
+		print_smaps("after MADV_PAGEOUT", r);
+		ok = false;
+	}
+	return pass_if(ok);
+}
+
 static const struct subtest subtests[] = {
 	{ "written_is_pmd_mapped", test_written_is_pmd_mapped, ON_THP, setup_written },
 	{ "one_byte_makes_whole_folio_data", test_one_byte_makes_whole_folio_data,
@@ -354,6 +429,8 @@ static const struct subtest subtests[] = {
 	{ "swapin_read_syscall_intact", test_swapin_read_syscall_intact, ON_THP, setup_paged_out },
 	{ "partial_swapin_then_pageout_intact",
 	  test_partial_swapin_then_pageout_intact, ON_THP, setup_paged_out },
+	{ "pageout_drops_shmem_huge_pages", test_pageout_drops_shmem_huge_pages,
+	  ON_THP, setup_written },
 };
 
 /* Can this kernel give shmem huge pages at all? */
