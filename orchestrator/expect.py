@@ -7,10 +7,15 @@ The file (expectations.toml at the repository root) holds `[[expect]]` tables:
     kernels   = ">=6.1, <6.1.192"          # upstream version range, comma = and
     reason    = "what the kernel does and why it is wrong or different"
     reference = "commit / mailing-list thread / document"
+    diagnostic = "regex"                   # optional: only failures with a matching line
+    intermittent = true                    # optional: a race the run hits only sometimes
 
 A failing result (fail, error, crash, timeout) that an entry covers becomes `xfail`;
 a passing one becomes `xpass`, which fails the run: the kernel changed, so the entry
-needs a look.
+needs a look.  An entry with `diagnostic` covers a failure only when one of its
+diagnostic lines matches that regular expression (so another failure of the same subtest
+stays red).  An `intermittent` entry (a kernel race the suite hits only in some runs)
+leaves a pass a pass; it needs `diagnostic`, to say which failure is the race.
 """
 
 from __future__ import annotations
@@ -63,6 +68,15 @@ class Expectation:
     kernels: str
     reason: str
     reference: str
+    diagnostic: str = ""  # a failure is covered only when a diagnostic line matches
+    intermittent: bool = False  # a pass stays a pass
+
+    def explains(self, diagnostics: list[str]) -> bool:
+        """Does this entry account for a failure with these diagnostic lines?"""
+        if not self.diagnostic:
+            return True
+        pattern = re.compile(self.diagnostic)
+        return any(pattern.search(line) for line in diagnostics)
 
     def covers(self, program: str, subtest: str, version: Version) -> bool:
         if program != self.program or not fnmatch.fnmatchcase(subtest, self.subtest):
@@ -101,7 +115,29 @@ def load(path: Path) -> list[Expectation]:
                     f"{where}: kernels {entry['kernels']!r} is not a version range",
                     'write it like ">=6.1, <6.1.192"',
                 ) from None
-        rules.append(Expectation(*(str(entry[k]) for k in FIELDS)))
+        diagnostic = entry.get("diagnostic", "")
+        intermittent = entry.get("intermittent", False)
+        if not isinstance(diagnostic, str) or not isinstance(intermittent, bool):
+            raise InfraError(
+                f"{where}: diagnostic must be a string and intermittent true or false",
+                'write diagnostic = "regex" and intermittent = true',
+            )
+        try:
+            re.compile(diagnostic)
+        except re.error as e:
+            raise InfraError(
+                f"{where}: diagnostic {diagnostic!r} is not a regular expression ({e})",
+                "fix the pattern (Python re syntax)",
+            ) from None
+        if intermittent and not diagnostic:
+            raise InfraError(
+                f"{where} is intermittent but has no diagnostic",
+                'say which failure is the race: diagnostic = "regex" matching its line',
+            )
+        program, subtest, kernels, reason, reference = (str(entry[k]) for k in FIELDS)
+        rules.append(
+            Expectation(program, subtest, kernels, reason, reference, diagnostic, intermittent)
+        )
     return rules
 
 
@@ -116,13 +152,13 @@ def apply(result: ProgramResult, version: str, rules: list[Expectation]) -> None
         rule = next((r for r in rules if r.covers(result.program, sub.subtest, parsed)), None)
         if rule is None:
             continue
-        if sub.status in FAILING:
+        if sub.status in FAILING and rule.explains(sub.diagnostics):
             sub.reason = (
                 f"expected on {rule.kernels}: {rule.reason} [{rule.reference}] "
                 f"(observed {sub.status.value}: {sub.reason})"
             )
             sub.status = Status.XFAIL
-        elif sub.status is Status.PASS:
+        elif sub.status is Status.PASS and not rule.intermittent:
             sub.reason = (
                 f"expected to fail on {rule.kernels} ({rule.reason} [{rule.reference}]) "
                 "but passed: the kernel changed, review the expectation"

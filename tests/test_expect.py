@@ -91,3 +91,58 @@ def test_a_broken_file_is_an_infrastructure_error(tmp_path: Path, body: str, wor
 
 def test_the_repository_file_loads() -> None:
     expect.load(Path(__file__).resolve().parent.parent / "expectations.toml")
+
+
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
+
+
+def recorded_subtest(tap: Path, name: str) -> SubtestResult:
+    """A failed subtest with the diagnostic lines a real run printed before its result."""
+    lines: list[str] = []
+    for line in tap.read_text().splitlines():
+        if line.startswith("# "):
+            lines.append(line[2:])
+        elif line.startswith(("ok ", "not ok ")):
+            if line.split(" # ")[0].endswith(" " + name):
+                return SubtestResult("debian-7.3", "shmem_visibility", name, Status.FAIL,
+                                     lines[0], lines)  # fmt: skip
+            lines = []
+    raise AssertionError(f"{name} not in {tap}")
+
+
+def test_the_intermittent_seek_data_race_covers_only_its_own_failure() -> None:
+    """The real expectations.toml against the real 7.3 run that hit the race."""
+    rules = expect.load(Path(__file__).resolve().parent.parent / "expectations.toml")
+    tap = RECORDED / "shmem_visibility-7.3-seek-data-migration.tap"
+    race = recorded_subtest(tap, "memfd_memory_pressure")
+    assert any("swp_type=27" in d for d in race.diagnostics)
+
+    def failed(reason: str, line: str) -> SubtestResult:
+        return SubtestResult(race.kernel, race.program, race.subtest, Status.FAIL, reason, [line])
+
+    missed = next(d for d in race.diagnostics if "missed by SEEK_DATA" in d)
+    other = failed("content", "read back: content of 3 of 26623 pages wrong")
+    swapped = failed("swap", missed.replace("swp_type=27", "swp_type=0"))
+    passed = SubtestResult(race.kernel, race.program, race.subtest, Status.PASS)
+    for sub in (race, other, swapped, passed):
+        program = ProgramResult(race.kernel, race.program, "completed", 1, 1.0, "", [sub])
+        expect.apply(program, "7.3-rc7", rules)
+    assert race.status is Status.XFAIL and "under migration" in race.reason
+    assert other.status is Status.FAIL, "a wrong page content is no race"
+    assert swapped.status is Status.FAIL, "a page missed while really in swap (type 0) is no race"
+    assert passed.status is Status.PASS, "intermittent: a run without the race stays a pass"
+
+
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        ("intermittent = true\n", "intermittent but has no diagnostic"),
+        ('diagnostic = "("\n', "is not a regular expression"),
+        ('intermittent = "yes"\ndiagnostic = "x"\n', "intermittent true or false"),
+    ],
+)
+def test_bad_diagnostic_or_intermittent_is_refused(
+    tmp_path: Path, extra: str, complaint: str
+) -> None:
+    with pytest.raises(InfraError, match=complaint):
+        expect.load(write(tmp_path, RULE + extra))

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <linux/kernel-page-flags.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -43,6 +44,7 @@
 #define MAX_DIAGS	4
 /* memory.reclaim requests to get paged-out pages out of the swap cache */
 #define RECLAIM_ROUNDS	50
+#define WRITEBACK_POLLS	1000
 /* mincore() polls, 10 ms apart, while MADV_WILLNEED's reads complete */
 #define WILLNEED_POLLS	500
 
@@ -430,28 +432,78 @@ static int read_pfns(const struct region *r, uint64_t *pfns)
 }
 
 /*
+ * How many of the @n pages @pfns are in the swap cache, into *@cached, and
+ * how many of those are still being written to swap, into *@writeback.
+ * 0 or a negative errno.
+ */
+static int swap_cache_state(const uint64_t *pfns, size_t n, int *cached,
+			    int *writeback)
+{
+	uint64_t flags;
+	size_t i;
+	int ret;
+
+	*cached = 0;
+	*writeback = 0;
+	for (i = 0; i < n; i++) {
+		ret = kpageflags_read(pfns[i], &flags);
+		if (ret)
+			return ret;
+		if (!(flags & (1ULL << KPF_SWAPCACHE)))
+			continue;
+		(*cached)++;
+		*writeback += !!(flags & (1ULL << KPF_WRITEBACK));
+	}
+	return 0;
+}
+
+/* The kpageflags of each page of @pfns still in the swap cache */
+static void print_swap_cache_pages(const uint64_t *pfns, size_t n)
+{
+	uint64_t flags;
+	char buf[96];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!kpageflags_read(pfns[i], &flags) &&
+		    (flags & (1ULL << KPF_SWAPCACHE)))
+			ksft_print_msg("page %zu: kpageflags %s\n", i,
+				       kpageflags_str(flags, buf, sizeof(buf)));
+}
+
+/*
  * Get the paged-out pages of cgroup @cg, whose frames were @pfns, out of
  * the swap cache with memory.reclaim, until /proc/kpageflags (a signal
- * apart from mincore()) shows none of them there.  A KSFT code.
+ * apart from mincore()) shows none of them there.  Reclaim cannot take a
+ * page whose write to swap is still in flight, and how long that takes is
+ * the host's business under TCG, so a round in which a page is under
+ * writeback is not counted (up to WRITEBACK_POLLS such rounds).  A KSFT
+ * code.
  */
 static int evict_swap_cache(const char *cg, const uint64_t *pfns)
 {
-	int i, ret, cached = 0;
+	int i = 0, polls = 0, ret, cached = 0, writeback = 0;
 
-	for (i = 0; i <= RECLAIM_ROUNDS; i++) {
-		cached = pfns_in_swap_cache(pfns, NR_PAGES);
-		if (cached < 0)
-			return setup_failed("reading /proc/kpageflags", -cached);
-		if (!cached || i == RECLAIM_ROUNDS)
+	for (;;) {
+		ret = swap_cache_state(pfns, NR_PAGES, &cached, &writeback);
+		if (ret)
+			return setup_failed("reading /proc/kpageflags", -ret);
+		if (!cached || i == RECLAIM_ROUNDS || polls == WRITEBACK_POLLS)
 			break;
 		ret = memcg_reclaim(cg);
 		if (ret)
 			return setup_failed("writing memory.reclaim", -ret);
+		if (writeback)
+			polls++;
+		else
+			i++;
 		usleep(10000);
 	}
 	ksft_print_msg(
-		"%d of %d pages in the swap cache after %d memory.reclaim request(s) to their cgroup\n",
-		cached, NR_PAGES, i);
+		"%d of %d pages in the swap cache (%d under writeback) after %d memory.reclaim request(s) to their cgroup, %d more while pages were under writeback\n",
+		cached, NR_PAGES, writeback, i, polls);
+	if (cached)
+		print_swap_cache_pages(pfns, NR_PAGES);
 	/* charged to its own cgroup, clean, unmapped: reclaim must take it */
 	return cached ? KSFT_FAIL : KSFT_PASS;
 }
