@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The README's two commands on a fresh Debian 12, and nothing else: a `debootstrap bookworm`
+# chroot (the default variant: Debian's required and important packages; no python3, no
+# git, no tox) from the Debian mirror this machine's apt already uses, a clean clone of
+# this repository's current branch in it, then, as root inside, `./run` and `./run tests`.
+# Each command's wall time, exit status and log go to WORKDIR/logs/.  Not part of CI.
+#
+#   tools/fresh-debian.sh [WORKDIR]      (as root; default WORKDIR /var/tmp/fresh-debian)
+#
+# WORKDIR/root is made anew on every call.  /proc, /sys and /dev (with /dev/pts, /dev/shm)
+# are mounted into the chroot for the commands' time only (QEMU, chromium), and unmounted on
+# the way out, whatever happens.  Needs root, network to the mirror and to PyPI (tox 4).
+set -euo pipefail
+
+repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
+workdir=$(realpath -m "${1:-/var/tmp/fresh-debian}")
+root=$workdir/root
+logs=$workdir/logs
+checkout=/root/residency-kselftest
+[ "$(id -u)" -eq 0 ] || { echo "fresh-debian: run as root (debootstrap, chroot)" >&2; exit 2; }
+
+say() { echo "fresh-debian: $*"; }
+
+mounted=()
+unmount_all() {
+	local i
+	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+		umount -R "${mounted[i]}" || umount -R -l "${mounted[i]}" || true
+	done
+	mounted=()
+}
+trap unmount_all EXIT
+mount_into() { # mount_into TARGET MOUNT-ARGS...
+	mkdir -p "$root$1"
+	mount "${@:2}" "$root$1"
+	mounted+=("$root$1")
+}
+
+# The mirror: where this machine's apt gets bookworm from.
+mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
+	awk '$2 == "bookworm" { print $1; exit }')
+[ -n "$mirror" ] || { echo "fresh-debian: apt has no bookworm source" >&2; exit 2; }
+command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
+
+if [ -e "$root" ]; then
+	findmnt -R "$root" >/dev/null && { echo "fresh-debian: $root has mounts" >&2; exit 2; }
+	rm -rf "$root"
+fi
+mkdir -p "$root" "$logs"
+say "debootstrap bookworm $root $mirror"
+start=$SECONDS
+debootstrap bookworm "$root" "$mirror" >"$logs/debootstrap.log" 2>&1
+say "debootstrap: $((SECONDS - start)) s"
+
+branch=$(git -C "$repo" rev-parse --abbrev-ref HEAD)
+git clone --quiet --branch "$branch" "$repo" "$root$checkout"
+say "clone: $branch at $(git -C "$root$checkout" log --oneline -1)"
+
+mount_into /proc -t proc proc
+mount_into /sys -t sysfs sysfs
+mount_into /dev --rbind /dev  # /dev/pts and /dev/shm with it
+mount --make-rslave "$root/dev"  # nothing done under it reaches the host's /dev
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+
+# A login shell's environment, nothing of this one's.
+inside() { # inside LOGNAME COMMAND
+	local status=0
+	say "# $2"
+	start=$SECONDS
+	chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		/bin/bash -c "cd $checkout && $2" >"$logs/$1.log" 2>&1 || status=$?
+	say "$2: exit $status, $((SECONDS - start)) s (log: $logs/$1.log)"
+	tail -n 15 "$logs/$1.log" | sed 's/^/    /'
+	return "$status"
+}
+first=0 second=0
+inside first ./run || first=$?
+inside second "./run tests" || second=$?
+unmount_all
+say "first command exit $first, second command exit $second"
+[ "$first" -eq 0 ] && [ "$second" -eq 0 ]
