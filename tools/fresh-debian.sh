@@ -5,16 +5,24 @@
 # this repository's current branch in it, then, as root inside, `./run` and `./run tests`.
 # Each command's wall time, exit status and log go to WORKDIR/logs/.  Not part of CI.
 #
-#   tools/fresh-debian.sh [WORKDIR]      (as root; default WORKDIR /var/tmp/fresh-debian)
+#   tools/fresh-debian.sh [--first] [WORKDIR]   (as root; WORKDIR /var/tmp/fresh-debian)
 #
-# WORKDIR/root is made anew on every call.  /proc, /sys and /dev (with /dev/pts, /dev/shm)
+# --first runs the first command only.  WORKDIR/root is made anew on every call, a copy of
+# the untouched debootstrap result kept in WORKDIR/bookworm (made once; remove it to
+# debootstrap again).  /proc, /sys and /dev (with /dev/pts, /dev/shm)
 # are mounted into the chroot for the commands' time only (QEMU, chromium), and unmounted on
 # the way out, whatever happens.  Needs root, network to the mirror and to PyPI (tox 4).
 set -euo pipefail
 
+only_first=
+if [ "${1:-}" = --first ]; then
+	only_first=1
+	shift
+fi
 repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 workdir=$(realpath -m "${1:-/var/tmp/fresh-debian}")
 root=$workdir/root
+base=$workdir/bookworm
 logs=$workdir/logs
 checkout=/root/residency-kselftest
 [ "$(id -u)" -eq 0 ] || { echo "fresh-debian: run as root (debootstrap, chroot)" >&2; exit 2; }
@@ -46,11 +54,17 @@ if [ -e "$root" ]; then
 	findmnt -R "$root" >/dev/null && { echo "fresh-debian: $root has mounts" >&2; exit 2; }
 	rm -rf "$root"
 fi
-mkdir -p "$root" "$logs"
-say "debootstrap bookworm $root $mirror"
-start=$SECONDS
-debootstrap bookworm "$root" "$mirror" >"$logs/debootstrap.log" 2>&1
-say "debootstrap: $((SECONDS - start)) s"
+mkdir -p "$logs"
+if [ ! -e "$base/.debootstrap-done" ]; then
+	rm -rf "$base"
+	say "debootstrap bookworm $base $mirror"
+	start=$SECONDS
+	debootstrap bookworm "$base" "$mirror" >"$logs/debootstrap.log" 2>&1
+	touch "$base/.debootstrap-done"
+	say "debootstrap: $((SECONDS - start)) s"
+fi
+cp -a "$base" "$root"
+rm "$root/.debootstrap-done"
 
 branch=$(git -C "$repo" rev-parse --abbrev-ref HEAD)
 git clone --quiet --branch "$branch" "$repo" "$root$checkout"
@@ -67,7 +81,7 @@ inside() { # inside LOGNAME COMMAND
 	local status=0
 	say "# $2"
 	start=$SECONDS
-	chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+	chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/bin/bash -c "cd $checkout && $2" >"$logs/$1.log" 2>&1 || status=$?
 	say "$2: exit $status, $((SECONDS - start)) s (log: $logs/$1.log)"
@@ -76,7 +90,7 @@ inside() { # inside LOGNAME COMMAND
 }
 first=0 second=0
 inside first ./run || first=$?
-inside second "./run tests" || second=$?
+[ -n "$only_first" ] || inside second "./run tests" || second=$?
 unmount_all
-say "first command exit $first, second command exit $second"
+say "first command exit $first${only_first:+ (the second not run)}, second command exit $second"
 [ "$first" -eq 0 ] && [ "$second" -eq 0 ]
