@@ -74,7 +74,14 @@ mount_into /proc -t proc proc
 mount_into /sys -t sysfs sysfs
 mount_into /dev --rbind /dev  # /dev/pts and /dev/shm with it
 mount --make-rslave "$root/dev"  # nothing done under it reaches the host's /dev
+# This site's network, as a machine here is set up before anyone logs in: its DNS, and the
+# local CAs its HTTPS goes through (Debian's ca-certificates adds them when ./run installs
+# it; without them pip cannot reach PyPI here).
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if [ -d /usr/local/share/ca-certificates ]; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+fi
 
 # A login shell's environment, nothing of this one's.
 inside() { # inside LOGNAME COMMAND
