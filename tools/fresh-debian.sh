@@ -44,9 +44,12 @@ mount_into() { # mount_into TARGET MOUNT-ARGS...
 	mounted+=("$root$1")
 }
 
-# The mirror: where this machine's apt gets bookworm from.
-mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
-	awk '$2 == "bookworm" { print $1; exit }')
+# The mirrors: where this machine's apt gets bookworm, its updates and its security
+# updates from.  debootstrap's chroot knows only bookworm (the point release: kernel
+# 6.1.176); Debian's installer writes the three, as below.
+sources=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | sort -u |
+	awk '$2 ~ /^bookworm(-updates|-security)?$/ { print "deb " $1 " " $2 " main" }')
+mirror=$(awk '$3 == "bookworm" { print $2 }' <<<"$sources")
 [ -n "$mirror" ] || { echo "fresh-debian: apt has no bookworm source" >&2; exit 2; }
 command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
 
@@ -65,6 +68,8 @@ if [ ! -e "$base/.debootstrap-done" ]; then
 fi
 cp -a "$base" "$root"
 rm "$root/.debootstrap-done"
+echo "$sources" >"$root/etc/apt/sources.list"
+say "sources.list: $(tr '\n' ';' <"$root/etc/apt/sources.list")"
 
 branch=$(git -C "$repo" rev-parse --abbrev-ref HEAD)
 git clone --quiet --branch "$branch" "$repo" "$root$checkout"
