@@ -79,10 +79,16 @@ mount_into /proc -t proc proc
 mount_into /sys -t sysfs sysfs
 mount_into /dev --rbind /dev  # /dev/pts and /dev/shm with it
 mount --make-rslave "$root/dev"  # nothing done under it reaches the host's /dev
-# This site's network, as a machine here is set up before anyone logs in: its DNS, and the
+# This site's network, as a machine here is set up before anyone logs in: its DNS, the
 # local CAs its HTTPS goes through (Debian's ca-certificates adds them when ./run installs
-# it; without them pip cannot reach PyPI here).
+# it; without them pip cannot reach PyPI here), and what this machine's apt is told of its
+# Debian mirror, a frozen copy whose Release files are past their Valid-Until (without it
+# apt refuses experimental's, where linux-source-7.3 is).
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+for option in Acquire::Check-Valid-Until Acquire::Check-Date; do
+	value=$(apt-config dump "$option" | awk '{ print $2 }')
+	[ -z "$value" ] || echo "$option $value" >>"$root/etc/apt/apt.conf.d/99site-mirror"
+done
 if [ -d /usr/local/share/ca-certificates ]; then
 	mkdir -p "$root/usr/local/share/ca-certificates"
 	cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
