@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import pytest
 
+from .debian import load_presets
 from .errors import InfraError
 from .labels import KernelSpec, check_unique, parse_kernel_option
 from .parallel import host_cores
 
+PRESETS = Path(__file__).resolve().parent.parent / "qemu-images" / "kernel-presets.toml"
 ACCELS = ("auto", "kvm", "tcg")
 MACHINES = ("auto", "microvm", "pc")
 DEFAULT_MEMORY = "256M"
@@ -20,19 +22,33 @@ MIN_MEMORY_MB = 96
 MachineOption = Literal["auto", "microvm", "pc"]
 
 
+GROUP = "residency"
+DEST = "residency_"  # every option's attribute on config.option: no plugin's dest is ours
+OLD_TIMEOUT = "--timeout"  # --program-timeout's spelling before pytest-timeout's clashed
+TIMEOUT_PLUGIN = "timeout"  # pytest-timeout's name in the plugin manager
+
+
 def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("residency", "page-residency kselftests under QEMU")
-    add = group.addoption
+    """The suite's options, in their own help group.  Their names are checked against the
+    common pytest plugins (tests/test_plugin_options.py): pytest-timeout, pytest-xdist,
+    pytest-cov, pytest-rerunfailures and others load beside this plugin when installed."""
+    group = parser.getgroup(GROUP, "page-residency kselftests under QEMU")
+
+    def add(name: str, **attrs: Any) -> None:
+        group.addoption(name, dest=DEST + name.removeprefix("--").replace("-", "_"), **attrs)
+
     add(
         "--kernel",
         action="append",
         default=[],
         metavar="[NAME=]SPEC",
-        help="kernel to test: debian:NAME (a Debian cloud kernel preset), a kernel source "
-        "tree (a directory, built here) or a kernel image (bzImage/vmlinuz); repeat for "
-        "several.  NAME= labels it in every report (default: the preset, the tree's branch "
-        "or directory, the image's path).  Default: the Debian cloud kernel of the host's "
-        "suite, fetched with apt",
+        help="kernel to test, told apart by its form: debian:NAME, a Debian cloud kernel "
+        f"fetched with apt (NAME one of {preset_names()}, from qemu-images/kernel-presets.toml); "
+        "a directory, a kernel source tree or a make O= build directory, built here when its "
+        "image is not current; anything else, a kernel image (bzImage, /boot/vmlinuz-*; "
+        "--modules for its modules).  Repeat for a matrix.  NAME= labels it in every report "
+        "(default: debian-NAME, the tree's git branch or directory, the image's file name).  "
+        "Default: the Debian cloud kernel of the host's own suite",
     )
     add(
         "--modules",
@@ -75,11 +91,12 @@ def add_options(parser: pytest.Parser) -> None:
         "(default auto)",
     )
     add(
-        "--timeout",
+        "--program-timeout",
         default=None,
         type=int,
         metavar="SECONDS",
-        help="per-program timeout (default: timeout= from selftests/vm/settings)",
+        help="how long one test program may run in its guest (default: timeout= from "
+        "selftests/vm/settings); also spelled --timeout where pytest-timeout is not installed",
     )
     add(
         "--boot-timeout",
@@ -165,6 +182,14 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def preset_names() -> str:
+    """'6.1, 6.12, ...': the Debian presets --kernel debian:NAME takes."""
+    try:
+        return ", ".join(load_presets(PRESETS))
+    except (OSError, ValueError, KeyError):
+        return f"those of {PRESETS}"
+
+
 _SIZE = re.compile(r"^(\d+)([KMG]?)i?B?$", re.I)
 
 
@@ -222,50 +247,92 @@ class Options:
 
 def read_options(config: pytest.Config) -> Options:
     opt = config.option
-    memory = parse_size_mb(opt.memory or DEFAULT_MEMORY, "--memory")
+    memory = parse_size_mb(opt.residency_memory or DEFAULT_MEMORY, "--memory")
     if memory < MIN_MEMORY_MB:
-        raise InfraError(f"--memory {opt.memory} is too small to boot", "use --memory 128M or more")
-    swap = parse_size_mb(opt.swap, "--swap")
-    if opt.smp is not None and opt.smp < 1:
-        raise InfraError(f"--smp {opt.smp} is not a CPU count", "use --smp 1 or more")
-    if opt.timeout is not None and opt.timeout <= 0:
-        raise InfraError(f"--timeout {opt.timeout} is not positive", "use --timeout 60 or more")
-    if opt.boot_timeout <= 0:
-        raise InfraError(f"--boot-timeout {opt.boot_timeout} is not positive", "use 60 or more")
-    kernels = tuple(parse_kernel_option(value) for value in opt.kernel)
+        raise InfraError(
+            f"--memory {opt.residency_memory} is too small to boot", "use --memory 128M or more"
+        )
+    swap = parse_size_mb(opt.residency_swap, "--swap")
+    if opt.residency_smp is not None and opt.residency_smp < 1:
+        raise InfraError(f"--smp {opt.residency_smp} is not a CPU count", "use --smp 1 or more")
+    timeout, spelled = program_timeout(config)
+    if timeout is not None and timeout <= 0:
+        raise InfraError(f"{spelled} {timeout} is not positive", f"use {spelled} 60 or more")
+    if opt.residency_boot_timeout <= 0:
+        raise InfraError(
+            f"--boot-timeout {opt.residency_boot_timeout} is not positive", "use 60 or more"
+        )
+    kernels = tuple(parse_kernel_option(value) for value in opt.residency_kernel)
     check_unique([k.label for k in kernels if k.label])
-    if opt.modules and len(kernels) != 1:
+    if opt.residency_modules and len(kernels) != 1:
         raise InfraError(
             "--modules needs exactly one --kernel image to belong to",
             "pass one --kernel PATH with its --modules DIR",
         )
-    subtests = tuple(parse_subtest(value) for value in opt.subtest)
+    subtests = tuple(parse_subtest(value) for value in opt.residency_subtest)
     return Options(
-        baseline=Path(opt.baseline) if opt.baseline else None,
+        baseline=Path(opt.residency_baseline) if opt.residency_baseline else None,
         subtests=subtests,
-        bisect=opt.bisect,
+        bisect=opt.residency_bisect,
         kernels=kernels,
-        modules=Path(opt.modules) if opt.modules else None,
+        modules=Path(opt.residency_modules) if opt.residency_modules else None,
         memory_mb=memory,
         swap_mb=swap,
-        smp=opt.smp,
-        accel=opt.accel,
-        timeout=opt.timeout,
-        boot_timeout=opt.boot_timeout,
-        results=Path(opt.results) if opt.results else None,
-        cache_dir=Path(opt.cache_dir) if opt.cache_dir else None,
-        expectations=Path(opt.expectations) if opt.expectations else None,
+        smp=opt.residency_smp,
+        accel=opt.residency_accel,
+        timeout=timeout,
+        boot_timeout=opt.residency_boot_timeout,
+        results=Path(opt.residency_results) if opt.residency_results else None,
+        cache_dir=Path(opt.residency_cache_dir) if opt.residency_cache_dir else None,
+        expectations=Path(opt.residency_expectations) if opt.residency_expectations else None,
         # Under --bisect a known failure must not make a bad commit look good.
-        use_expectations=not opt.no_expectations and not opt.bisect,
-        selftests=Path(opt.selftests) if opt.selftests else None,
-        retry_failed=opt.retry_failed and not opt.bisect,
-        refresh_kernels=opt.refresh_kernels,
-        merge_config=opt.merge_config,
-        machine=cast(MachineOption, opt.machine),
+        use_expectations=not opt.residency_no_expectations and not opt.residency_bisect,
+        selftests=Path(opt.residency_selftests) if opt.residency_selftests else None,
+        retry_failed=opt.residency_retry_failed and not opt.residency_bisect,
+        refresh_kernels=opt.residency_refresh_kernels,
+        merge_config=opt.residency_merge_config,
+        machine=cast(MachineOption, opt.residency_machine),
         workers=given_workers(config),
         keyword=str(getattr(opt, "keyword", "") or ""),
-        memory_given=opt.memory is not None,
+        memory_given=opt.residency_memory is not None,
     )
+
+
+def add_old_spellings(parser: pytest.Parser, plugins: pytest.PytestPluginManager) -> None:
+    """After every plugin has added its options (pytest_load_initial_conftests): the old
+    spelling of --program-timeout, where no plugin took the name."""
+    if not plugins.hasplugin(TIMEOUT_PLUGIN):
+        parser.getgroup(GROUP).addoption(
+            OLD_TIMEOUT,
+            dest=DEST + "old_timeout",
+            default=None,
+            type=int,
+            metavar="SECONDS",
+            help="the old spelling of --program-timeout (pytest-timeout's option where that "
+            "plugin is installed)",
+        )
+
+
+def program_timeout(config: pytest.Config) -> tuple[int | None, str]:
+    """--program-timeout, or its old spelling --timeout, and the spelling given.  With
+    pytest-timeout installed, --timeout is that plugin's: a limit on each whole kernel x
+    program test, boots included, that stops it without a result.  An old command line
+    must not silently mean that."""
+    opt = config.option
+    if opt.residency_program_timeout is not None:
+        return opt.residency_program_timeout, "--program-timeout"
+    old = getattr(opt, DEST + "old_timeout", None)
+    if old is not None:
+        return old, OLD_TIMEOUT
+    given = [a for a in config.invocation_params.args if str(a).split("=")[0] == OLD_TIMEOUT]
+    if given and config.pluginmanager.hasplugin(TIMEOUT_PLUGIN):
+        raise InfraError(
+            "--timeout is pytest-timeout's option here (that plugin is installed): it would "
+            "stop a whole kernel x program test, boots included, without a result",
+            "give the per-program timeout as --program-timeout SECONDS (its new name); "
+            "pytest-timeout's own limit, if you really want one, as -o timeout=SECONDS",
+        )
+    return None, "--program-timeout"
 
 
 def given_workers(config: pytest.Config) -> int | None:

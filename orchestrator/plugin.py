@@ -21,7 +21,7 @@ from .assemble import assemble
 from .board import Board
 from .errors import InfraError, InfraRecord
 from .lab import Lab
-from .options import add_options, read_options
+from .options import add_old_spellings, add_options, read_options
 from .plan import Plan, prepare
 from .progress import Progress
 from .report import RunReport, point_latest, terminal_summary, write_reports
@@ -35,6 +35,12 @@ BOARD_KEY = pytest.StashKey[Board]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> None:
+    """Every plugin installed is loaded by now, its options added; the command line is not
+    parsed yet."""
+    add_old_spellings(parser, early_config.pluginmanager)
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -62,7 +68,7 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
         except InfraError as e:
             progress.close()
             status = verdict.EXIT_INFRA
-            if config.option.bisect:
+            if config.option.residency_bisect:
                 record = [InfraRecord.of("all", "prepare", e)]
                 status = verdict.bisect_status(status, record)
             _infra_exit(f"infrastructure error: {e.one_line()}", status)
@@ -84,7 +90,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     plan = config.stash[PLAN_KEY]
     config.stash[LAB_KEY] = Lab(plan)
     if not _is_worker(config):
-        board = Board(config.stash[PROGRESS_KEY], Path(plan.run_dir), config.option.console)
+        board = Board(
+            config.stash[PROGRESS_KEY], Path(plan.run_dir), config.option.residency_console
+        )
         board.start()
         config.stash[BOARD_KEY] = board
 

@@ -4,9 +4,16 @@ shows, with the same markers the live console is driven by."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from .console import ANY_NONCE, END_RE, READY_RE, START_RE, BootInfo, Execution, boot_info, clean
 from .console import finished as finished_execution
+
+
+def read_console_log(path: Path) -> str:
+    """A saved console log as it was written: its line ends untouched.  (Text mode would
+    read the serial console's "\\r\\r\\n" as two line ends, a blank line after every line.)"""
+    return path.read_bytes().decode(errors="replace")
 
 
 def replay_console(log: str) -> tuple[BootInfo | None, list[Execution]]:

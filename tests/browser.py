@@ -15,7 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-INSTALL = "apt-get install chromium chromium-driver (see .ci/run)"
+INSTALL = "apt-get install chromium chromium-driver (./run tests does)"
 
 
 def _find(*names: str) -> str | None:

@@ -12,6 +12,8 @@ import pytest
 from orchestrator.cache import default_cache_dir
 from orchestrator.upstream import unpack_source_deb
 
+pytest_plugins = ["pytester"]  # tests/test_plugin_options.py parses command lines with it
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -33,7 +33,7 @@ from orchestrator.lab import evaluate
 from orchestrator.parts import BootRecord, Parts
 from orchestrator.plan import Built, Plan, PlannedKernel
 from orchestrator.qemu import VmConfig
-from orchestrator.replay import replay_console
+from orchestrator.replay import read_console_log, replay_console
 from orchestrator.report import write_reports
 from orchestrator.run import ProgramResult, merge_retry
 
@@ -65,7 +65,7 @@ def _replay(
     results = []
     for number, log in enumerate(logs, 1):
         name = f"console/{kernel}/{log.name}"
-        boot, executions = replay_console(log.read_text())
+        boot, executions = replay_console(read_console_log(log))
         assert boot is not None, log
         if run_dir is not None:
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)

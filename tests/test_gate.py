@@ -17,7 +17,7 @@ from orchestrator.assemble import assemble
 from orchestrator.baseline import classify
 from orchestrator.console import BootInfo, Execution
 from orchestrator.errors import InfraError
-from orchestrator.replay import replay_console
+from orchestrator.replay import read_console_log, replay_console
 from orchestrator.report import RunReport, junit_xml, terminal_summary, write_reports
 from orchestrator.run import ProgramResult, SubtestResult
 from orchestrator.run import classify as classify_run
@@ -67,7 +67,7 @@ def recorded(kernel: str, label: str) -> list[ProgramResult]:
     """The programs of the recorded real run of @kernel, labelled @label."""
     programs: list[ProgramResult] = []
     for log in sorted((MATRIX / kernel).glob("*.log")):
-        _, executions = replay_console(log.read_text())
+        _, executions = replay_console(read_console_log(log))
         programs += [classify_run(label, e) for e in executions]
     return programs
 

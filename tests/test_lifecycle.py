@@ -45,11 +45,19 @@ def test_shutdown_ends_qemu_when_the_guest_leaves(tmp_path: Path, append: str) -
     assert not guest.alive
 
 
+def _default_sigint() -> None:
+    # A run started in the background of a non-interactive shell (`cmd &`, as a CI script
+    # may) inherits SIGINT ignored, and Python then leaves it ignored: the run this test
+    # interrupts must be one a Ctrl-C reaches.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(results: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "--results", str(results),
          "--selftests", "tests/faults", *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_default_sigint,
     )  # fmt: skip
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import ktap
-from orchestrator.replay import replay_console
+from orchestrator.replay import read_console_log, replay_console
 from orchestrator.run import classify
 from orchestrator.status import Status
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
-CONSOLE = (RECORDED / "debian-6.1-console.log").read_text()
+CONSOLE = read_console_log(RECORDED / "debian-6.1-console.log")
 
 
 def test_boot_line_gives_the_guest_facts() -> None:

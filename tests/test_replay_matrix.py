@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator import expect
 from orchestrator.lab import evaluate
-from orchestrator.replay import replay_console
+from orchestrator.replay import read_console_log, replay_console
 from orchestrator.run import ProgramResult
 
 MATRIX = Path(__file__).parent / "fixtures" / "recorded" / "matrix"
@@ -30,7 +30,7 @@ def replayed(kernel: str) -> dict[str, ProgramResult]:
     version = KERNELS[kernel]["version"]
     results: dict[str, ProgramResult] = {}
     for log in sorted((MATRIX / kernel).glob("*.log")):
-        _, executions = replay_console(log.read_text())
+        _, executions = replay_console(read_console_log(log))
         for execution in executions:
             assert execution.program not in results, f"{execution.program} ran twice"
             results[execution.program] = evaluate(kernel, version, execution, rules)
@@ -48,7 +48,7 @@ def test_the_recording_covers_every_program_on_four_kernels() -> None:
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_each_boot_shows_the_recorded_guest(kernel: str) -> None:
     for log in sorted((MATRIX / kernel).glob("*.log")):
-        boot, _ = replay_console(log.read_text())
+        boot, _ = replay_console(read_console_log(log))
         assert boot is not None, log
         assert boot.uname == KERNELS[kernel]["uname_r"]
         assert boot.swap_kb == KERNELS[kernel]["swap_kb"]

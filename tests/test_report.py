@@ -193,14 +193,14 @@ RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 
 def replayed_report() -> RunReport:
     """The recorded debian-7.2 programs (with real failures) as one run's report."""
-    from orchestrator.replay import replay_console
+    from orchestrator.replay import read_console_log, replay_console
     from orchestrator.run import classify
 
     report = sample_report()
     report.infrastructure_errors = []
     report.programs = []
     for log in sorted((RECORDED / "matrix" / "debian-7.2").glob("*.log")):
-        _, executions = replay_console(log.read_text())
+        _, executions = replay_console(read_console_log(log))
         report.programs += [classify(report.kernels[0].name, e) for e in executions]
     return report
 
