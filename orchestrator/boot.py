@@ -19,7 +19,8 @@ from typing import Protocol, TextIO
 import pexpect
 
 from .console import BootInfo, Console, Execution
-from .errors import InfraError
+from .errors import BootCrash, InfraError
+from .oops import oops_fingerprint
 from .qemu import Machine, VmConfig, guest_command
 from .swap import write_swap_image
 
@@ -111,12 +112,18 @@ class QemuGuest:
         if isinstance(ready, str):
             tail = self._console.tail()
             self.kill()
-            raise InfraError(
-                f"kernel {self.image.name} did not boot: {ready} (last console line: {tail!r})",
+            cause = f"kernel {self.image.name} did not boot: {ready} (last console line: {tail!r})"
+            fix = (
                 f"read {self.console_log}; check that the image boots on x86 with "
-                "console=ttyS0, or raise --boot-timeout",
-                untestable=True,
+                "console=ttyS0, or raise --boot-timeout"
             )
+            try:
+                fingerprint = oops_fingerprint(self.console_log.read_text(errors="replace"))
+            except OSError:
+                fingerprint = ""
+            if fingerprint:
+                raise BootCrash(f"{cause}: {fingerprint}", fix, fingerprint)
+            raise InfraError(cause, fix, untestable=True)
         return ready
 
     def console_tail(self) -> str:

@@ -24,6 +24,17 @@ class InfraError(Exception):
         return f"{self.cause} -- fix: {self.fix}"
 
 
+class BootCrash(InfraError):
+    """A guest whose kernel oopsed or panicked before it was ready (@fingerprint: the
+    oops's first line).  The kernel crashed, not the machine: on a TCG host this can be a
+    one-off (text patching racing across vCPUs), so it says nothing lasting about the QEMU
+    machine type the guest was booted on."""
+
+    def __init__(self, cause: str, fix: str, fingerprint: str) -> None:
+        super().__init__(cause, fix, untestable=True)
+        self.fingerprint = fingerprint
+
+
 @dataclass(frozen=True)
 class InfraRecord:
     """An infrastructure error as the reports keep it: which kernel, at which step."""

@@ -13,7 +13,7 @@ from . import baseline, expect, verdict
 from .beacon import Beacon
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
-from .errors import InfraError, InfraRecord
+from .errors import BootCrash, InfraError, InfraRecord
 from .machine import boot_verdict, proven_failure, remember_failure
 from .parts import BootRecord, Parts
 from .plan import Plan, PlannedKernel
@@ -106,9 +106,12 @@ class Lab:
                 return self._start(kernel, memory_mb)
             except InfraError as e:
                 failure = e.cause
+                # A kernel that oopsed proves nothing lasting about the machine type: pc
+                # for this process, microvm again for the next.
+                lasting = not isinstance(e, BootCrash)
             kernel = self._fall_back(kernel, failure)
             guest = self._boot_or_break(kernel, memory_mb)
-            if self.plan.cache:
+            if self.plan.cache and lasting:
                 remember_failure(Path(self.plan.cache), kernel.identity.image_sha256, failure)
             return guest
         return self._boot_or_break(kernel, memory_mb)

@@ -12,15 +12,18 @@ import pytest
 from orchestrator.assemble import assemble
 from orchestrator.boot import SystemUnderTest
 from orchestrator.console import BootInfo, Execution
-from orchestrator.errors import InfraError
+from orchestrator.errors import BootCrash, InfraError
 from orchestrator.guestmem import load_program_memory
 from orchestrator.kernel import ImageSource, KernelIdentity
 from orchestrator.lab import Lab
 from orchestrator.machine import proven_failure
+from orchestrator.oops import oops_fingerprint
 from orchestrator.parts import Parts
 from orchestrator.plan import Built, Plan, PlannedKernel
 from orchestrator.qemu import VmConfig
 from orchestrator.verdict import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 
 PASS = "TAP version 13\n1..2\nok 1 a\nok 2 b\n"
 FAIL = "TAP version 13\n1..2\nok 1 a\nnot ok 2 b\n"
@@ -218,6 +221,36 @@ def test_a_failed_microvm_boot_falls_back_to_pc_and_is_remembered(tmp_path: Path
     other, events = machine_lab(plan, {"microvm", "pc"})
     other.run("k1", "p1")
     assert events[0] == "boot pc /k1 /i-pci"
+
+
+class OopsOnMicrovm(MachineGuest):
+    """A kernel that oopsed while booting on microvm, as 7.3-rc7 once did under TCG
+    (its console log is a fixture); on pc it boots."""
+
+    def boot(self) -> BootInfo:
+        if self.kernel.machine == "microvm":
+            self.events.append("boot microvm")
+            log = RECORDED / "debian-7.3-boot-int3-oops-console.log"
+            fingerprint = oops_fingerprint(log.read_text())
+            raise BootCrash(f"did not boot: QEMU exited: {fingerprint}", "read it", fingerprint)
+        return super().boot()
+
+
+def test_a_kernel_oops_on_microvm_falls_back_but_is_not_remembered(tmp_path: Path) -> None:
+    plan = microvm_plan(tmp_path)
+    events: list[str] = []
+
+    def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
+        return OopsOnMicrovm(log, kernel, {"microvm", "pc"}, events)
+
+    lab = Lab(plan, start)
+    assert not lab.run("k1", "p1").failed
+    lab.close()
+    assert [e for e in events if e.startswith("boot")] == ["boot microvm", "boot pc /k1 /i-pci"]
+    entry = assemble(plan, 0).to_json()["kernels"][0]
+    assert "Oops: int3" in entry["machine_why"]
+    # The kernel crashed, not the machine: the next process tries microvm again.
+    assert proven_failure(Path(plan.cache), plan.kernels[0].identity.image_sha256) is None
 
 
 def test_a_kernel_that_boots_nowhere_is_one_infrastructure_error(tmp_path: Path) -> None:
