@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <linux/kernel-page-flags.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -420,7 +419,7 @@ static int read_pfns(const struct region *r, uint64_t *pfns)
 			return skip(
 				"cannot follow the pages into the swap cache: pagemap hides PFNs (needs CAP_SYS_ADMIN)");
 	}
-	ret = pfns_in_swap_cache(pfns, NR_PAGES);
+	ret = pfns_in_swap_cache(pfns, NR_PAGES, NULL);
 	if (ret < 0)
 		return skip("cannot read /proc/kpageflags: %s", errno_name(-ret));
 	if (ret) {
@@ -429,46 +428,6 @@ static int read_pfns(const struct region *r, uint64_t *pfns)
 		return KSFT_FAIL;
 	}
 	return KSFT_PASS;
-}
-
-/*
- * How many of the @n pages @pfns are in the swap cache, into *@cached, and
- * how many of those are still being written to swap, into *@writeback.
- * 0 or a negative errno.
- */
-static int swap_cache_state(const uint64_t *pfns, size_t n, int *cached,
-			    int *writeback)
-{
-	uint64_t flags;
-	size_t i;
-	int ret;
-
-	*cached = 0;
-	*writeback = 0;
-	for (i = 0; i < n; i++) {
-		ret = kpageflags_read(pfns[i], &flags);
-		if (ret)
-			return ret;
-		if (!(flags & (1ULL << KPF_SWAPCACHE)))
-			continue;
-		(*cached)++;
-		*writeback += !!(flags & (1ULL << KPF_WRITEBACK));
-	}
-	return 0;
-}
-
-/* The kpageflags of each page of @pfns still in the swap cache */
-static void print_swap_cache_pages(const uint64_t *pfns, size_t n)
-{
-	uint64_t flags;
-	char buf[96];
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!kpageflags_read(pfns[i], &flags) &&
-		    (flags & (1ULL << KPF_SWAPCACHE)))
-			ksft_print_msg("page %zu: kpageflags %s\n", i,
-				       kpageflags_str(flags, buf, sizeof(buf)));
 }
 
 /*
@@ -485,9 +444,9 @@ static int evict_swap_cache(const char *cg, const uint64_t *pfns)
 	int i = 0, polls = 0, ret, cached = 0, writeback = 0;
 
 	for (;;) {
-		ret = swap_cache_state(pfns, NR_PAGES, &cached, &writeback);
-		if (ret)
-			return setup_failed("reading /proc/kpageflags", -ret);
+		cached = pfns_in_swap_cache(pfns, NR_PAGES, &writeback);
+		if (cached < 0)
+			return setup_failed("reading /proc/kpageflags", -cached);
 		if (!cached || i == RECLAIM_ROUNDS || polls == WRITEBACK_POLLS)
 			break;
 		ret = memcg_reclaim(cg);
@@ -503,7 +462,7 @@ static int evict_swap_cache(const char *cg, const uint64_t *pfns)
 		"%d of %d pages in the swap cache (%d under writeback) after %d memory.reclaim request(s) to their cgroup, %d more while pages were under writeback\n",
 		cached, NR_PAGES, writeback, i, polls);
 	if (cached)
-		print_swap_cache_pages(pfns, NR_PAGES);
+		print_pfns_in_swap_cache(pfns, NR_PAGES);
 	/* charged to its own cgroup, clean, unmapped: reclaim must take it */
 	return cached ? KSFT_FAIL : KSFT_PASS;
 }

@@ -1828,19 +1828,37 @@ const char *siginfo_str(const siginfo_t *si, char *buf, size_t len)
 	return buf;
 }
 
-int pfns_in_swap_cache(const uint64_t *pfns, size_t n)
+int pfns_in_swap_cache(const uint64_t *pfns, size_t n, int *writeback)
 {
 	uint64_t flags;
-	int ret, cached = 0;
+	int ret, cached = 0, busy = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		ret = kpageflags_read(pfns[i], &flags);
 		if (ret)
 			return ret;
-		cached += !!(flags & (1ULL << KPF_SWAPCACHE));
+		if (!(flags & (1ULL << KPF_SWAPCACHE)))
+			continue;
+		cached++;
+		busy += !!(flags & (1ULL << KPF_WRITEBACK));
 	}
+	if (writeback)
+		*writeback = busy;
 	return cached;
+}
+
+void print_pfns_in_swap_cache(const uint64_t *pfns, size_t n)
+{
+	uint64_t flags;
+	char buf[96];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!kpageflags_read(pfns[i], &flags) &&
+		    (flags & (1ULL << KPF_SWAPCACHE)))
+			ksft_print_msg("page %zu: kpageflags %s\n", i,
+				       kpageflags_str(flags, buf, sizeof(buf)));
 }
 
 const char *kpageflags_str(uint64_t flags, char *buf, size_t len)

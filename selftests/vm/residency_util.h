@@ -550,9 +550,13 @@ int kpageflags_read(uint64_t pfn, uint64_t *flags);
 
 /*
  * How many of the @n frames @pfns /proc/kpageflags shows in the swap cache
- * (KPF_SWAPCACHE), or a negative errno.
+ * (KPF_SWAPCACHE), or a negative errno.  @writeback, if not NULL, gets how
+ * many of those are still being written to swap (KPF_WRITEBACK).
  */
-int pfns_in_swap_cache(const uint64_t *pfns, size_t n);
+int pfns_in_swap_cache(const uint64_t *pfns, size_t n, int *writeback);
+
+/* Print the kpageflags of each of the @n frames @pfns in the swap cache */
+void print_pfns_in_swap_cache(const uint64_t *pfns, size_t n);
 
 /* The flags of a kpageflags entry a swapped-out page may show, for diagnostics */
 const char *kpageflags_str(uint64_t flags, char *buf, size_t len);
