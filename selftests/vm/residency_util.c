@@ -2611,3 +2611,92 @@ void view_environment(void)
 	if (!proc_field_kb("/proc/meminfo", "SwapTotal", &kb))
 		ksft_print_msg("SwapTotal: %lu kB\n", kb);
 }
+
+static int memory_pressure_run(struct region *r)
+{
+	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
+	double t0, t1, t2;
+	bool ok = true;
+	int code, ret;
+
+	if (!swap_present())
+		return skip("no swap configured");
+	ret = proc_field_kb("/proc/meminfo", "MemTotal", &mem_total);
+	if (!ret)
+		ret = proc_field_kb("/proc/meminfo", "SwapFree", &swap_free);
+	if (ret)
+		return setup_failed("reading /proc/meminfo", -ret);
+	want_kb = mem_total / 4 * 5;
+	limit_kb = mem_total + swap_free / 5 * 4;
+	if (want_kb > limit_kb)
+		return skip(
+			"swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
+			want_kb, mem_total, swap_free);
+
+	code = setup_region(r, want_kb / (sys_pagesize() / 1024));
+	if (code != KSFT_PASS)
+		return code;
+	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
+		       r->npages * sys_pagesize() >> 20, mem_total, swap_free);
+	t0 = now_seconds();
+	region_fill(r);
+	t1 = now_seconds();
+	smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL);
+	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
+		       swap_kb);
+
+	ok &= check_region(r, shmem_req(r, 0), shmem_req(r, 0),
+			   "under pressure");
+	t2 = now_seconds();
+	ok &= check_region_content(r, true, shmem_req(r, 0),
+				   "checked again while reading back");
+	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
+		       now_seconds() - t2);
+	return pass_if(ok);
+}
+
+#define PAGE_CLUSTER		"/proc/sys/vm/page-cluster"
+/*
+ * The kernel's default, 8 pages of swap readahead (sysctl/vm.rst; set by
+ * swap_readahead_setup() for 16 MiB of RAM or more)
+ */
+#define PAGE_CLUSTER_DEFAULT	"3"
+
+static int memory_pressure_scenario(struct region *r)
+{
+	struct knob cluster = { 0 };
+	int code, ret;
+
+	ret = knob_set(&cluster, PAGE_CLUSTER, PAGE_CLUSTER_DEFAULT);
+	if (ret) {
+		ksft_print_msg("vm.page-cluster %s: setting it to %s failed with %s; going on with it as it is\n",
+			       cluster.saved[0] ? cluster.saved : "unknown",
+			       PAGE_CLUSTER_DEFAULT, errno_name(ret));
+		/* nothing was changed, nothing to put back */
+		cluster.saved[0] = '\0';
+	} else {
+		ksft_print_msg("vm.page-cluster %s -> %s (the kernel's default) for this scenario\n",
+			       cluster.saved, PAGE_CLUSTER_DEFAULT);
+	}
+	code = memory_pressure_run(r);
+	knob_restore(&cluster);
+	return code;
+}
+
+void memory_pressure_main(struct backend *b)
+{
+	static const struct subtest tests[] = {
+		{ "memory_pressure", memory_pressure_scenario, 1U << 0 },
+	};
+	const struct suite suite = {
+		.tests = tests,
+		.nr_tests = ARRAY_SIZE(tests),
+		.backends = b,
+		.nr_backends = 1,
+		.pagemap = true,
+		.environment = view_environment,
+		.run = run_timed,
+	};
+
+	suite_main(&suite);
+}

@@ -1154,4 +1154,28 @@ int run_timed(const struct subtest *t, struct region *r);
 /* A suite's environment: euid, MemTotal and SwapTotal */
 void view_environment(void);
 
+/*
+ * Real memory pressure: write more memory than the machine has RAM, ~1.25
+ * x MemTotal (but never more than MemTotal plus 80% of the free swap: a
+ * SKIP), into the region, let reclaim swap what does not fit out, then
+ * check every page by the three interfaces (the invariant above, and for
+ * shmem SEEK_DATA on every page: pagemap.rst names it as the interface
+ * that tells pages present or swapped out from holes), and read every
+ * page back, checking it again right before.  "# written in", "# checked
+ * in" and "read back in" lines say how long each part took.
+ *
+ * For its duration vm.page-cluster is the kernel's default, 3 (swap
+ * readahead of 8 pages), and the value found is put back afterwards,
+ * whatever the result: the guest sets 0 so that a single-page test swaps
+ * in exactly the page it touches, but reading back memory that does not
+ * fit in RAM is what readahead is for, and the default is how the kernel
+ * runs.  A sysctl that cannot be set is said in a "#" line; the scenario
+ * holds the same contracts either way.
+ *
+ * The whole program of such a test: the scenario on backend @b, reported
+ * as "<name of @b>_memory_pressure", timed (run_timed()), after the
+ * environment banner (view_environment()).
+ */
+__noreturn void memory_pressure_main(struct backend *b);
+
 #endif /* __RESIDENCY_UTIL_H */

@@ -1,29 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The invariant a memory dumper such as CRIU relies on: every page that
- * holds data can be found, and reads back intact.
+ * The invariant a memory dumper such as CRIU relies on: every page of
+ * shmem (memfd, MAP_SHARED|MAP_ANONYMOUS) that holds data can be found,
+ * and reads back intact.
  *
- * For private anonymous memory, a page with data is PRESENT or SWAP in
- * /proc/self/pagemap.  For shmem (memfd, MAP_SHARED|MAP_ANONYMOUS) pagemap
- * is not enough: the page table entry of a swapped-out shmem page is
- * cleared, and a process that never touched a page has no entry at all
- * (Documentation/admin-guide/mm/pagemap.rst, "Exceptions for Shared
- * Memory").  There a page with data must be PRESENT or SWAP, or resident
- * according to mincore(), or data according to lseek(SEEK_DATA) on the
- * backing file; and since that document names SEEK_DATA as the interface
- * that tells pages present or swapped out from holes, every shmem page
- * with data must also be found by SEEK_DATA.  The backing file of a
- * MAP_SHARED|MAP_ANONYMOUS mapping is /proc/self/map_files/<start>-<end>,
- * which only CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE may open.
+ * pagemap is not enough for shmem: the page table entry of a swapped-out
+ * shmem page is cleared, and a process that never touched a page has no
+ * entry at all (Documentation/admin-guide/mm/pagemap.rst, "Exceptions for
+ * Shared Memory").  There a page with data must be PRESENT or SWAP, or
+ * resident according to mincore(), or data according to lseek(SEEK_DATA)
+ * on the backing file; and since that document names SEEK_DATA as the
+ * interface that tells pages present or swapped out from holes, every
+ * shmem page with data must also be found by SEEK_DATA.  The backing file
+ * of a MAP_SHARED|MAP_ANONYMOUS mapping is
+ * /proc/self/map_files/<start>-<end>, which only CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE may open.
  *
- * Each page is written with a pattern that encodes its index, checked by
- * all three interfaces without being touched, then read back.  Scenarios:
- * all pages resident, all paged out, every other page paged out, the
- * linux-mm case of a child that inherits swapped-out shmem from a parent
- * that then unmaps it, and real memory pressure: more memfd or private
- * anonymous memory than the machine has RAM.  Page-out is MADV_PAGEOUT
- * confirmed by /proc/vmstat pswpout; the scenarios that need swap skip
- * without it.
+ * Each of 128 pages is written with a pattern that encodes its index,
+ * checked by all three interfaces without being touched, then read back
+ * (the page views of residency_util.h).  Scenarios: all pages resident,
+ * all paged out, every other page paged out, and the linux-mm case of a
+ * child that inherits swapped-out shmem from a parent that then unmaps
+ * it.  Page-out is MADV_PAGEOUT confirmed by /proc/vmstat pswpout; the
+ * scenarios that need swap skip without it.  The same invariant under
+ * real memory pressure, more memory than the machine has RAM, is
+ * shmem_pressure's (memfd) and anon_pressure's (private anonymous).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,13 +49,11 @@
 enum {
 	BACKEND_MEMFD,
 	BACKEND_SHARED_ANON,
-	BACKEND_PRIVATE_ANON,
 	NR_BACKENDS,
 };
 
 #define ON_MEMFD		(1U << BACKEND_MEMFD)
 #define ON_SHARED_ANON		(1U << BACKEND_SHARED_ANON)
-#define ON_PRIVATE_ANON		(1U << BACKEND_PRIVATE_ANON)
 
 /*
  * The regions of MAP_SHARED|MAP_ANONYMOUS memory get the map_files file
@@ -66,8 +65,6 @@ static struct backend backends[NR_BACKENDS] = {
 			    .required = true },
 	[BACKEND_SHARED_ANON] = { .name = "shared_anon",
 				  .kind = MEM_SHARED_ANON },
-	[BACKEND_PRIVATE_ANON] = { .name = "private_anon",
-				   .kind = MEM_PRIVATE_ANON },
 };
 
 /* What the forked child of the fork scenario reports through a pipe */
@@ -294,53 +291,6 @@ static int scenario_fork_after_swapout(struct region *r)
 	return rep.code;
 }
 
-/*
- * Write more memory than the machine has RAM, ~1.25 x MemTotal, but never
- * more than MemTotal plus 80% of the free swap, then check every page.
- */
-static int scenario_memory_pressure(struct region *r)
-{
-	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
-	double t0, t1, t2;
-	bool ok = true;
-	int code, ret;
-
-	if (!swap_present())
-		return skip("no swap configured");
-	ret = proc_field_kb("/proc/meminfo", "MemTotal", &mem_total);
-	if (!ret)
-		ret = proc_field_kb("/proc/meminfo", "SwapFree", &swap_free);
-	if (ret)
-		return setup_failed("reading /proc/meminfo", -ret);
-	want_kb = mem_total / 4 * 5;
-	limit_kb = mem_total + swap_free / 5 * 4;
-	if (want_kb > limit_kb)
-		return skip(
-			"swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
-			want_kb, mem_total, swap_free);
-
-	code = setup_region(r, want_kb / (sys_pagesize() / 1024));
-	if (code != KSFT_PASS)
-		return code;
-	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
-		       r->npages * sys_pagesize() >> 20, mem_total, swap_free);
-	t0 = now_seconds();
-	region_fill(r);
-	t1 = now_seconds();
-	smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL);
-	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
-		       swap_kb);
-
-	ok &= check_region(r, shmem_req(r, 0), shmem_req(r, 0),
-			   "under pressure");
-	t2 = now_seconds();
-	ok &= check_region_content(r, true, shmem_req(r, 0),
-				   "checked again while reading back");
-	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
-		       now_seconds() - t2);
-	return pass_if(ok);
-}
-
 static const struct subtest scenarios[] = {
 	{ "all_resident", scenario_all_resident, ON_MEMFD },
 	{ "all_paged_out", scenario_all_paged_out, ON_MEMFD },
@@ -351,8 +301,6 @@ static const struct subtest scenarios[] = {
 	{ "half_paged_out", scenario_half_paged_out, ON_SHARED_ANON },
 	{ "fork_child_after_swapout", scenario_fork_after_swapout,
 	  ON_SHARED_ANON },
-	{ "memory_pressure", scenario_memory_pressure,
-	  ON_MEMFD | ON_PRIVATE_ANON },
 };
 
 /* Scenario by scenario, each on its backends */
