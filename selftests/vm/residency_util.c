@@ -2669,13 +2669,14 @@ static int memory_pressure_scenario(struct region *r)
 
 	ret = knob_set(&cluster, PAGE_CLUSTER, PAGE_CLUSTER_DEFAULT);
 	if (ret) {
-		ksft_print_msg("vm.page-cluster %s: setting it to %s failed with %s; going on with it as it is\n",
-			       cluster.saved[0] ? cluster.saved : "unknown",
-			       PAGE_CLUSTER_DEFAULT, errno_name(ret));
+		ksft_print_msg(
+			"vm.page-cluster %s: setting it to %s failed with %s; going on with it as it is\n",
+			cluster.saved[0] ? cluster.saved : "unknown",
+			PAGE_CLUSTER_DEFAULT, errno_name(ret));
 		/* nothing was changed, nothing to put back */
 		cluster.saved[0] = '\0';
 	} else {
-		ksft_print_msg("vm.page-cluster %s -> %s (the kernel's default) for this scenario\n",
+		ksft_print_msg("vm.page-cluster %s -> %s (the default) for this scenario\n",
 			       cluster.saved, PAGE_CLUSTER_DEFAULT);
 	}
 	code = memory_pressure_run(r);
