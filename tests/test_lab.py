@@ -315,7 +315,8 @@ def test_guest_memory_file(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="not valid TOML"):
         load_program_memory(sizes, ("a",))
     shipped = Path(__file__).resolve().parent.parent / "qemu-images" / "guest-memory.toml"
-    assert load_program_memory(shipped, ("shmem_visibility",)) == {"shmem_visibility": 128}
+    programs = ("shmem_visibility", "shmem_pressure", "anon_pressure")
+    assert load_program_memory(shipped, programs) == {"shmem_pressure": 128, "anon_pressure": 128}
 
 
 def test_programs_with_a_guest_of_their_own_size_go_first() -> None:

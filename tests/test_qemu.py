@@ -38,12 +38,12 @@ def test_default_kernel_runs_the_suite_and_rebuilds_nothing_twice(tmp_path: Path
     validate_junit(junit)
     assert "swap 512 MiB" in text
     # The defaults: on microvm (this kernel has PVH, virtio-mmio and ACPI), the programs
-    # spread over the host's cores with one vCPU each, shmem_visibility in its own 128M guest.
+    # spread over the host's cores with one vCPU each, the pressure programs in 128M guests.
     assert kernel["machine"] == "microvm", kernel["machine_why"]
     config = summary["config"]
     cores = len(os.sched_getaffinity(0))
     assert (config["workers"], config["smp"]) == ((min(cores, 8), 1) if cores > 1 else (1, 2))
-    assert config["program_memory_mb"] == {"shmem_visibility": 128}
+    assert config["program_memory_mb"] == {"shmem_pressure": 128, "anon_pressure": 128}
     logs = {p.name.split("-")[0] for p in (results / "latest" / "console").rglob("*.log")}
     assert logs == ({f"gw{i}" for i in range(config["workers"])} if cores > 1 else {"main"})
 

@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/kernel-page-flags.h>
 
@@ -2337,4 +2338,366 @@ void softdirty_uffd_environment(void)
 	ksft_print_msg("soft-dirty: %s\n",
 		       softdirty_available() ? "supported" : "not supported");
 	uffd_print_features();
+}
+
+/* Page views */
+
+const char *view_diag_prefix = "";
+
+double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned char pattern_byte(size_t idx)
+{
+	unsigned char c = (unsigned char)(idx * 131 + 7);
+
+	return c ? c : 0xa5;
+}
+
+void pattern_fill(char *page, size_t idx)
+{
+	uint64_t head = PATTERN_MAGIC ^ idx, tail = ~(uint64_t)idx;
+	size_t ps = sys_pagesize();
+
+	memset(page, pattern_byte(idx), ps);
+	memcpy(page, &head, sizeof(head));
+	memcpy(page + ps - sizeof(tail), &tail, sizeof(tail));
+}
+
+void region_fill(const struct region *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->npages; i++)
+		pattern_fill(region_page(r, i), i);
+}
+
+bool check_page_pattern(const struct region *r, size_t idx,
+			struct view_stats *st)
+{
+	const unsigned char *page = (unsigned char *)region_page(r, idx);
+	static unsigned char *ref;
+	size_t ps = sys_pagesize(), off;
+	uint64_t head;
+
+	if (!ref)
+		ref = malloc(ps);
+	if (!ref) {
+		st->failed++;
+		ksft_print_msg("%spage %zu: no memory for its pattern\n",
+			       view_diag_prefix, idx);
+		return false;
+	}
+	pattern_fill((char *)ref, idx);
+	if (!memcmp(page, ref, ps))
+		return true;
+
+	st->failed++;
+	if (st->diags++ >= VIEW_MAX_DIAGS)
+		return false;
+	for (off = 0; off < ps && page[off] == ref[off];)
+		off++;
+	memcpy(&head, page, sizeof(head));
+	ksft_print_msg(
+		"%spage %zu: content differs at byte 0x%zx: 0x%02x, expected 0x%02x; first word 0x%016llx (pattern of page %llu)\n",
+		view_diag_prefix, idx, off, off < ps ? page[off] : 0,
+		off < ps ? ref[off] : 0, (unsigned long long)head,
+		(unsigned long long)(head ^ PATTERN_MAGIC));
+	return false;
+}
+
+void observe_page(const struct region *r, size_t idx, struct page_view *v)
+{
+	char *addr = region_page(r, idx);
+	off_t off = (off_t)(idx * sys_pagesize());
+	bool resident;
+	int ret;
+
+	v->pme = 0;
+	v->pm_err = pagemap_read(pagemap_fd, addr, &v->pme);
+	ret = mincore_page(addr, &resident);
+	v->mincore = ret ? ret : resident;
+	v->seek = -1;
+	v->seek_err = 0;
+	if (r->fd >= 0) {
+		v->seek = lseek(r->fd, off, SEEK_DATA);
+		if (v->seek < 0)
+			v->seek_err = errno;
+	}
+}
+
+void print_view(size_t idx, const char *what, const struct page_view *v)
+{
+	char pm[128], seek[48];
+
+	if (v->pm_err)
+		snprintf(pm, sizeof(pm), "read failed (%s)",
+			 errno_name(v->pm_err));
+	else
+		pagemap_describe(v->pme, pm, sizeof(pm));
+	if (v->seek < 0 && !v->seek_err)
+		snprintf(seek, sizeof(seek), "n/a");
+	else
+		seek_str(v->seek, v->seek_err, seek, sizeof(seek));
+
+	ksft_print_msg("%spage %zu: %s: pagemap %s, mincore %s, SEEK_DATA from 0x%zx: %s\n",
+		       view_diag_prefix, idx, what, pm,
+		       v->mincore < 0 ? errno_name(v->mincore) :
+		       v->mincore ? "1" : "0", idx * sys_pagesize(), seek);
+}
+
+static void append(char *buf, size_t len, const char *what)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
+bool check_page_view(const struct region *r, size_t idx, unsigned int req,
+		     struct view_stats *st)
+{
+	bool populated, present, resident, data, visible;
+	struct page_view v;
+	char what[160] = "";
+
+	observe_page(r, idx, &v);
+	populated = !v.pm_err && pagemap_entry_is_populated(v.pme);
+	present = !v.pm_err && pagemap_entry_has(v.pme, PME_PRESENT);
+	resident = v.mincore == 1;
+	data = r->fd >= 0 && v.seek == (off_t)(idx * sys_pagesize());
+
+	st->pages++;
+	st->present += present;
+	st->swap += !v.pm_err && pagemap_entry_has(v.pme, PME_SWAP);
+	st->none += !v.pm_err && pagemap_entry_is_none(v.pme);
+	st->resident += resident;
+	st->seek_data += data;
+
+	/* private memory has only pagemap; shmem has all three */
+	visible = populated || (r->fd >= 0 && (resident || data));
+	if (!visible)
+		append(what, sizeof(what), "found by no interface");
+	if ((req & REQ_PRESENT) && !present)
+		append(what, sizeof(what), "not PRESENT");
+	if ((req & REQ_PM_NONE) && (v.pm_err || !pagemap_entry_is_none(v.pme)))
+		append(what, sizeof(what), "pagemap entry not none");
+	if ((req & REQ_RESIDENT) && !resident)
+		append(what, sizeof(what), "not resident");
+	if ((req & REQ_SEEK_DATA) && !data)
+		append(what, sizeof(what), "missed by SEEK_DATA");
+	if (v.pm_err)
+		append(what, sizeof(what), "pagemap read failed");
+	if (v.mincore < 0)
+		append(what, sizeof(what), "mincore failed");
+	if (!what[0])
+		return true;
+
+	st->failed++;
+	if (st->diags++ < VIEW_MAX_DIAGS)
+		print_view(idx, what, &v);
+	return false;
+}
+
+void print_view_stats(const char *when, const struct view_stats *st)
+{
+	if (st->diags > VIEW_MAX_DIAGS)
+		ksft_print_msg("%s(%u more page diagnostics not shown)\n",
+			       view_diag_prefix, st->diags - VIEW_MAX_DIAGS);
+	ksft_print_msg(
+		"%s%s: %zu pages: pagemap %zu present, %zu swap, %zu none; mincore %zu resident; SEEK_DATA %zu data; %zu failed\n",
+		view_diag_prefix, when, st->pages, st->present, st->swap,
+		st->none, st->resident, st->seek_data, st->failed);
+}
+
+bool check_region(const struct region *r, unsigned int req_even,
+		  unsigned int req_odd, const char *when)
+{
+	struct view_stats st = { 0 };
+	size_t i;
+
+	for (i = 0; i < r->npages; i++)
+		check_page_view(r, i, i % 2 ? req_odd : req_even, &st);
+	print_view_stats(when, &st);
+	return !st.failed;
+}
+
+bool check_region_content(const struct region *r, bool recheck,
+			  unsigned int req, const char *when)
+{
+	struct view_stats st = { 0 }, cst = { 0 };
+	size_t i;
+
+	for (i = 0; i < r->npages; i++) {
+		if (recheck)
+			check_page_view(r, i, req, &st);
+		check_page_pattern(r, i, &cst);
+	}
+	if (recheck)
+		print_view_stats(when, &st);
+	if (cst.failed)
+		ksft_print_msg("%s%s: content of %zu of %zu pages wrong\n",
+			       view_diag_prefix, when, cst.failed, r->npages);
+	return !st.failed && !cst.failed;
+}
+
+int open_map_files(const char *map, size_t len)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)map, (unsigned long)(map + len));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int map_files_skip(int err)
+{
+	return skip(
+		"opening /proc/self/map_files/<start>-<end> failed with %s: needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE",
+		errno_name(err));
+}
+
+int setup_region(struct region *r, size_t npages)
+{
+	int err, fd;
+
+	err = region_map(r, npages, PROT_READ | PROT_WRITE, 0);
+	/* vm.overcommit_memory=2 refuses more than RAM plus swap */
+	if (err == -ENOMEM && !strcmp(r->failed, "mmap"))
+		return skip("mmap of %zu kB failed with ENOMEM (overcommit policy)",
+			    r->len / 1024);
+	if (err)
+		return setup_failed(r->failed, -err);
+	/* done by region_map(), but its failure is worth a note here */
+	err = thp_disable_range(r->addr, r->len);
+	if (err)
+		ksft_print_msg("MADV_NOHUGEPAGE failed: %s\n", errno_name(err));
+
+	if (r->kind == MEM_SHARED_ANON) {
+		fd = open_map_files(r->addr, r->len);
+		if (fd < 0) {
+			if (fd == -EPERM || fd == -EACCES)
+				return map_files_skip(-fd);
+			return setup_failed("open of /proc/self/map_files", -fd);
+		}
+		r->fd = fd;
+	}
+	return KSFT_PASS;
+}
+
+int run_timed(const struct subtest *t, struct region *r)
+{
+	double start = now_seconds();
+	int code = t->fn(r);
+
+	ksft_print_msg("%s_%s: %.3f s\n", r->backend->name, t->name,
+		       now_seconds() - start);
+	return code;
+}
+
+void view_environment(void)
+{
+	unsigned long kb;
+
+	ksft_print_msg("euid %u\n", (unsigned int)geteuid());
+	if (!proc_field_kb("/proc/meminfo", "MemTotal", &kb))
+		ksft_print_msg("MemTotal: %lu kB\n", kb);
+	if (!proc_field_kb("/proc/meminfo", "SwapTotal", &kb))
+		ksft_print_msg("SwapTotal: %lu kB\n", kb);
+}
+
+static int memory_pressure_run(struct region *r)
+{
+	unsigned long mem_total, swap_free, want_kb, limit_kb, swap_kb = 0;
+	double t0, t1, t2;
+	bool ok = true;
+	int code, ret;
+
+	if (!swap_present())
+		return skip("no swap configured");
+	ret = proc_field_kb("/proc/meminfo", "MemTotal", &mem_total);
+	if (!ret)
+		ret = proc_field_kb("/proc/meminfo", "SwapFree", &swap_free);
+	if (ret)
+		return setup_failed("reading /proc/meminfo", -ret);
+	want_kb = mem_total / 4 * 5;
+	limit_kb = mem_total + swap_free / 5 * 4;
+	if (want_kb > limit_kb)
+		return skip(
+			"swap too small: 1.25 x MemTotal is %lu kB, more than MemTotal %lu kB + 80%% of SwapFree %lu kB",
+			want_kb, mem_total, swap_free);
+
+	code = setup_region(r, want_kb / (sys_pagesize() / 1024));
+	if (code != KSFT_PASS)
+		return code;
+	ksft_print_msg("writing %zu MiB (MemTotal %lu kB, SwapFree %lu kB)\n",
+		       r->npages * sys_pagesize() >> 20, mem_total, swap_free);
+	t0 = now_seconds();
+	region_fill(r);
+	t1 = now_seconds();
+	smaps_vma_field_kb(r->addr, "Swap", &swap_kb, NULL);
+	ksft_print_msg("written in %.2f s; smaps Swap: %lu kB\n", t1 - t0,
+		       swap_kb);
+
+	ok &= check_region(r, shmem_req(r, 0), shmem_req(r, 0),
+			   "under pressure");
+	t2 = now_seconds();
+	ok &= check_region_content(r, true, shmem_req(r, 0),
+				   "checked again while reading back");
+	ksft_print_msg("checked in %.2f s, read back in %.2f s\n", t2 - t1,
+		       now_seconds() - t2);
+	return pass_if(ok);
+}
+
+#define PAGE_CLUSTER		"/proc/sys/vm/page-cluster"
+/*
+ * The kernel's default, 8 pages of swap readahead (sysctl/vm.rst; set by
+ * swap_readahead_setup() for 16 MiB of RAM or more)
+ */
+#define PAGE_CLUSTER_DEFAULT	"3"
+
+static int memory_pressure_scenario(struct region *r)
+{
+	struct knob cluster = { 0 };
+	int code, ret;
+
+	ret = knob_set(&cluster, PAGE_CLUSTER, PAGE_CLUSTER_DEFAULT);
+	if (ret) {
+		ksft_print_msg(
+			"vm.page-cluster %s: setting it to %s failed with %s; going on with it as it is\n",
+			cluster.saved[0] ? cluster.saved : "unknown",
+			PAGE_CLUSTER_DEFAULT, errno_name(ret));
+		/* nothing was changed, nothing to put back */
+		cluster.saved[0] = '\0';
+	} else {
+		ksft_print_msg("vm.page-cluster %s -> %s (the default) for this scenario\n",
+			       cluster.saved, PAGE_CLUSTER_DEFAULT);
+	}
+	code = memory_pressure_run(r);
+	knob_restore(&cluster);
+	return code;
+}
+
+void memory_pressure_main(struct backend *b)
+{
+	static const struct subtest tests[] = {
+		{ "memory_pressure", memory_pressure_scenario, 1U << 0 },
+	};
+	const struct suite suite = {
+		.tests = tests,
+		.nr_tests = ARRAY_SIZE(tests),
+		.backends = b,
+		.nr_backends = 1,
+		.pagemap = true,
+		.environment = view_environment,
+		.run = run_timed,
+	};
+
+	suite_main(&suite);
 }

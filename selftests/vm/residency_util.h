@@ -1027,4 +1027,155 @@ static inline __noreturn void suite_main(const struct suite *s)
 	suite_end();
 }
 
+/*
+ * Page views: every page of a region as pagemap, mincore() and SEEK_DATA
+ * see it, checked without touching it, and its content read back.  Used
+ * by the programs that hold the kernel to the invariant a memory dumper
+ * such as CRIU relies on: every page that holds data can be found, and
+ * reads back intact.  For private anonymous memory a page with data is
+ * PRESENT or SWAP in pagemap.  For shmem a page with data must be PRESENT
+ * or SWAP, or resident according to mincore(), or data according to
+ * lseek(SEEK_DATA) on the backing file (pagemap.rst, "Exceptions for
+ * Shared Memory": the pte of a swapped-out shmem page is cleared).
+ *
+ * Page i of a region is filled with a pattern that encodes i: a byte
+ * derived from it, PATTERN_MAGIC ^ i in the first word and ~i in the last,
+ * so that a page found in the wrong place can be identified.
+ */
+#define PATTERN_MAGIC		0x5649534942494c45ULL
+/* page diagnostics printed per check_region()/check_region_content() */
+#define VIEW_MAX_DIAGS		8
+
+/* What a page must look like, beyond the invariant */
+#define REQ_PRESENT		(1U << 0)	/* pagemap PRESENT */
+#define REQ_PM_NONE		(1U << 1)	/* pagemap reports nothing */
+#define REQ_RESIDENT		(1U << 2)	/* mincore() 1 */
+#define REQ_SEEK_DATA		(1U << 3)	/* SEEK_DATA finds it */
+
+/* One page as pagemap, mincore() and SEEK_DATA see it */
+struct page_view {
+	uint64_t pme;
+	int pm_err;		/* 0 or negative errno of the pagemap read */
+	int mincore;		/* 0 or 1, or a negative errno */
+	off_t seek;		/* SEEK_DATA from the page's offset */
+	int seek_err;		/* errno when seek is -1, 0 without a file */
+};
+
+/* What the pages of one check looked like, and how many failed */
+struct view_stats {
+	size_t pages;
+	size_t present;
+	size_t swap;
+	size_t none;
+	size_t resident;
+	size_t seek_data;
+	size_t failed;
+	unsigned int diags;
+};
+
+/* Put in front of page diagnostics ("child: " in a forked child); "" */
+extern const char *view_diag_prefix;
+
+/* CLOCK_MONOTONIC in seconds, for the timing lines */
+double now_seconds(void);
+
+/* Fill @page with the pattern of page @idx */
+void pattern_fill(char *page, size_t idx);
+
+/* Fill every page of the mapped region @r with its pattern */
+void region_fill(const struct region *r);
+
+/*
+ * Read page @idx of @r through the mapping and compare it with its
+ * pattern; a mismatch counts in @st and is printed (the first byte that
+ * differs, and whose pattern the first word holds).
+ */
+bool check_page_pattern(const struct region *r, size_t idx,
+			struct view_stats *st);
+
+/* Look at page @idx of @r through the three interfaces, without touching it */
+void observe_page(const struct region *r, size_t idx, struct page_view *v);
+
+/* Print what the three interfaces said of page @idx, after @what */
+void print_view(size_t idx, const char *what, const struct page_view *v);
+
+/*
+ * Check page @idx of @r by pagemap, mincore() and SEEK_DATA (when @r has a
+ * file), without touching it: the invariant, plus whatever @req asks for.
+ * Counted in @st; a failure is printed with everything the three
+ * interfaces said.
+ */
+bool check_page_view(const struct region *r, size_t idx, unsigned int req,
+		     struct view_stats *st);
+
+/* Print the counts of @st after @when */
+void print_view_stats(const char *when, const struct view_stats *st);
+
+/* Check every page; @req_even and @req_odd for even and odd pages */
+bool check_region(const struct region *r, unsigned int req_even,
+		  unsigned int req_odd, const char *when);
+
+/*
+ * Read every page back.  With @recheck, each page is checked by the three
+ * interfaces (with @req) right before it is read, while reading the others
+ * keeps moving pages in and out of swap.
+ */
+bool check_region_content(const struct region *r, bool recheck,
+			  unsigned int req, const char *when);
+
+/*
+ * Open /proc/self/map_files/<start>-<end> of the mapping [@map, @map +
+ * @len): the backing file of MAP_SHARED|MAP_ANONYMOUS memory, for
+ * SEEK_DATA.  Only CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE may.  Returns
+ * the fd or a negative errno.
+ */
+int open_map_files(const char *map, size_t len);
+
+/* The SKIP of a map_files open that failed with @err (EPERM, EACCES) */
+int map_files_skip(int err);
+
+/*
+ * Map @npages of @r read-write as a setup step: a SKIP when the
+ * overcommit policy refuses the mapping, and for MEM_SHARED_ANON the
+ * map_files file of the mapping as @r->fd (a SKIP without the capability
+ * to open it).  Returns a KSFT_* code.
+ */
+int setup_region(struct region *r, size_t npages);
+
+/* @req, with REQ_SEEK_DATA when @r has a file for SEEK_DATA */
+static inline unsigned int shmem_req(const struct region *r, unsigned int req)
+{
+	return r->fd >= 0 ? req | REQ_SEEK_DATA : req;
+}
+
+/* A suite's run: @t on @r, then "# <backend>_<name>: N s" */
+int run_timed(const struct subtest *t, struct region *r);
+
+/* A suite's environment: euid, MemTotal and SwapTotal */
+void view_environment(void);
+
+/*
+ * Real memory pressure: write more memory than the machine has RAM, ~1.25
+ * x MemTotal (but never more than MemTotal plus 80% of the free swap: a
+ * SKIP), into the region, let reclaim swap what does not fit out, then
+ * check every page by the three interfaces (the invariant above, and for
+ * shmem SEEK_DATA on every page: pagemap.rst names it as the interface
+ * that tells pages present or swapped out from holes), and read every
+ * page back, checking it again right before.  "# written in", "# checked
+ * in" and "read back in" lines say how long each part took.
+ *
+ * For its duration vm.page-cluster is the kernel's default, 3 (swap
+ * readahead of 8 pages), and the value found is put back afterwards,
+ * whatever the result: the guest sets 0 so that a single-page test swaps
+ * in exactly the page it touches, but reading back memory that does not
+ * fit in RAM is what readahead is for, and the default is how the kernel
+ * runs.  A sysctl that cannot be set is said in a "#" line; the scenario
+ * holds the same contracts either way.
+ *
+ * The whole program of such a test: the scenario on backend @b, reported
+ * as "<name of @b>_memory_pressure", timed (run_timed()), after the
+ * environment banner (view_environment()).
+ */
+__noreturn void memory_pressure_main(struct backend *b);
+
 #endif /* __RESIDENCY_UTIL_H */
