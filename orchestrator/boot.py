@@ -72,6 +72,7 @@ class QemuGuest:
         self._log: TextIO | None = None
         self.started = 0.0
         self.command: list[str] = []
+        self.booted_ahead = False  # started before the run asked for it (ahead.py)
 
     @property
     def alive(self) -> bool:
@@ -82,7 +83,8 @@ class QemuGuest:
         """The kernel's "reboot: ..." line, once it has said it."""
         return self._console.last_words if self._console is not None else ""
 
-    def boot(self) -> BootInfo:
+    def start(self) -> None:
+        """Start QEMU; boot() then waits for the guest to be ready."""
         self._workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
         swap = None
         if self.cfg.swap_mb > 0:
@@ -108,6 +110,27 @@ class QemuGuest:
         child.delaybeforesend = None
         self._child = child
         self._console = Console(child, self.console_log)
+
+    def move_log(self, path: Path) -> None:
+        """Log the console to @path from now on, with what it has logged so far (a guest
+        started before its run directory existed: see ahead.py)."""
+        if self._log is None or self._console is None or self._child is None:
+            raise InfraError("the guest is not running", "start it before moving its log")
+        old = self.console_log
+        self._log.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(old, path)
+        log = path.open("a", encoding="utf-8", errors="replace")
+        self._child.logfile_read = log
+        self._log = log
+        self.console_log = path
+        self._console.log = path
+        old.unlink(missing_ok=True)
+
+    def boot(self) -> BootInfo:
+        if self._child is None:
+            self.start()
+        assert self._console is not None
         ready = self._console.wait_ready(self.cfg.boot_timeout, self.started)
         if isinstance(ready, str):
             tail = self._console.tail()

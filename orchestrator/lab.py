@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import baseline, expect, verdict
+from . import ahead, baseline, expect, verdict
 from .beacon import Beacon
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
@@ -36,8 +36,11 @@ def qemu_guest(plan: Plan, kernel: PlannedKernel, console_log: Path) -> SystemUn
     if kernel.can_fall_back:
         # A microvm boot that has not come up by now has failed, and -M pc is there to try.
         cfg = replace(cfg, boot_timeout=min(cfg.boot_timeout, MICROVM_TRIAL_TIMEOUT))
-    return QemuGuest(cfg, Path(kernel.kernel_file), Path(kernel.initramfs), console_log,
-                     machine=kernel.machine)  # fmt: skip
+    image, initramfs = Path(kernel.kernel_file), Path(kernel.initramfs)
+    early = ahead.adopt(cfg, kernel.machine, image, initramfs, "", console_log)
+    if early is not None:
+        return early
+    return QemuGuest(cfg, image, initramfs, console_log, machine=kernel.machine)
 
 
 def evaluate(
@@ -154,10 +157,13 @@ class Lab:
                 "the kernel needs CONFIG_SWAP and a virtio disk driver (built in, or in --modules)",
                 untestable=True,
             )
+        if self.boots == 1:
+            ahead.remember(guest)  # the next run of the same command boots it ahead
         self.beacon.ready(kernel.name, info.seconds)
         self.guest_log = str(log.relative_to(self.run_dir))
-        record = BootRecord.of(kernel.name, info, self.guest_log,
-                               kernel.machine, kernel.machine_why)  # fmt: skip
+        early = bool(getattr(guest, "booted_ahead", False))
+        record = BootRecord.of(kernel.name, info, self.guest_log, kernel.machine,
+                               kernel.machine_why, early)  # fmt: skip
         self.parts.add_boot(record, worker_id(), self.boots)
         return guest
 

@@ -54,6 +54,10 @@ class PlannedKernel:
     machine_why: str = ""
     boot_image: str = ""  # what -kernel gets; "" is the image itself
     pc_initramfs: str = ""
+    programs: tuple[str, ...] | None = None  # the programs in its initramfs; None: all
+
+    def has_program(self, program: str) -> bool:
+        return self.programs is None or program in self.programs
 
     @property
     def kernel_file(self) -> str:
@@ -78,6 +82,7 @@ class PlannedKernel:
             "machine_why": self.machine_why,
             "boot_image": self.boot_image,
             "pc_initramfs": self.pc_initramfs,
+            "programs": None if self.programs is None else list(self.programs),
         }
 
     @classmethod
@@ -88,6 +93,7 @@ class PlannedKernel:
             data["name"], data["image"], data["initramfs"], identity, machine,
             str(data.get("machine_why", "")), str(data.get("boot_image", "")),
             str(data.get("pc_initramfs", "")),
+            None if data.get("programs") is None else tuple(data["programs"]),
         )  # fmt: skip
 
 
@@ -129,13 +135,25 @@ class Plan:
         return self.program_memory.get(program, self.vm.memory_mb)
 
     def cases(self) -> list[tuple[str, str]]:
-        """The (kernel, program) tests in the order they are handed out: per kernel, the
-        programs with a guest of their own size first (the memory-pressure ones, the
-        longest: started first, they do not end a parallel run alone), then the others in
-        one guest; so a kernel costs two boots, not one more per size change."""
-        own = [p for p in self.programs if p in self.program_memory]
-        rest = [p for p in self.programs if p not in self.program_memory]
-        return [(k.name, p) for k in self.kernels for p in own + rest]
+        """The (kernel, program) tests in the order they are handed out, longest first:
+        the programs with a guest of their own size (the memory-pressure ones, the longest:
+        started first, they do not end a parallel run alone), then per kernel the others,
+        which share one guest; so a kernel costs two boots in one VM at a time.
+
+        With W workers, pytest-xdist (one test ahead: --maxschedchunk 1) hands each worker
+        two consecutive tests, then one test each time it finishes one: the first 2W are
+        dealt so that each worker starts with one of the W longest.  (Fewer than 2W tests
+        it deals round robin, which does that by itself.)"""
+        own = [(k.name, p) for k in self.kernels for p in self.programs if p in self.program_memory]
+        rest = [(k.name, p) for k in self.kernels for p in self.programs
+                if p not in self.program_memory]  # fmt: skip
+        order = own + rest
+        w = self.workers
+        if w > 1 and len(order) >= 2 * w:
+            head = order[: 2 * w]
+            dealt = [head[i] for n in range(w) for i in (n, n + w) if i < len(head)]
+            order = dealt + order[2 * w :]
+        return order
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -263,12 +281,17 @@ def prepare(
     for k in kernels:
         boot = plan_machine(k, opts.machine, cache)
         modules = MICROVM_MODULES if boot.machine == "microvm" else PC_MODULES
-        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0, wanted=modules)
+        # Only the programs -k selects on this kernel go into its guest image.
+        chosen = tuple(p for p in programs if selected(opts.keyword, [(k.name, p)]))
+        subset = chosen if len(chosen) < len(tests.programs) else None
+        swap = opts.swap_mb > 0
+        image = build_initramfs(k, tests, init, cache, swap, modules, subset)
         built_images |= image.built_now
         if boot.machine == "microvm" and opts.machine == "auto":
-            fallback = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
+            fallback = build_initramfs(k, tests, init, cache, swap, programs=subset)
             built_images |= fallback.built_now
             boot = replace(boot, pc_initramfs=str(fallback.initramfs))
+        boot = replace(boot, programs=subset)
         log(f"residency: {k.name} boots on {boot.machine_why}")
         identity = replace(
             boot.identity,

@@ -327,5 +327,11 @@ def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
         built=Built(False, False), expectations=None, retry_failed=False,
         program_memory={"b": 128},
     )  # fmt: skip
-    assert plan.cases() == [("k1", "b"), ("k1", "a"), ("k1", "c"),
-                            ("k2", "b"), ("k2", "a"), ("k2", "c")]  # fmt: skip
+    assert plan.cases() == [("k1", "b"), ("k2", "b"), ("k1", "a"), ("k1", "c"),
+                            ("k2", "a"), ("k2", "c")]  # fmt: skip
+    # Two workers: each starts with one of the two longest.
+    two = replace(plan, workers=2)
+    assert two.cases() == [("k1", "b"), ("k1", "a"), ("k2", "b"), ("k1", "c"),
+                           ("k2", "a"), ("k2", "c")]  # fmt: skip
+    one_kernel = replace(two, kernels=kernels[:1], program_memory={"b": 128, "c": 128})
+    assert one_kernel.cases() == [("k1", "b"), ("k1", "c"), ("k1", "a")]  # dealt round robin
