@@ -99,7 +99,7 @@ class Lab:
         """A guest of @kernel, ready.  An automatic choice of microvm is proven by its boot:
         when that boot fails, -M pc is tried, and if pc boots, the microvm failure is kept
         for the host's boot (machine.remember_failure), so later runs start on pc."""
-        kernel = self.fallen_back.get(kernel.name, kernel)
+        kernel = self.fallen_back.get(kernel.name, kernel).for_memory(memory_mb)
         if kernel.can_fall_back and self.plan.cache:
             earlier = proven_failure(Path(self.plan.cache), kernel.identity.image_sha256)
             if earlier:  # another worker of this run found it out meanwhile

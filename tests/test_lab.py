@@ -19,7 +19,7 @@ from orchestrator.lab import Lab
 from orchestrator.machine import proven_failure
 from orchestrator.oops import oops_fingerprint
 from orchestrator.parts import Parts
-from orchestrator.plan import Built, Plan, PlannedKernel
+from orchestrator.plan import Built, GuestImage, Plan, PlannedKernel
 from orchestrator.qemu import VmConfig
 from orchestrator.verdict import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 
@@ -221,6 +221,33 @@ def test_a_failed_microvm_boot_falls_back_to_pc_and_is_remembered(tmp_path: Path
     other, events = machine_lab(plan, {"microvm", "pc"})
     other.run("k1", "p1")
     assert events[0] == "boot pc /k1 /i-pci"
+
+
+def test_each_guest_size_boots_its_own_image_on_either_machine(tmp_path: Path) -> None:
+    """A program sized in guest-memory.toml boots an image holding just it; after a failed
+    microvm boot both sizes go on with their -M pc twins."""
+    plan = microvm_plan(tmp_path)
+    images = (GuestImage(256, "/i-mmio", "/i-pci", ("p1",)),
+              GuestImage(128, "/s-mmio", "/s-pci", ("p2",)))  # fmt: skip
+    kernel = replace(plan.kernels[0], images=images, programs=("p1",))
+    plan = replace(plan, kernels=[kernel], program_memory={"p2": 128})
+    assert kernel.has_program("p2") and not kernel.has_program("p3")
+    lab, events = machine_lab(plan, {"microvm", "pc"})
+    lab.run("k1", "p2")
+    lab.run("k1", "p1")
+    lab.close()
+    assert [e for e in events if e.startswith("boot")] == [
+        "boot microvm /vmlinux /s-mmio", "boot microvm /vmlinux /i-mmio",
+    ]  # fmt: skip
+    lab, events = machine_lab(replace(plan, cache=str(tmp_path / "cache2")), {"pc"})
+    lab.run("k1", "p2")
+    lab.run("k1", "p1")
+    lab.close()
+    assert [e for e in events if e.startswith("boot")] == [
+        "boot microvm /vmlinux /s-mmio", "boot pc /k1 /s-pci", "boot pc /k1 /i-pci",
+    ]  # fmt: skip
+    # The plan file keeps them.
+    assert PlannedKernel.from_json(kernel.to_json()) == kernel
 
 
 class OopsOnMicrovm(MachineGuest):
