@@ -87,7 +87,7 @@ class Lab:
         if self.guest is not None and (
             self.guest_kernel != name or self.guest_memory != memory_mb or not self.guest.alive
         ):
-            self.guest.shutdown()
+            self.guest.kill()
             self.guest = None
         if self.guest is None:
             self.guest = self._boot(self.plan.kernel(name), memory_mb)
@@ -188,12 +188,10 @@ class Lab:
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)
 
-    def close(self, interrupted: bool = False) -> None:
-        """Shut the VM down; after Ctrl-C or SIGTERM kill it at once (its test is still
-        running and would not answer)."""
+    def close(self) -> None:
+        """End the VM at once.  A guest is scratch (its disk too) with nothing left to
+        say once its last program has ended, so a clean power-off would only be waited
+        for; after Ctrl-C or SIGTERM its test is still running and would not answer."""
         if self.guest is not None:
-            if interrupted:
-                self.guest.kill()
-            else:
-                self.guest.shutdown()
+            self.guest.kill()
             self.guest = None

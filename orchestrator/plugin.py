@@ -206,7 +206,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     lab = config.stash.get(LAB_KEY, None)
     if lab is not None:
-        lab.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        lab.close()
     board = config.stash.get(BOARD_KEY, None)
     if board is not None:
         board.stop()  # before pytest's summary: the live lines leave the screen

@@ -97,8 +97,8 @@ def test_a_crash_costs_a_fresh_guest_and_boots_are_recorded(tmp_path: Path) -> N
     assert not lab.run("k1", "p2").failed
     lab.close()
     assert events == [
-        "boot main-boot1.log", "run p1 crash", "shutdown", "boot main-boot2.log",
-        "run p2 ok", "shutdown",
+        "boot main-boot1.log", "run p1 crash", "kill", "boot main-boot2.log",
+        "run p2 ok", "kill",
     ]  # fmt: skip
     boots = Parts(tmp_path).boots()
     assert [(b.kernel, b.console_log) for b in boots] == [
@@ -123,7 +123,7 @@ def test_retry_passing_is_flaky(tmp_path: Path) -> None:
         ("a", "pass", False),
         ("b", "pass", True),
     ]
-    assert events[:3] == ["boot main-boot1.log", "run p1 ok", "shutdown"], "a fresh VM"
+    assert events[:3] == ["boot main-boot1.log", "run p1 ok", "kill"], "a fresh VM"
     assert result.console == ["console/k1/main-boot1.log", "console/k1/main-boot2.log"]
     saved = json.loads((tmp_path / "parts" / "programs" / "k1--p1.json").read_text())
     assert saved["subtests"][1]["flaky"] is True
@@ -144,11 +144,11 @@ def test_a_guest_that_does_not_boot_is_an_infrastructure_error_once(tmp_path: Pa
     ]
 
 
-def test_interrupted_close_kills_and_an_interrupted_run_exits_2(tmp_path: Path) -> None:
+def test_close_kills_and_an_interrupted_run_exits_2(tmp_path: Path) -> None:
     plan = make_plan(tmp_path)
     lab, events = lab_with(plan, [("ok", PASS), ("ok", PASS)])
     lab.run("k1", "p1")
-    lab.close(interrupted=True)
+    lab.close()
     assert events[-1] == "kill"
     report = assemble(plan, 2)  # pytest.ExitCode.INTERRUPTED
     assert report.exit_status == EXIT_INFRA and not report.complete
