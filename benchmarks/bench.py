@@ -8,7 +8,11 @@
    from summary.json, the boots, the wall time, and QEMU's peak RSS against the guest's RAM
    (VmHWM of every QEMU of the run, read from /proc while it runs);
 3. the four presets with -n 1 and with -n 2 (--smp fitted by the defaults), their wall times,
-   the ratio, and whether the two runs gave the same status to every subtest.
+   the ratio, and whether the two runs gave the same status to every subtest;
+4. Ctrl-C and SIGTERM: the whole suite, the signal sent to its process group (as a terminal
+   sends Ctrl-C) some seconds in, while programs run; the seconds from the signal to the
+   orchestrator's exit, its exit status, whether its reports were written, and whether any
+   QEMU outlived it.
 
 The orchestrator runs are `python -m orchestrator` with --results in a temporary directory.
 Nothing here asserts a time; one QEMU-booting command runs at a time.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -123,6 +128,34 @@ def orchestrator(args: list[str], results: Path) -> SuiteRun:
     return SuiteRun(argv, seconds, proc.returncode, summary, hwm, ram)
 
 
+def interrupted(signum: int, after: float, results: Path) -> str:
+    """The whole suite, @signum to its process group @after seconds in: how long it took to
+    exit, and what it left."""
+    argv = [sys.executable, "-m", "orchestrator", "--results", str(results)]
+    log = results.parent / f"{results.name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        time.sleep(after)
+        qemus = [pid for pid in _tree(proc.pid) if _qemu_hwm(pid) is not None]
+        sent = time.monotonic()
+        os.killpg(proc.pid, signum)
+        code = proc.wait()
+        seconds = time.monotonic() - sent
+    left = [pid for pid in qemus if Path(f"/proc/{pid}").exists()]
+    summary = results / "latest" / "summary.json"
+    try:
+        complete = json.loads(summary.read_text()).get("complete")
+        written = f"summary.json written (complete={complete})"
+    except (OSError, ValueError):
+        written = "NO summary.json"
+    name = signal.Signals(signum).name
+    return (
+        f"  {name} {after:.0f} s in ({len(qemus)} QEMU running): exit {code} after "
+        f"{seconds:.2f} s; {written}; QEMU left running: {len(left)}"
+    )
+
+
 def statuses(summary: dict[str, Any]) -> dict[tuple[str, str, str], str]:
     return {(r["kernel"], r["program"], r["subtest"]): r["status"] for r in summary["results"]}
 
@@ -180,6 +213,8 @@ def main() -> None:
     parser.add_argument("--skip-one", action="store_true", help="leave out the one-program runs")
     parser.add_argument("--skip-suite", action="store_true", help="leave out the whole suite")
     parser.add_argument("--skip-matrix", action="store_true", help="leave out the 4 presets")
+    parser.add_argument("--skip-interrupt", action="store_true", help="leave out Ctrl-C/SIGTERM")
+    parser.add_argument("--interrupt-after", type=float, default=12.0, metavar="SECONDS")
     parser.add_argument("--keep", metavar="DIR", help="keep the runs' results in DIR")
     args = parser.parse_args()
     report: list[str] = [f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}"]
@@ -198,6 +233,11 @@ def main() -> None:
             one = orchestrator([*kernels, "-n", "1"], tmp / "matrix-n1")
             two = orchestrator([*kernels, "-n", "2"], tmp / "matrix-n2")
             report += ["", *matrix_lines(one, two)]
+        if not args.skip_interrupt:
+            report += ["", "interrupting the whole suite (default kernel):"]
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                name = signal.Signals(signum).name.lower()
+                report.append(interrupted(signum, args.interrupt_after, tmp / f"int-{name}"))
     report.append(f"load average at the end {os.getloadavg()}")
     print("\n" + "\n".join(report))
 

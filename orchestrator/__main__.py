@@ -9,17 +9,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
-from . import verdict
+from . import ahead
 
 SUITE = Path(__file__).with_name("suite.py")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # The guest this command booted first last time starts now, while pytest loads and the
+    # plan is made (see ahead.py).
+    ahead.start(args)
+    import pytest
+
+    from . import verdict
+
     base = [str(SUITE), "-p", "orchestrator.plugin", "-p", "no:cacheprovider", "-rN"]
-    code = int(pytest.main(base + args))
+    try:
+        code = int(pytest.main(base + args))
+    finally:
+        ahead.discard()
     bisect = "--bisect" in args
     if bisect and code in (0, 1, verdict.EXIT_UNTESTABLE, verdict.EXIT_ENVIRONMENT):
         return code

@@ -25,6 +25,7 @@ def _guest_facts(boots: list[BootRecord]) -> GuestFacts | None:
         swap_kb=first.swap_kb,
         boots=len(boots),
         boot_seconds=[round(b.seconds, 2) for b in boots],
+        booted_ahead=sum(b.ahead for b in boots),
     )
 
 

@@ -72,6 +72,8 @@ class QemuGuest:
         self._log: TextIO | None = None
         self.started = 0.0
         self.command: list[str] = []
+        self.booted_ahead = False  # started before the run asked for it (ahead.py)
+        self._copies: list[int | None] = []  # memfds of the boot files QEMU reads
 
     @property
     def alive(self) -> bool:
@@ -82,7 +84,8 @@ class QemuGuest:
         """The kernel's "reboot: ..." line, once it has said it."""
         return self._console.last_words if self._console is not None else ""
 
-    def boot(self) -> BootInfo:
+    def start(self) -> None:
+        """Start QEMU; boot() then waits for the guest to be ready."""
         self._workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
         swap = None
         if self.cfg.swap_mb > 0:
@@ -96,9 +99,18 @@ class QemuGuest:
         log.write(f"# {' '.join(self.command)}\n")
         log.flush()
         self._log = log
+        # QEMU maps -kernel and -initrd and keeps them for a reset, which with -no-reboot
+        # never comes: it gets copies, emptied once the guest is ready (boot()), so the boot
+        # files do not count in its memory for the rest of the run.
+        self._copies = [_memory_copy(self.image), _memory_copy(self.initramfs)]
+        image, initramfs = (
+            Path(f"/proc/{os.getpid()}/fd/{fd}") if fd is not None else path
+            for fd, path in zip(self._copies, (self.image, self.initramfs), strict=True)
+        )
+        command = guest_command(self.cfg, self.machine, image, initramfs, swap, self.append)
         self.started = time.monotonic()
         child = pexpect.spawn(
-            self.command[0], self.command[1:], encoding="utf-8", codec_errors="replace",
+            command[0], command[1:], encoding="utf-8", codec_errors="replace",
             timeout=self.cfg.boot_timeout, maxread=65536, echo=False,
             preexec_fn=_die_with_parent,
         )  # fmt: skip
@@ -108,6 +120,27 @@ class QemuGuest:
         child.delaybeforesend = None
         self._child = child
         self._console = Console(child, self.console_log)
+
+    def move_log(self, path: Path) -> None:
+        """Log the console to @path from now on, with what it has logged so far (a guest
+        started before its run directory existed: see ahead.py)."""
+        if self._log is None or self._console is None or self._child is None:
+            raise InfraError("the guest is not running", "start it before moving its log")
+        old = self.console_log
+        self._log.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(old, path)
+        log = path.open("a", encoding="utf-8", errors="replace")
+        self._child.logfile_read = log
+        self._log = log
+        self.console_log = path
+        self._console.log = path
+        old.unlink(missing_ok=True)
+
+    def boot(self) -> BootInfo:
+        if self._child is None:
+            self.start()
+        assert self._console is not None
         ready = self._console.wait_ready(self.cfg.boot_timeout, self.started)
         if isinstance(ready, str):
             tail = self._console.tail()
@@ -124,7 +157,17 @@ class QemuGuest:
             if fingerprint:
                 raise BootCrash(f"{cause}: {fingerprint}", fix, fingerprint)
             raise InfraError(cause, fix, untestable=True)
+        self._drop_copies()
         return ready
+
+    def _drop_copies(self) -> None:
+        """Empty and close the copies of the boot files: the pages QEMU mapped go."""
+        for fd in self._copies:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                os.close(fd)
+        self._copies = []
 
     def console_tail(self) -> str:
         return self._console.tail() if self._console is not None else ""
@@ -165,12 +208,34 @@ class QemuGuest:
             with contextlib.suppress(pexpect.ExceptionPexpect, OSError):
                 child.close(force=True)
             self._child = None
+        self._drop_copies()
         if self._log is not None:
             self._log.close()
             self._log = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+
+
+def _memory_copy(path: Path) -> int | None:
+    """A memfd holding @path's bytes (QEMU opens it as /proc/<pid>/fd/<fd>), or None where
+    there is no memfd: QEMU then reads @path itself."""
+    try:
+        fd = os.memfd_create(f"residency-{path.name}", os.MFD_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with path.open("rb") as src:
+            size, offset = os.fstat(src.fileno()).st_size, 0
+            while offset < size:
+                sent = os.sendfile(fd, src.fileno(), offset, size - offset)
+                if not sent:
+                    break
+                offset += sent
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _die_with_parent() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import baseline, expect, verdict
+from . import ahead, baseline, expect, verdict
 from .beacon import Beacon
 from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
@@ -36,8 +36,11 @@ def qemu_guest(plan: Plan, kernel: PlannedKernel, console_log: Path) -> SystemUn
     if kernel.can_fall_back:
         # A microvm boot that has not come up by now has failed, and -M pc is there to try.
         cfg = replace(cfg, boot_timeout=min(cfg.boot_timeout, MICROVM_TRIAL_TIMEOUT))
-    return QemuGuest(cfg, Path(kernel.kernel_file), Path(kernel.initramfs), console_log,
-                     machine=kernel.machine)  # fmt: skip
+    image, initramfs = Path(kernel.kernel_file), Path(kernel.initramfs)
+    early = ahead.adopt(cfg, kernel.machine, image, initramfs, "", console_log)
+    if early is not None:
+        return early
+    return QemuGuest(cfg, image, initramfs, console_log, machine=kernel.machine)
 
 
 def evaluate(
@@ -84,7 +87,7 @@ class Lab:
         if self.guest is not None and (
             self.guest_kernel != name or self.guest_memory != memory_mb or not self.guest.alive
         ):
-            self.guest.shutdown()
+            self.guest.kill()
             self.guest = None
         if self.guest is None:
             self.guest = self._boot(self.plan.kernel(name), memory_mb)
@@ -96,7 +99,7 @@ class Lab:
         """A guest of @kernel, ready.  An automatic choice of microvm is proven by its boot:
         when that boot fails, -M pc is tried, and if pc boots, the microvm failure is kept
         for the host's boot (machine.remember_failure), so later runs start on pc."""
-        kernel = self.fallen_back.get(kernel.name, kernel)
+        kernel = self.fallen_back.get(kernel.name, kernel).for_memory(memory_mb)
         if kernel.can_fall_back and self.plan.cache:
             earlier = proven_failure(Path(self.plan.cache), kernel.identity.image_sha256)
             if earlier:  # another worker of this run found it out meanwhile
@@ -154,10 +157,13 @@ class Lab:
                 "the kernel needs CONFIG_SWAP and a virtio disk driver (built in, or in --modules)",
                 untestable=True,
             )
+        if self.boots == 1:
+            ahead.remember(guest)  # the next run of the same command boots it ahead
         self.beacon.ready(kernel.name, info.seconds)
         self.guest_log = str(log.relative_to(self.run_dir))
-        record = BootRecord.of(kernel.name, info, self.guest_log,
-                               kernel.machine, kernel.machine_why)  # fmt: skip
+        early = bool(getattr(guest, "booted_ahead", False))
+        record = BootRecord.of(kernel.name, info, self.guest_log, kernel.machine,
+                               kernel.machine_why, early)  # fmt: skip
         self.parts.add_boot(record, worker_id(), self.boots)
         return guest
 
@@ -182,12 +188,10 @@ class Lab:
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)
 
-    def close(self, interrupted: bool = False) -> None:
-        """Shut the VM down; after Ctrl-C or SIGTERM kill it at once (its test is still
-        running and would not answer)."""
+    def close(self) -> None:
+        """End the VM at once.  A guest is scratch (its disk too) with nothing left to
+        say once its last program has ended, so a clean power-off would only be waited
+        for; after Ctrl-C or SIGTERM its test is still running and would not answer."""
         if self.guest is not None:
-            if interrupted:
-                self.guest.kill()
-            else:
-                self.guest.shutdown()
+            self.guest.kill()
             self.guest = None

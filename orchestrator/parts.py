@@ -30,13 +30,20 @@ class BootRecord:
     console_log: str  # relative to the run directory
     machine: str = "pc"  # the QEMU machine it booted on, and why
     machine_why: str = ""
+    ahead: bool = False  # started before the run knew it wanted it (ahead.py)
 
     @classmethod
     def of(
-        cls, kernel: str, info: BootInfo, console_log: str, machine: str = "pc", why: str = ""
+        cls,
+        kernel: str,
+        info: BootInfo,
+        console_log: str,
+        machine: str = "pc",
+        why: str = "",
+        ahead: bool = False,
     ) -> BootRecord:
         return cls(kernel=kernel, console_log=console_log, machine=machine, machine_why=why,
-                   **asdict(info))  # fmt: skip
+                   ahead=ahead, **asdict(info))  # fmt: skip
 
 
 class Parts:

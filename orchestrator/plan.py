@@ -39,6 +39,28 @@ from .tsc import host_tsc_rate
 
 
 @dataclass(frozen=True)
+class GuestImage:
+    """The initramfs of a kernel's guests of one RAM size, holding the programs that run
+    in them (None: all), and its -M pc twin for a fallback ("" when there is none)."""
+
+    memory_mb: int
+    initramfs: str
+    pc_initramfs: str
+    programs: tuple[str, ...] | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["programs"] = None if self.programs is None else list(self.programs)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GuestImage:
+        programs = data.get("programs")
+        return cls(int(data["memory_mb"]), str(data["initramfs"]), str(data["pc_initramfs"]),
+                   None if programs is None else tuple(programs))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class PlannedKernel:
     """A kernel of the run, with the machine it boots on and the initramfs built for it.
 
@@ -54,6 +76,23 @@ class PlannedKernel:
     machine_why: str = ""
     boot_image: str = ""  # what -kernel gets; "" is the image itself
     pc_initramfs: str = ""
+    programs: tuple[str, ...] | None = None  # the programs in its initramfs; None: all
+    images: tuple[GuestImage, ...] = ()  # per guest RAM size, when the plan made several
+
+    def has_program(self, program: str) -> bool:
+        images = self.images or (GuestImage(0, "", "", self.programs),)
+        return any(i.programs is None or program in i.programs for i in images)
+
+    def for_memory(self, memory_mb: int) -> PlannedKernel:
+        """This kernel with the initramfs of its guests of @memory_mb (on its machine)."""
+        image = next((i for i in self.images if i.memory_mb == memory_mb), None)
+        if image is None:
+            return self
+        if self.machine == "microvm":
+            return replace(self, initramfs=image.initramfs, pc_initramfs=image.pc_initramfs,
+                           programs=image.programs)  # fmt: skip
+        return replace(self, initramfs=image.pc_initramfs or image.initramfs,
+                       programs=image.programs)  # fmt: skip
 
     @property
     def kernel_file(self) -> str:
@@ -78,6 +117,8 @@ class PlannedKernel:
             "machine_why": self.machine_why,
             "boot_image": self.boot_image,
             "pc_initramfs": self.pc_initramfs,
+            "programs": None if self.programs is None else list(self.programs),
+            "images": [i.to_json() for i in self.images],
         }
 
     @classmethod
@@ -88,6 +129,8 @@ class PlannedKernel:
             data["name"], data["image"], data["initramfs"], identity, machine,
             str(data.get("machine_why", "")), str(data.get("boot_image", "")),
             str(data.get("pc_initramfs", "")),
+            None if data.get("programs") is None else tuple(data["programs"]),
+            tuple(GuestImage.from_json(i) for i in data.get("images", [])),
         )  # fmt: skip
 
 
@@ -129,13 +172,25 @@ class Plan:
         return self.program_memory.get(program, self.vm.memory_mb)
 
     def cases(self) -> list[tuple[str, str]]:
-        """The (kernel, program) tests in the order they are handed out: per kernel, the
-        programs with a guest of their own size first (the memory-pressure ones, the
-        longest: started first, they do not end a parallel run alone), then the others in
-        one guest; so a kernel costs two boots, not one more per size change."""
-        own = [p for p in self.programs if p in self.program_memory]
-        rest = [p for p in self.programs if p not in self.program_memory]
-        return [(k.name, p) for k in self.kernels for p in own + rest]
+        """The (kernel, program) tests in the order they are handed out, longest first:
+        the programs with a guest of their own size (the memory-pressure ones, the longest:
+        started first, they do not end a parallel run alone), then per kernel the others,
+        which share one guest; so a kernel costs two boots in one VM at a time.
+
+        With W workers, pytest-xdist (one test ahead: --maxschedchunk 1) hands each worker
+        two consecutive tests, then one test each time it finishes one: the first 2W are
+        dealt so that each worker starts with one of the W longest.  (Fewer than 2W tests
+        it deals round robin, which does that by itself.)"""
+        own = [(k.name, p) for k in self.kernels for p in self.programs if p in self.program_memory]
+        rest = [(k.name, p) for k in self.kernels for p in self.programs
+                if p not in self.program_memory]  # fmt: skip
+        order = own + rest
+        w = self.workers
+        if w > 1 and len(order) >= 2 * w:
+            head = order[: 2 * w]
+            dealt = [head[i] for n in range(w) for i in (n, n + w) if i < len(head)]
+            order = dealt + order[2 * w :]
+        return order
 
     def kernel(self, name: str) -> PlannedKernel:
         return next(k for k in self.kernels if k.name == name)
@@ -258,37 +313,54 @@ def prepare(
     run_id, run_dir = make_run_dir(results)
     accel, why = choose_accel(opts.accel, kernels[0].image, cache)
     log(f"residency: accelerator {accel} ({why})")
+    program_memory = {}
+    sizes = project / "qemu-images" / "guest-memory.toml"
+    if not opts.memory_given:
+        program_memory = load_program_memory(sizes, tuple(programs))
+        program_memory = {p: m for p, m in program_memory.items() if m != opts.memory_mb}
     planned = []
     built_images = False
+    swap = opts.swap_mb > 0
     for k in kernels:
         boot = plan_machine(k, opts.machine, cache)
         modules = MICROVM_MODULES if boot.machine == "microvm" else PC_MODULES
-        image = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0, wanted=modules)
-        built_images |= image.built_now
-        if boot.machine == "microvm" and opts.machine == "auto":
-            fallback = build_initramfs(k, tests, init, cache, swap=opts.swap_mb > 0)
-            built_images |= fallback.built_now
-            boot = replace(boot, pc_initramfs=str(fallback.initramfs))
+        # A guest image per guest RAM size, with only the programs -k selects on this
+        # kernel that run in guests of that size: less for the kernel to unpack at each
+        # boot, and less of the guest's RAM (and so of QEMU's) taken by the image.
+        groups: dict[int, list[str]] = {opts.memory_mb: []}
+        for p in programs:
+            if selected(opts.keyword, [(k.name, p)]):
+                groups.setdefault(program_memory.get(p, opts.memory_mb), []).append(p)
+        images = []
+        for memory_mb, chosen in groups.items():
+            subset = tuple(chosen) if len(chosen) < len(tests.programs) else None
+            image = build_initramfs(k, tests, init, cache, swap, modules, subset)
+            built_images |= image.built_now
+            pc = ""
+            if boot.machine == "microvm" and opts.machine == "auto":
+                fallback = build_initramfs(k, tests, init, cache, swap, programs=subset)
+                built_images |= fallback.built_now
+                pc = str(fallback.initramfs)
+            images.append(GuestImage(memory_mb, str(image.initramfs), pc, subset))
         log(f"residency: {k.name} boots on {boot.machine_why}")
         identity = replace(
             boot.identity,
             modules_loaded=",".join(image.modules),
             version=expect.kernel_version(k.version_string, k.version_string.split(" ")[0]),
         )
-        planned.append(replace(boot, initramfs=str(image.initramfs), identity=identity))
+        main = images[0]  # the run's --memory
+        planned.append(
+            replace(boot, initramfs=main.initramfs, pc_initramfs=main.pc_initramfs,
+                    identity=identity, programs=main.programs, images=tuple(images))
+        )  # fmt: skip
     tsc_khz = None
     if accel != "kvm" and any(k.machine == "microvm" for k in planned):
         rate = host_tsc_rate(cache)
         tsc_khz = rate.khz
         log(f"residency: microvm guests get tsc_early_khz={rate.describe()}")
-    program_memory = {}
-    if not opts.memory_given:
-        sizes = project / "qemu-images" / "guest-memory.toml"
-        program_memory = load_program_memory(sizes, tuple(programs))
-        program_memory = {p: m for p, m in program_memory.items() if m != opts.memory_mb}
-        for program, mib in program_memory.items():
-            if selected(opts.keyword, ((k.name, program) for k in planned)):
-                log(f"residency: {program} runs in a guest of {mib} MiB ({sizes.name})")
+    for program, mib in program_memory.items():
+        if selected(opts.keyword, ((k.name, program) for k in planned)):
+            log(f"residency: {program} runs in a guest of {mib} MiB ({sizes.name})")
     items = selected(opts.keyword, ((k.name, p) for k in planned for p in programs))
     par = choose(items, host_cores(), opts.workers, opts.smp)
     log(f"residency: {par.workers} VM{'s' if par.workers > 1 else ''} at once, "

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from . import interrupt, verdict
+from . import ahead, interrupt, verdict
 from .assemble import assemble
 from .board import Board
 from .errors import InfraError, InfraRecord
@@ -78,6 +78,10 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
         config.stash[PLAN_KEY] = plan
         if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses is None:
             config.option.numprocesses = plan.workers if plan.workers > 1 else None
+        if getattr(config.option, "numprocesses", None):
+            ahead.discard()  # the workers boot their own guests
+            if getattr(config.option, "maxschedchunk", 0) is None:
+                config.option.maxschedchunk = 1  # the order of plan.cases(), one test ahead
     return (yield)
 
 
@@ -95,6 +99,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
         board.start()
         config.stash[BOARD_KEY] = board
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A guard: every test left after -k runs a program its kernel's guest image holds
+    (the plan put in it what the same -k selects, before collection)."""
+    plan = config.stash.get(PLAN_KEY, None)
+    if plan is None:
+        return
+    for item in items:
+        case = getattr(item, "callspec", None)
+        kernel, program = case.params["case"] if case is not None else ("", "")
+        if kernel and not plan.kernel(kernel).has_program(program):
+            raise pytest.UsageError(
+                f"-k selects {kernel}:{program}, but the plan left {program} out of the "
+                f"guest image of {kernel}: a bug of the orchestrator's -k matching; "
+                "run without -k, or with --subtest, and report it"
+            )
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -184,7 +206,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     lab = config.stash.get(LAB_KEY, None)
     if lab is not None:
-        lab.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        lab.close()
     board = config.stash.get(BOARD_KEY, None)
     if board is not None:
         board.stop()  # before pytest's summary: the live lines leave the screen

@@ -62,6 +62,7 @@ class GuestFacts:
     swap_kb: int
     boots: int
     boot_seconds: list[float]
+    booted_ahead: int = 0  # of those boots, how many started with the process (ahead.py)
 
 
 @dataclass(frozen=True)

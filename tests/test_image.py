@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import build as build_mod
 from orchestrator.errors import InfraError
-from orchestrator.image import CpioWriter, _is_static_elf, resolve_modules
+from orchestrator.image import CpioWriter, _is_static_elf, build_initramfs, resolve_modules
+from orchestrator.kernel import ImageSource, Kernel
 from orchestrator.swap import write_swap_image
 
 
@@ -103,3 +105,25 @@ def test_without_a_builtin_list_absent_modules_are_taken_as_built_in(tmp_path: P
     d = tmp_path / "7.3-cloud-amd64"
     fake_module(d / "kernel/drivers/block/virtio_blk.ko.xz", "virtio,virtio_ring", compress=True)
     assert [p.name for p in resolve_modules(d)] == ["virtio_blk.ko.xz"]
+
+
+def test_the_guest_image_holds_only_the_programs_asked_for(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    for name in ("a", "b", "c"):
+        (tests / name).write_bytes(name.encode())
+        (tests / name).chmod(0o755)
+    (tests / "settings").write_text("timeout=180\n")
+    build = build_mod.TestBuild(tests, ("a", "b", "c"), 180, "digest", built_now=False)
+    kernel = Kernel("k", tmp_path / "bzImage", None, "v", ImageSource(str(tmp_path)))
+    init = tmp_path / "init"
+    init.write_text("#!/bin/sh\n")
+    every = build_initramfs(kernel, build, init, tmp_path / "cache", swap=True)
+    some = build_initramfs(kernel, build, init, tmp_path / "cache", True, (), ("b",))
+    assert some.initramfs != every.initramfs  # another content, another cache key
+    assert {n for n in read_newc(every.initramfs.read_bytes()) if n.startswith("tests/")} == {
+        "tests/a", "tests/b", "tests/c", "tests/settings"
+    }  # fmt: skip
+    entries = read_newc(some.initramfs.read_bytes())
+    assert {n for n in entries if n.startswith("tests/")} == {"tests/b", "tests/settings"}
+    assert entries["tests/b"] == (0o100755, b"b")

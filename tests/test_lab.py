@@ -19,7 +19,7 @@ from orchestrator.lab import Lab
 from orchestrator.machine import proven_failure
 from orchestrator.oops import oops_fingerprint
 from orchestrator.parts import Parts
-from orchestrator.plan import Built, Plan, PlannedKernel
+from orchestrator.plan import Built, GuestImage, Plan, PlannedKernel
 from orchestrator.qemu import VmConfig
 from orchestrator.verdict import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 
@@ -97,8 +97,8 @@ def test_a_crash_costs_a_fresh_guest_and_boots_are_recorded(tmp_path: Path) -> N
     assert not lab.run("k1", "p2").failed
     lab.close()
     assert events == [
-        "boot main-boot1.log", "run p1 crash", "shutdown", "boot main-boot2.log",
-        "run p2 ok", "shutdown",
+        "boot main-boot1.log", "run p1 crash", "kill", "boot main-boot2.log",
+        "run p2 ok", "kill",
     ]  # fmt: skip
     boots = Parts(tmp_path).boots()
     assert [(b.kernel, b.console_log) for b in boots] == [
@@ -123,7 +123,7 @@ def test_retry_passing_is_flaky(tmp_path: Path) -> None:
         ("a", "pass", False),
         ("b", "pass", True),
     ]
-    assert events[:3] == ["boot main-boot1.log", "run p1 ok", "shutdown"], "a fresh VM"
+    assert events[:3] == ["boot main-boot1.log", "run p1 ok", "kill"], "a fresh VM"
     assert result.console == ["console/k1/main-boot1.log", "console/k1/main-boot2.log"]
     saved = json.loads((tmp_path / "parts" / "programs" / "k1--p1.json").read_text())
     assert saved["subtests"][1]["flaky"] is True
@@ -144,11 +144,11 @@ def test_a_guest_that_does_not_boot_is_an_infrastructure_error_once(tmp_path: Pa
     ]
 
 
-def test_interrupted_close_kills_and_an_interrupted_run_exits_2(tmp_path: Path) -> None:
+def test_close_kills_and_an_interrupted_run_exits_2(tmp_path: Path) -> None:
     plan = make_plan(tmp_path)
     lab, events = lab_with(plan, [("ok", PASS), ("ok", PASS)])
     lab.run("k1", "p1")
-    lab.close(interrupted=True)
+    lab.close()
     assert events[-1] == "kill"
     report = assemble(plan, 2)  # pytest.ExitCode.INTERRUPTED
     assert report.exit_status == EXIT_INFRA and not report.complete
@@ -221,6 +221,33 @@ def test_a_failed_microvm_boot_falls_back_to_pc_and_is_remembered(tmp_path: Path
     other, events = machine_lab(plan, {"microvm", "pc"})
     other.run("k1", "p1")
     assert events[0] == "boot pc /k1 /i-pci"
+
+
+def test_each_guest_size_boots_its_own_image_on_either_machine(tmp_path: Path) -> None:
+    """A program sized in guest-memory.toml boots an image holding just it; after a failed
+    microvm boot both sizes go on with their -M pc twins."""
+    plan = microvm_plan(tmp_path)
+    images = (GuestImage(256, "/i-mmio", "/i-pci", ("p1",)),
+              GuestImage(128, "/s-mmio", "/s-pci", ("p2",)))  # fmt: skip
+    kernel = replace(plan.kernels[0], images=images, programs=("p1",))
+    plan = replace(plan, kernels=[kernel], program_memory={"p2": 128})
+    assert kernel.has_program("p2") and not kernel.has_program("p3")
+    lab, events = machine_lab(plan, {"microvm", "pc"})
+    lab.run("k1", "p2")
+    lab.run("k1", "p1")
+    lab.close()
+    assert [e for e in events if e.startswith("boot")] == [
+        "boot microvm /vmlinux /s-mmio", "boot microvm /vmlinux /i-mmio",
+    ]  # fmt: skip
+    lab, events = machine_lab(replace(plan, cache=str(tmp_path / "cache2")), {"pc"})
+    lab.run("k1", "p2")
+    lab.run("k1", "p1")
+    lab.close()
+    assert [e for e in events if e.startswith("boot")] == [
+        "boot microvm /vmlinux /s-mmio", "boot pc /k1 /s-pci", "boot pc /k1 /i-pci",
+    ]  # fmt: skip
+    # The plan file keeps them.
+    assert PlannedKernel.from_json(kernel.to_json()) == kernel
 
 
 class OopsOnMicrovm(MachineGuest):
@@ -328,5 +355,11 @@ def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
         built=Built(False, False), expectations=None, retry_failed=False,
         program_memory={"b": 128},
     )  # fmt: skip
-    assert plan.cases() == [("k1", "b"), ("k1", "a"), ("k1", "c"),
-                            ("k2", "b"), ("k2", "a"), ("k2", "c")]  # fmt: skip
+    assert plan.cases() == [("k1", "b"), ("k2", "b"), ("k1", "a"), ("k1", "c"),
+                            ("k2", "a"), ("k2", "c")]  # fmt: skip
+    # Two workers: each starts with one of the two longest.
+    two = replace(plan, workers=2)
+    assert two.cases() == [("k1", "b"), ("k1", "a"), ("k2", "b"), ("k1", "c"),
+                           ("k2", "a"), ("k2", "c")]  # fmt: skip
+    one_kernel = replace(two, kernels=kernels[:1], program_memory={"b": 128, "c": 128})
+    assert one_kernel.cases() == [("k1", "b"), ("k1", "c"), ("k1", "a")]  # dealt round robin

@@ -47,9 +47,15 @@ def test_default_kernel_runs_the_suite_and_rebuilds_nothing_twice(tmp_path: Path
     logs = {p.name.split("-")[0] for p in (results / "latest" / "console").rglob("*.log")}
     assert logs == ({f"gw{i}" for i in range(config["workers"])} if cores > 1 else {"main"})
 
+    # One program: its own guest image (built once), and the second time its guest boots
+    # ahead, before the plan is made (ahead.py).
+    code, text, summary = orchestrate(results, "-k", "shmem_lseek")
+    assert code == 0, text
+    assert summary["config"]["built"]["selftests"] is False
     code, text, summary = orchestrate(results, "-k", "shmem_lseek")
     assert code == 0, text
     assert summary["config"]["built"] == {"selftests": False, "initramfs": False}
+    assert summary["kernels"][0]["booted_ahead"] == 1
     assert summary["complete"] is True
     assert [p["program"] for p in summary["programs"]] == ["shmem_lseek"]
     assert (summary["config"]["workers"], summary["config"]["smp"]) == (1, 2), "one test"
