@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--skip-suite", action="store_true", help="leave out the whole suite")
     parser.add_argument("--skip-matrix", action="store_true", help="leave out the 4 presets")
     parser.add_argument("--skip-interrupt", action="store_true", help="leave out Ctrl-C/SIGTERM")
-    parser.add_argument("--interrupt-after", type=float, default=12.0, metavar="SECONDS")
+    parser.add_argument("--interrupt-after", type=float, default=6.0, metavar="SECONDS")
     parser.add_argument("--keep", metavar="DIR", help="keep the runs' results in DIR")
     args = parser.parse_args()
     report: list[str] = [f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}"]

@@ -171,13 +171,25 @@ class Plan:
         """The guest RAM (MiB) @program runs with."""
         return self.program_memory.get(program, self.vm.memory_mb)
 
+    @property
+    def grouped(self) -> bool:
+        """Whether the workers take whole guests (see group()): when there are at least as
+        many kernels as workers, so that each guest is booted once."""
+        return self.workers > 1 and len(self.kernels) >= self.workers
+
+    def group(self, kernel: str, program: str) -> str:
+        """The guest a test runs in: its kernel and its guest RAM size."""
+        return f"{kernel}/{self.memory_for(program)}M"
+
     def cases(self) -> list[tuple[str, str]]:
         """The (kernel, program) tests in the order they are handed out, longest first:
         the programs with a guest of their own size (the memory-pressure ones, the longest:
         started first, they do not end a parallel run alone), then per kernel the others,
         which share one guest; so a kernel costs two boots in one VM at a time.
 
-        With W workers, pytest-xdist (one test ahead: --maxschedchunk 1) hands each worker
+        In a matrix (grouped), a worker takes a whole guest's tests at a time (pytest-xdist
+        --dist loadgroup, in this order): each guest is booted once, by one worker.  Else,
+        with W workers, pytest-xdist (one test ahead: --maxschedchunk 1) hands each worker
         two consecutive tests, then one test each time it finishes one: the first 2W are
         dealt so that each worker starts with one of the W longest.  (Fewer than 2W tests
         it deals round robin, which does that by itself.)"""
@@ -186,7 +198,7 @@ class Plan:
                 if p not in self.program_memory]  # fmt: skip
         order = own + rest
         w = self.workers
-        if w > 1 and len(order) >= 2 * w:
+        if w > 1 and not self.grouped and len(order) >= 2 * w:
             head = order[: 2 * w]
             dealt = [head[i] for n in range(w) for i in (n, n + w) if i < len(head)]
             order = dealt + order[2 * w :]

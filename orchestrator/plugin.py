@@ -26,6 +26,7 @@ from .plan import Plan, prepare
 from .progress import Progress
 from .report import RunReport, point_latest, terminal_summary, write_reports
 
+GROUPED_KEY = pytest.StashKey[bool]()
 PLAN_KEY = pytest.StashKey[Plan]()
 LAB_KEY = pytest.StashKey[Lab]()
 REPORT_KEY = pytest.StashKey[RunReport]()
@@ -80,6 +81,9 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
             config.option.numprocesses = plan.workers if plan.workers > 1 else None
         if getattr(config.option, "numprocesses", None):
             ahead.discard()  # the workers boot their own guests
+            if plan.grouped and getattr(config.option, "dist", None) == "no":
+                config.stash[GROUPED_KEY] = True  # whole guests: pytest_xdist_make_scheduler
+                config.option.loadscopereorder = False  # in the plan's order
             if getattr(config.option, "maxschedchunk", 0) is None:
                 config.option.maxschedchunk = 1  # the order of plan.cases(), one test ahead
     return (yield)
@@ -144,6 +148,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plan = metafunc.config.stash[PLAN_KEY]
     cases = plan.cases()
     metafunc.parametrize("case", cases, ids=[f"{k}:{p}" for k, p in cases])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """In a matrix, a worker takes a whole guest's tests at a time, in the plan's order:
+    each guest is booted once (plan.group).  xdist's own --dist loadgroup would do it with
+    marks, but it renames the tests by assigning Item._nodeid, which pytest 9 no longer
+    reads; this scheduler groups them by their names instead."""
+    if not config.stash.get(GROUPED_KEY, False):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    plan = config.stash[PLAN_KEY]
+
+    class GuestScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return guest_of(plan, nodeid)
+
+    return GuestScheduling(config, log)
+
+
+def guest_of(plan: Plan, nodeid: str) -> str:
+    """The guest (plan.group) of the test named @nodeid (...::test_program[KERNEL:PROGRAM])."""
+    kernel, _, program = nodeid.rpartition("[")[2].rstrip("]").partition(":")
+    return plan.group(kernel, program) if program else nodeid
 
 
 @pytest.fixture

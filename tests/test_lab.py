@@ -20,6 +20,7 @@ from orchestrator.machine import proven_failure
 from orchestrator.oops import oops_fingerprint
 from orchestrator.parts import Parts
 from orchestrator.plan import Built, GuestImage, Plan, PlannedKernel
+from orchestrator.plugin import guest_of
 from orchestrator.qemu import VmConfig
 from orchestrator.verdict import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 
@@ -357,9 +358,32 @@ def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
     )  # fmt: skip
     assert plan.cases() == [("k1", "b"), ("k2", "b"), ("k1", "a"), ("k1", "c"),
                             ("k2", "a"), ("k2", "c")]  # fmt: skip
-    # Two workers: each starts with one of the two longest.
-    two = replace(plan, workers=2)
-    assert two.cases() == [("k1", "b"), ("k1", "a"), ("k2", "b"), ("k1", "c"),
-                           ("k2", "a"), ("k2", "c")]  # fmt: skip
-    one_kernel = replace(two, kernels=kernels[:1], program_memory={"b": 128, "c": 128})
+    # One kernel, two workers: each starts with one of the two longest.
+    two = replace(plan, kernels=kernels[:1], programs=["a", "b", "c", "d"], workers=2)
+    assert not two.grouped
+    assert two.cases() == [("k1", "b"), ("k1", "c"), ("k1", "a"), ("k1", "d")]
+    one_kernel = replace(two, programs=["a", "b", "c"], program_memory={"b": 128, "c": 128})
     assert one_kernel.cases() == [("k1", "b"), ("k1", "c"), ("k1", "a")]  # dealt round robin
+    assert not one_kernel.grouped
+
+
+def test_a_matrix_hands_out_whole_guests() -> None:
+    identity = KernelIdentity("k", "/k", "0" * 64, "v", ImageSource("/k"))
+    kernels = [PlannedKernel(n, "/k", "/i", replace(identity, name=n)) for n in ("k1", "k2")]
+    plan = Plan(
+        run_id="r", run_dir="/r", results_root="/", started="s", vm=VmConfig(),
+        accel_why="", qemu_version="", timeout=1, programs=["a", "b", "c"], kernels=kernels,
+        built=Built(False, False), expectations=None, retry_failed=False,
+        program_memory={"b": 128}, workers=2,
+    )  # fmt: skip
+    assert plan.grouped  # as many kernels as workers: a worker takes a guest's tests
+    # Not dealt: xdist hands out whole guests in this order, the sized ones first.
+    assert plan.cases() == [("k1", "b"), ("k2", "b"), ("k1", "a"), ("k1", "c"),
+                            ("k2", "a"), ("k2", "c")]  # fmt: skip
+    assert [plan.group(k, p) for k, p in plan.cases()] == [
+        "k1/128M", "k2/128M", "k1/256M", "k1/256M", "k2/256M", "k2/256M"
+    ]  # fmt: skip
+    assert guest_of(plan, "orchestrator/suite.py::test_program[k2:c]") == "k2/256M"
+    assert guest_of(plan, "orchestrator/suite.py::test_program[k1:b]") == "k1/128M"
+    assert guest_of(plan, "odd") == "odd"
+    assert not replace(plan, workers=3).grouped and not replace(plan, workers=1).grouped
