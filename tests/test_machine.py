@@ -156,7 +156,7 @@ def test_microvm_command_tcg() -> None:
         "-no-reboot", "-M", "microvm,pit=on,pic=on,rtc=on", "-accel", "tcg", "-m", "256M",
         "-smp", "2", "-kernel", str(VMLINUX), "-initrd", "/i.cpio",
         "-append", "console=ttyS0 panic=-1 loglevel=4 rdinit=/init 8250.nr_uarts=1 "
-        "cryptomgr.notests tsc_early_khz=2596130",
+        "cryptomgr.notests pci=off tsc_early_khz=2596130",
         "-chardev", "stdio,id=console,signal=off,mux=on", "-serial", "chardev:console",
         "-mon", "chardev=console,mode=readline",
         "-drive", "file=/swap.img,format=raw,if=none,id=swap,cache=unsafe",
@@ -170,7 +170,7 @@ def test_microvm_command_kvm() -> None:
     assert cmd[cmd.index("-accel") + 1] == "kvm"
     assert cmd[cmd.index("-cpu") + 1] == "host"
     append = cmd[cmd.index("-append") + 1]
-    assert "tsc_early_khz" not in append and append.endswith("cryptomgr.notests x=1")
+    assert "tsc_early_khz" not in append and append.endswith("cryptomgr.notests pci=off x=1")
     assert "-drive" not in cmd and "-device" not in cmd
     assert cmd[cmd.index("-m") + 1] == "512M" and cmd[cmd.index("-smp") + 1] == "1"
 
