@@ -128,14 +128,21 @@ def orchestrator(args: list[str], results: Path) -> SuiteRun:
     return SuiteRun(argv, seconds, proc.returncode, summary, hwm, ram)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted(signum: int, after: float, results: Path) -> str:
     """The whole suite, @signum to its process group @after seconds in: how long it took to
     exit, and what it left."""
     argv = [sys.executable, "-m", "orchestrator", "--results", str(results)]
     log = results.parent / f"{results.name}.log"
     with log.open("wb") as out:
+        # As at a terminal: SIGINT handled by default, even when this benchmark runs as a
+        # background job (which ignores SIGINT, and so would the run: interrupt.install).
         proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_default_sigint)  # fmt: skip
         time.sleep(after)
         qemus = [pid for pid in _tree(proc.pid) if _qemu_hwm(pid) is not None]
         sent = time.monotonic()
