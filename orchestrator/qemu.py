@@ -78,8 +78,8 @@ def microvm_append(cfg: VmConfig, tsc_khz: int | None, extra: str = "") -> str:
     rate (KVM gives the guest kvm-clock and the real TSC rate).  microvm has no HPET or PM
     timer to calibrate the TSC against, and a TCG guest hung in most boots without it.
     pci=off: microvm has no PCI bus (its disk is on virtio-mmio), and probing for one cost
-    0.12-0.17 s of each TCG boot here (and printed "PCI: Fatal: No config space access
-    function found")."""
+    0.12-0.17 s of each TCG boot here.  The kernel still says "PCI: Fatal: No config space
+    access function found" either way: harmless."""
     words = ["pci=off", *([extra] if extra else [])]
     if cfg.accel == "tcg":
         if tsc_khz is None or tsc_khz <= 0:
