@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -103,12 +104,12 @@ def adopt(
         guest.cfg, guest.machine, guest.image, guest.initramfs, guest.append
     )  # fmt: skip
     if not same or not guest.alive or not _same_files(_files):
-        guest.kill()
+        _drop(guest)
         return None
     try:
         guest.move_log(console_log)
     except OSError:
-        guest.kill()
+        _drop(guest)
         return None
     guest.booted_ahead = True
     return guest
@@ -118,8 +119,19 @@ def discard() -> None:
     """Kill a guest booted ahead that nothing adopted (a parallel run, an error)."""
     global _guest
     if _guest is not None:
-        _guest.kill()
+        _drop(_guest)
         _guest = None
+
+
+def _drop(guest: QemuGuest) -> None:
+    """Kill a guest nothing adopted, and its console log with it (nobody asked for it)."""
+    guest.kill()
+    with contextlib.suppress(OSError):
+        guest.console_log.unlink(missing_ok=True)
+
+
+# Records of commands not run for this long are deleted when another is written.
+RECORD_DAYS = 30
 
 
 def remember(guest: object) -> None:
@@ -143,3 +155,8 @@ def remember(guest: object) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(record, indent=1) + "\n")
         tmp.replace(path)
+        old = time.time() - RECORD_DAYS * 86400
+        for other in path.parent.iterdir():
+            with contextlib.suppress(OSError):
+                if other.stat().st_mtime < old:
+                    other.unlink()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import lzma
+import os
 import shutil
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +182,10 @@ def build_initramfs(
     target = cache / "initramfs" / f"{key[:24]}.cpio"
     names = tuple(m.name for m in modules)
     if target.is_file():
+        with contextlib.suppress(OSError):
+            # Used now (its access time; the mtime stays, ahead.py identifies files by it):
+            # prune() keeps the most recently used.
+            os.utime(target, ns=(time.time_ns(), target.stat().st_mtime_ns))
         return GuestImage(target, names, built_now=False)
 
     cpio = CpioWriter()
@@ -208,4 +215,32 @@ def build_initramfs(
             executable = path.stat().st_mode & 0o111
             cpio.file(f"tests/{rel}", path.read_bytes(), 0o755 if executable else 0o644)
     atomic_write_bytes(target, cpio.finish())
+    prune(target.parent)
     return GuestImage(target, names, built_now=True)
+
+
+# Guest images kept in the cache: one per kernel, machine and set of programs a run asked
+# for (each -k makes one), so they are pruned, the least recently used first.
+KEEP_IMAGES = 100
+# An image used this recently may be about to boot in another run: never pruned.
+PRUNE_GRACE = 3600.0
+
+
+def prune(directory: Path, keep: int = KEEP_IMAGES, grace: float = PRUNE_GRACE) -> int:
+    """Delete the initramfs files of @directory beyond the @keep most recently used (a
+    build sets a file's mtime, a reuse its access time), except those used within @grace
+    seconds.  Returns how many were deleted; a file that cannot be read or deleted is left
+    alone."""
+    dated = []
+    for path in directory.glob("*.cpio"):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            dated.append((max(st.st_mtime, st.st_atime), path))
+    dated.sort(reverse=True)
+    now, deleted = time.time(), 0
+    for mtime, path in dated[keep:]:
+        if now - mtime > grace:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                deleted += 1
+    return deleted

@@ -111,8 +111,10 @@ def test_only_exactly_the_guest_booted_ahead_is_adopted(
     monkeypatch.setattr(ahead, "_guest", early)
     monkeypatch.setattr(ahead, "_files", {str(image): ahead._identity(str(image))})
     other = VmConfig(memory_mb=128)
+    early.console_log.write_text("the boot of a guest nobody wants\n")
     assert ahead.adopt(other, "microvm", image, initramfs, "", log) is None
     assert killed == [early] and ahead._guest is None  # discarded: the run boots its own
+    assert not early.console_log.exists()  # and its console log with it
 
     killed.clear()
     monkeypatch.setattr(ahead, "_guest", early)

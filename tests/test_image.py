@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import lzma
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator import build as build_mod
 from orchestrator.errors import InfraError
-from orchestrator.image import CpioWriter, _is_static_elf, build_initramfs, resolve_modules
+from orchestrator.image import (
+    CpioWriter,
+    _is_static_elf,
+    build_initramfs,
+    prune,
+    resolve_modules,
+)
 from orchestrator.kernel import ImageSource, Kernel
 from orchestrator.swap import write_swap_image
 
@@ -127,3 +135,22 @@ def test_the_guest_image_holds_only_the_programs_asked_for(tmp_path: Path) -> No
     entries = read_newc(some.initramfs.read_bytes())
     assert {n for n in entries if n.startswith("tests/")} == {"tests/b", "tests/settings"}
     assert entries["tests/b"] == (0o100755, b"b")
+
+
+def test_old_guest_images_are_pruned_least_recently_used_first(tmp_path: Path) -> None:
+    now = time.time()
+    ages = {"a": 9000, "b": 8000, "c": 7000, "d": 10, "e": 5, "f": 1}  # seconds since used
+    for name, age in ages.items():
+        (tmp_path / f"{name}.cpio").write_bytes(b"x")
+        os.utime(tmp_path / f"{name}.cpio", (now - age, now - age))
+    (tmp_path / "notes.txt").write_text("not an image")
+    # Keep 2: f and e; d is beyond them but used within the grace: kept too.
+    assert prune(tmp_path, keep=2, grace=3600) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.cpio", "e.cpio", "f.cpio", "notes.txt"]
+    assert prune(tmp_path, keep=2, grace=3600) == 0
+    # A reuse sets the access time only: "a" is kept over "d" now.
+    (tmp_path / "a.cpio").write_bytes(b"x")
+    os.utime(tmp_path / "a.cpio", (now, now - 9000))
+    os.utime(tmp_path / "d.cpio", (now - 9000, now - 9000))
+    assert prune(tmp_path, keep=3, grace=3600) == 1
+    assert sorted(p.name for p in tmp_path.glob("*.cpio")) == ["a.cpio", "e.cpio", "f.cpio"]
