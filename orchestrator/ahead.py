@@ -73,12 +73,13 @@ def start(argv: list[str]) -> None:
     if any(a in NEVER or a.startswith(("-n", "--numprocesses=")) for a in argv):
         return
     _argv = list(argv)
+    key = _key(argv)
     try:
-        record = json.loads((_store() / f"{_key(argv)}.json").read_text())
+        record = json.loads((_store() / f"{key}.json").read_text())
         if record.get("boot_id") != _boot_id() or not _same_files(record["files"]):
             return
         cfg = VmConfig(**record["cfg"])
-        log = _store() / f"{_key(argv)}-{os.getpid()}.console.log"
+        log = _store() / f"{key}-{os.getpid()}.console.log"
         guest = QemuGuest(
             cfg, Path(record["image"]), Path(record["initramfs"]), log, record["append"],
             record["machine"],

@@ -39,7 +39,7 @@ from .tsc import host_tsc_rate
 
 
 @dataclass(frozen=True)
-class GuestImage:
+class SizedImage:
     """The initramfs of a kernel's guests of one RAM size, holding the programs that run
     in them (None: all), and its -M pc twin for a fallback ("" when there is none)."""
 
@@ -54,7 +54,7 @@ class GuestImage:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GuestImage:
+    def from_json(cls, data: dict[str, Any]) -> SizedImage:
         programs = data.get("programs")
         return cls(int(data["memory_mb"]), str(data["initramfs"]), str(data["pc_initramfs"]),
                    None if programs is None else tuple(programs))  # fmt: skip
@@ -76,12 +76,13 @@ class PlannedKernel:
     machine_why: str = ""
     boot_image: str = ""  # what -kernel gets; "" is the image itself
     pc_initramfs: str = ""
-    programs: tuple[str, ...] | None = None  # the programs in its initramfs; None: all
-    images: tuple[GuestImage, ...] = ()  # per guest RAM size, when the plan made several
+    images: tuple[SizedImage, ...] = ()  # per guest RAM size; none: one image of them all
 
     def has_program(self, program: str) -> bool:
-        images = self.images or (GuestImage(0, "", "", self.programs),)
-        return any(i.programs is None or program in i.programs for i in images)
+        """Whether one of its guest images holds @program."""
+        return not self.images or any(
+            i.programs is None or program in i.programs for i in self.images
+        )
 
     def for_memory(self, memory_mb: int) -> PlannedKernel:
         """This kernel with the initramfs of its guests of @memory_mb (on its machine)."""
@@ -89,10 +90,8 @@ class PlannedKernel:
         if image is None:
             return self
         if self.machine == "microvm":
-            return replace(self, initramfs=image.initramfs, pc_initramfs=image.pc_initramfs,
-                           programs=image.programs)  # fmt: skip
-        return replace(self, initramfs=image.pc_initramfs or image.initramfs,
-                       programs=image.programs)  # fmt: skip
+            return replace(self, initramfs=image.initramfs, pc_initramfs=image.pc_initramfs)
+        return replace(self, initramfs=image.pc_initramfs or image.initramfs)
 
     @property
     def kernel_file(self) -> str:
@@ -117,7 +116,6 @@ class PlannedKernel:
             "machine_why": self.machine_why,
             "boot_image": self.boot_image,
             "pc_initramfs": self.pc_initramfs,
-            "programs": None if self.programs is None else list(self.programs),
             "images": [i.to_json() for i in self.images],
         }
 
@@ -129,8 +127,7 @@ class PlannedKernel:
             data["name"], data["image"], data["initramfs"], identity, machine,
             str(data.get("machine_why", "")), str(data.get("boot_image", "")),
             str(data.get("pc_initramfs", "")),
-            None if data.get("programs") is None else tuple(data["programs"]),
-            tuple(GuestImage.from_json(i) for i in data.get("images", [])),
+            tuple(SizedImage.from_json(i) for i in data.get("images", [])),
         )  # fmt: skip
 
 
@@ -187,8 +184,8 @@ class Plan:
         started first, they do not end a parallel run alone), then per kernel the others,
         which share one guest; so a kernel costs two boots in one VM at a time.
 
-        In a matrix (grouped), a worker takes a whole guest's tests at a time (pytest-xdist
-        --dist loadgroup, in this order): each guest is booted once, by one worker.  Else,
+        In a matrix (grouped), a worker takes a whole guest's tests at a time (group(), in
+        this order: plugin.py's scheduler): each guest is booted once, by one worker.  Else,
         with W workers, pytest-xdist (one test ahead: --maxschedchunk 1) hands each worker
         two consecutive tests, then one test each time it finishes one: the first 2W are
         dealt so that each worker starts with one of the W longest.  (Fewer than 2W tests
@@ -353,7 +350,7 @@ def prepare(
                 fallback = build_initramfs(k, tests, init, cache, swap, programs=subset)
                 built_images |= fallback.built_now
                 pc = str(fallback.initramfs)
-            images.append(GuestImage(memory_mb, str(image.initramfs), pc, subset))
+            images.append(SizedImage(memory_mb, str(image.initramfs), pc, subset))
         log(f"residency: {k.name} boots on {boot.machine_why}")
         identity = replace(
             boot.identity,
@@ -363,7 +360,7 @@ def prepare(
         main = images[0]  # the run's --memory
         planned.append(
             replace(boot, initramfs=main.initramfs, pc_initramfs=main.pc_initramfs,
-                    identity=identity, programs=main.programs, images=tuple(images))
+                    identity=identity, images=tuple(images))
         )  # fmt: skip
     tsc_khz = None
     if accel != "kvm" and any(k.machine == "microvm" for k in planned):

@@ -19,7 +19,7 @@ from orchestrator.lab import Lab
 from orchestrator.machine import proven_failure
 from orchestrator.oops import oops_fingerprint
 from orchestrator.parts import Parts
-from orchestrator.plan import Built, GuestImage, Plan, PlannedKernel
+from orchestrator.plan import Built, Plan, PlannedKernel, SizedImage
 from orchestrator.plugin import guest_of
 from orchestrator.qemu import VmConfig
 from orchestrator.verdict import EXIT_FAILED, EXIT_INFRA, EXIT_OK
@@ -228,9 +228,9 @@ def test_each_guest_size_boots_its_own_image_on_either_machine(tmp_path: Path) -
     """A program sized in guest-memory.toml boots an image holding just it; after a failed
     microvm boot both sizes go on with their -M pc twins."""
     plan = microvm_plan(tmp_path)
-    images = (GuestImage(256, "/i-mmio", "/i-pci", ("p1",)),
-              GuestImage(128, "/s-mmio", "/s-pci", ("p2",)))  # fmt: skip
-    kernel = replace(plan.kernels[0], images=images, programs=("p1",))
+    images = (SizedImage(256, "/i-mmio", "/i-pci", ("p1",)),
+              SizedImage(128, "/s-mmio", "/s-pci", ("p2",)))  # fmt: skip
+    kernel = replace(plan.kernels[0], images=images)
     plan = replace(plan, kernels=[kernel], program_memory={"p2": 128})
     assert kernel.has_program("p2") and not kernel.has_program("p3")
     lab, events = machine_lab(plan, {"microvm", "pc"})
@@ -347,15 +347,21 @@ def test_guest_memory_file(tmp_path: Path) -> None:
     assert load_program_memory(shipped, programs) == {"shmem_pressure": 128, "anon_pressure": 128}
 
 
-def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
+def two_kernel_plan(workers: int = 1) -> Plan:
+    """Kernels k1 and k2, programs a, b and c, b in a guest of its own size."""
     identity = KernelIdentity("k", "/k", "0" * 64, "v", ImageSource("/k"))
     kernels = [PlannedKernel(n, "/k", "/i", replace(identity, name=n)) for n in ("k1", "k2")]
-    plan = Plan(
+    return Plan(
         run_id="r", run_dir="/r", results_root="/", started="s", vm=VmConfig(),
         accel_why="", qemu_version="", timeout=1, programs=["a", "b", "c"], kernels=kernels,
         built=Built(False, False), expectations=None, retry_failed=False,
-        program_memory={"b": 128},
+        program_memory={"b": 128}, workers=workers,
     )  # fmt: skip
+
+
+def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
+    plan = two_kernel_plan()
+    kernels = plan.kernels
     assert plan.cases() == [("k1", "b"), ("k2", "b"), ("k1", "a"), ("k1", "c"),
                             ("k2", "a"), ("k2", "c")]  # fmt: skip
     # One kernel, two workers: each starts with one of the two longest.
@@ -368,14 +374,7 @@ def test_programs_with_a_guest_of_their_own_size_go_first() -> None:
 
 
 def test_a_matrix_hands_out_whole_guests() -> None:
-    identity = KernelIdentity("k", "/k", "0" * 64, "v", ImageSource("/k"))
-    kernels = [PlannedKernel(n, "/k", "/i", replace(identity, name=n)) for n in ("k1", "k2")]
-    plan = Plan(
-        run_id="r", run_dir="/r", results_root="/", started="s", vm=VmConfig(),
-        accel_why="", qemu_version="", timeout=1, programs=["a", "b", "c"], kernels=kernels,
-        built=Built(False, False), expectations=None, retry_failed=False,
-        program_memory={"b": 128}, workers=2,
-    )  # fmt: skip
+    plan = two_kernel_plan(workers=2)
     assert plan.grouped  # as many kernels as workers: a worker takes a guest's tests
     # Not dealt: xdist hands out whole guests in this order, the sized ones first.
     assert plan.cases() == [("k1", "b"), ("k2", "b"), ("k1", "a"), ("k1", "c"),
