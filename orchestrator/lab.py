@@ -139,8 +139,9 @@ class Lab:
         self.boots += 1
         log = self.run_dir / "console" / kernel.name / f"{worker_id()}-boot{self.boots}.log"
         plan = self.plan
-        if memory_mb != plan.vm.memory_mb:
-            plan = replace(plan, vm=replace(plan.vm, memory_mb=memory_mb))
+        lean = kernel.lean_at(memory_mb)
+        if (memory_mb, lean) != (plan.vm.memory_mb, plan.vm.lean):
+            plan = replace(plan, vm=replace(plan.vm, memory_mb=memory_mb, lean=lean))
         self.beacon.boot(kernel.name, log)
         guest = self.start_guest(plan, kernel, log)
         info = guest.boot()

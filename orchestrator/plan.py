@@ -47,6 +47,7 @@ class SizedImage:
     initramfs: str
     pc_initramfs: str
     programs: tuple[str, ...] | None
+    lean: bool = False  # its programs fill its guest's RAM (VmConfig.lean)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -57,7 +58,8 @@ class SizedImage:
     def from_json(cls, data: dict[str, Any]) -> SizedImage:
         programs = data.get("programs")
         return cls(int(data["memory_mb"]), str(data["initramfs"]), str(data["pc_initramfs"]),
-                   None if programs is None else tuple(programs))  # fmt: skip
+                   None if programs is None else tuple(programs),
+                   bool(data.get("lean", False)))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class PlannedKernel:
         if self.machine == "microvm":
             return replace(self, initramfs=image.initramfs, pc_initramfs=image.pc_initramfs)
         return replace(self, initramfs=image.pc_initramfs or image.initramfs)
+
+    def lean_at(self, memory_mb: int) -> bool:
+        """Whether its guests of @memory_mb are lean (their programs fill their RAM)."""
+        return any(i.lean for i in self.images if i.memory_mb == memory_mb)
 
     @property
     def kernel_file(self) -> str:
@@ -350,7 +356,9 @@ def prepare(
                 fallback = build_initramfs(k, tests, init, cache, swap, programs=subset)
                 built_images |= fallback.built_now
                 pc = str(fallback.initramfs)
-            images.append(SizedImage(memory_mb, str(image.initramfs), pc, subset))
+            # The programs guest-memory.toml sizes fill their guests' RAM: lean guests.
+            lean = memory_mb != opts.memory_mb
+            images.append(SizedImage(memory_mb, str(image.initramfs), pc, subset, lean))
         log(f"residency: {k.name} boots on {boot.machine_why}")
         identity = replace(
             boot.identity,

@@ -47,7 +47,7 @@ def test_a_first_guest_is_remembered_per_command_and_directory(tmp_path: Path, s
     assert record["machine"] == "microvm"
     assert record["cfg"] == {
         "memory_mb": 256, "swap_mb": 512, "smp": 2, "accel": "tcg", "boot_timeout": 120.0,
-        "qemu": "qemu-system-x86_64", "tsc_khz": None,
+        "qemu": "qemu-system-x86_64", "tsc_khz": None, "lean": False,
     }  # fmt: skip
     assert set(record["files"]) == {str(tmp_path / "vmlinux"), str(tmp_path / "initramfs.cpio")}
     # Another command line, another directory: other records.

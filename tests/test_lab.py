@@ -26,6 +26,13 @@ from orchestrator.verdict import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 
+
+@pytest.fixture(autouse=True)
+def not_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lab names console logs after its xdist worker ("main" outside one); these tests
+    expect "main" even when this project's own tests run under -n."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
 PASS = "TAP version 13\n1..2\nok 1 a\nok 2 b\n"
 FAIL = "TAP version 13\n1..2\nok 1 a\nnot ok 2 b\n"
 
@@ -229,17 +236,26 @@ def test_each_guest_size_boots_its_own_image_on_either_machine(tmp_path: Path) -
     microvm boot both sizes go on with their -M pc twins."""
     plan = microvm_plan(tmp_path)
     images = (SizedImage(256, "/i-mmio", "/i-pci", ("p1",)),
-              SizedImage(128, "/s-mmio", "/s-pci", ("p2",)))  # fmt: skip
+              SizedImage(128, "/s-mmio", "/s-pci", ("p2",), lean=True))  # fmt: skip
     kernel = replace(plan.kernels[0], images=images)
     plan = replace(plan, kernels=[kernel], program_memory={"p2": 128})
     assert kernel.has_program("p2") and not kernel.has_program("p3")
-    lab, events = machine_lab(plan, {"microvm", "pc"})
+    events: list[str] = []
+    vms: list[VmConfig] = []
+
+    def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
+        vms.append(plan.vm)
+        return MachineGuest(log, kernel, {"microvm", "pc"}, events)
+
+    lab = Lab(plan, start)
     lab.run("k1", "p2")
     lab.run("k1", "p1")
     lab.close()
     assert [e for e in events if e.startswith("boot")] == [
         "boot microvm /vmlinux /s-mmio", "boot microvm /vmlinux /i-mmio",
     ]  # fmt: skip
+    # The sized guest is lean (its program fills its RAM), the other is not.
+    assert [(vm.memory_mb, vm.lean) for vm in vms] == [(128, True), (256, False)]
     lab, events = machine_lab(replace(plan, cache=str(tmp_path / "cache2")), {"pc"})
     lab.run("k1", "p2")
     lab.run("k1", "p1")

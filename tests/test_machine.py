@@ -164,6 +164,15 @@ def test_microvm_command_tcg() -> None:
     ]  # fmt: skip
 
 
+def test_a_lean_guest_gets_a_small_translation_cache_under_tcg_only() -> None:
+    lean = VmConfig(memory_mb=128, lean=True)
+    cmd = microvm_command(lean, VMLINUX, Path("/i.cpio"), None, tsc_khz=2596130)
+    assert cmd[cmd.index("-accel") + 1] == "tcg,tb-size=16"
+    assert cmd[cmd.index("-m") + 1] == "128M"
+    cmd = qemu_command(replace(lean, accel="kvm"), BZ, Path("/i.cpio"), None)
+    assert cmd[cmd.index("-accel") + 1] == "kvm"
+
+
 def test_microvm_command_kvm() -> None:
     cfg = VmConfig(accel="kvm", memory_mb=512, smp=1)
     cmd = microvm_command(cfg, VMLINUX, Path("/i.cpio"), None, tsc_khz=None, append="x=1")

@@ -46,6 +46,13 @@ def test_default_kernel_runs_the_suite_and_rebuilds_nothing_twice(tmp_path: Path
     assert config["program_memory_mb"] == {"shmem_pressure": 128, "anon_pressure": 128}
     logs = {p.name.split("-")[0] for p in (results / "latest" / "console").rglob("*.log")}
     assert logs == ({f"gw{i}" for i in range(config["workers"])} if cores > 1 else {"main"})
+    # The pressure programs fill their guests' RAM: lean guests, with (under TCG) a small
+    # translation cache; the others keep QEMU's default.  A console log's first line is
+    # its QEMU command.
+    for log in (results / "latest" / "console").rglob("*.log"):
+        command = log.read_text().splitlines()[0]
+        lean = " -m 128M " in command
+        assert ("tb-size=16" in command) == (lean and kernel["accel"] == "tcg"), command
 
     # One program: its own guest image (built once), and the second time its guest boots
     # ahead, before the plan is made (ahead.py).
