@@ -4,11 +4,12 @@ A run of one program spends about half a second in Python (pytest, the plan, the
 checks) before its first QEMU starts, and then waits two seconds for the guest.  When the
 same command was run before in this directory, on this host boot, its first guest is
 known: the same QEMU command line, with the same kernel and initramfs files.  `start()`
-boots that guest at once, before pytest is even imported; the plan is then made as
-usual, and `adopt()` hands the guest to the first boot that asks for exactly that guest
-(same VM settings, machine, files, and the files unchanged since).  Anything else (a
-different guest, a changed file, a parallel run whose workers boot their own) discards it.
-Nothing of the run depends on a guest booted ahead but its start time.
+boots that guest at once, before pytest is even imported (it imports only what starting
+QEMU needs, launch.py); the plan is then made as usual, and `adopt()` hands the guest to
+the first boot whose QEMU command is exactly the one started (same VM settings, machine,
+files and options), with the files unchanged since.  Anything else (a different guest, a
+changed file, a parallel run whose workers boot their own) discards it.  Nothing of the
+run depends on a guest booted ahead but its start time.
 
 The record of a command's first guest (`remember()`) is kept in <cache>/ahead/, one small
 JSON file per command line and directory.
@@ -21,21 +22,27 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .boot import QemuGuest
 from .cache import default_cache_dir
-from .qemu import Machine, VmConfig
+from .launch import Launch, launch, remove_workdir
+from .swap import write_swap_image
+
+if TYPE_CHECKING:  # imported by adopt(): before QEMU starts, every module imported delays it
+    from .boot import QemuGuest
+    from .qemu import Machine, VmConfig
 
 # Options with which a run boots nothing, or boots what this module cannot know ahead.
 NEVER = ("--help", "-h", "--collect-only", "--co", "--version", "-n", "--numprocesses")
+# Where a recorded QEMU command has its guest's scratch directory (its swap disk).
+WORKDIR = "{workdir}"
 
 _argv: list[str] | None = None  # set by start(): this process runs a command
-_guest: QemuGuest | None = None  # the guest booted ahead, until adopted or discarded
-_files: dict[str, list[int]] = {}  # its files' identities when it started
+_started: Launch | None = None  # the QEMU started ahead, until adopted or discarded
+_files: dict[str, list[int]] = {}  # its boot files' identities when it started
 
 
 def _store() -> Path:
@@ -67,9 +74,9 @@ def _same_files(files: dict[str, list[int]]) -> bool:
 
 
 def start(argv: list[str]) -> None:
-    """Boot the guest that this command's last run booted first, if it is known and its
+    """Start the QEMU that this command's last run started first, if it is known and its
     files are unchanged.  Never fails: a guest not booted ahead is booted later."""
-    global _argv, _guest, _files
+    global _argv, _started, _files
     if any(a in NEVER or a.startswith(("-n", "--numprocesses=")) for a in argv):
         return
     _argv = list(argv)
@@ -78,39 +85,46 @@ def start(argv: list[str]) -> None:
         record = json.loads((_store() / f"{key}.json").read_text())
         if record.get("boot_id") != _boot_id() or not _same_files(record["files"]):
             return
-        cfg = VmConfig(**record["cfg"])
-        log = _store() / f"{key}-{os.getpid()}.console.log"
-        guest = QemuGuest(
-            cfg, Path(record["image"]), Path(record["initramfs"]), log, record["append"],
-            record["machine"],
-        )  # fmt: skip
-        guest.start()
-    except (OSError, ValueError, KeyError, TypeError):
+        workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
+        try:
+            if record["swap_mb"] > 0:
+                write_swap_image(workdir / "swap.img", int(record["swap_mb"]))
+            command = [str(a).replace(WORKDIR, str(workdir)) for a in record["command"]]
+            log = _store() / f"{key}-{os.getpid()}.console.log"
+            started = launch(command, workdir, log, bool(record["lean"]))
+        except BaseException:
+            remove_workdir(workdir)
+            raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return
-    _guest, _files = guest, record["files"]
+    _started, _files = started, record["files"]
     atexit.register(discard)
 
 
 def adopt(
     cfg: VmConfig, machine: Machine, image: Path, initramfs: Path, append: str, console_log: Path
 ) -> QemuGuest | None:
-    """The guest booted ahead when it is exactly this one (it then logs to @console_log);
-    else None, and a guest booted ahead is discarded: the run boots another."""
-    global _guest
-    guest = _guest
-    if guest is None:
+    """The guest booted ahead when its QEMU command is exactly this guest's (it then logs
+    to @console_log); else None, and a guest booted ahead is discarded: the run boots
+    another."""
+    global _started
+    from .boot import QemuGuest
+
+    started = _started
+    if started is None:
         return None
-    _guest = None
-    same = (cfg, machine, image, initramfs, append) == (
-        guest.cfg, guest.machine, guest.image, guest.initramfs, guest.append
-    )  # fmt: skip
-    if not same or not guest.alive or not _same_files(_files):
-        _drop(guest)
+    _started = None
+    guest = QemuGuest(cfg, image, initramfs, console_log, append, machine)
+    same = guest.command_in(started.workdir) == started.command
+    if not same or not started.proc.isalive() or not _same_files(_files):
+        _drop(started)
         return None
+    guest.take(started)
     try:
         guest.move_log(console_log)
     except OSError:
-        _drop(guest)
+        guest.kill()
+        started.log_path.unlink(missing_ok=True)
         return None
     guest.booted_ahead = True
     return guest
@@ -118,17 +132,17 @@ def adopt(
 
 def discard() -> None:
     """Kill a guest booted ahead that nothing adopted (a parallel run, an error)."""
-    global _guest
-    if _guest is not None:
-        _drop(_guest)
-        _guest = None
+    global _started
+    if _started is not None:
+        _drop(_started)
+        _started = None
 
 
-def _drop(guest: QemuGuest) -> None:
+def _drop(started: Launch) -> None:
     """Kill a guest nothing adopted, and its console log with it (nobody asked for it)."""
-    guest.kill()
+    started.kill()
     with contextlib.suppress(OSError):
-        guest.console_log.unlink(missing_ok=True)
+        started.log_path.unlink(missing_ok=True)
 
 
 # Records of commands not run for this long are deleted when another is written.
@@ -136,18 +150,21 @@ RECORD_DAYS = 30
 
 
 def remember(guest: object) -> None:
-    """Record @guest, the first guest of this command's run, for its next run."""
-    if _argv is None or not isinstance(guest, QemuGuest):
+    """Record @guest, the first guest of this command's run, for its next run: its QEMU
+    command, which the next run starts as it is and adopts only if it would run exactly
+    that command (same VM settings, machine, files and options of this code)."""
+    from .boot import QemuGuest
+
+    if _argv is None or not isinstance(guest, QemuGuest) or guest.workdir is None:
         return
     image, initramfs = str(guest.image), str(guest.initramfs)
+    workdir = str(guest.workdir)
     record: dict[str, Any] = {
         "argv": _argv,
         "boot_id": _boot_id(),
-        "cfg": asdict(guest.cfg),
-        "machine": guest.machine,
-        "image": image,
-        "initramfs": initramfs,
-        "append": guest.append,
+        "command": [a.replace(workdir, WORKDIR) for a in guest.command],
+        "swap_mb": guest.cfg.swap_mb,
+        "lean": guest.cfg.lean,
     }
     with contextlib.suppress(OSError):
         record["files"] = {image: _identity(image), initramfs: _identity(initramfs)}

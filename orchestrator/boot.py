@@ -7,19 +7,18 @@ implements it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
 import tempfile
-import time
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import pexpect
 
 from .console import BootInfo, Console, Execution
 from .errors import BootCrash, InfraError
+from .launch import Launch, drop_copies, launch, remove_workdir
 from .oops import oops_fingerprint
 from .qemu import Machine, VmConfig, guest_command
 from .swap import write_swap_image
@@ -76,6 +75,11 @@ class QemuGuest:
         self._copies: list[int | None] = []  # memfds of the boot files QEMU reads
 
     @property
+    def workdir(self) -> Path | None:
+        """The scratch directory of its swap disk, while it runs."""
+        return self._workdir
+
+    @property
     def alive(self) -> bool:
         return self._child is not None and self._child.isalive()
 
@@ -84,43 +88,32 @@ class QemuGuest:
         """The kernel's "reboot: ..." line, once it has said it."""
         return self._console.last_words if self._console is not None else ""
 
+    def command_in(self, workdir: Path) -> list[str]:
+        """Its QEMU command line, with its swap disk in @workdir and the cached boot files."""
+        swap = workdir / "swap.img" if self.cfg.swap_mb > 0 else None
+        return guest_command(
+            self.cfg, self.machine, self.image, self.initramfs, swap, self.append
+        )  # fmt: skip
+
     def start(self) -> None:
         """Start QEMU; boot() then waits for the guest to be ready."""
-        self._workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
-        swap = None
+        workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
         if self.cfg.swap_mb > 0:
-            swap = self._workdir / "swap.img"
-            write_swap_image(swap, self.cfg.swap_mb)
-        self.command = guest_command(
-            self.cfg, self.machine, self.image, self.initramfs, swap, self.append
-        )
-        self.console_log.parent.mkdir(parents=True, exist_ok=True)
-        log = self.console_log.open("a", encoding="utf-8", errors="replace")
-        log.write(f"# {' '.join(self.command)}\n")
-        log.flush()
-        self._log = log
-        # QEMU maps -kernel and -initrd and keeps them for a reset, which with -no-reboot
-        # never comes.  A lean guest (its programs fill its RAM) gets copies, emptied once it
-        # is ready (boot()), so that the boot files do not count in QEMU's memory while its
-        # RAM fills.  The others map the cached files: their pages are the page cache's,
-        # shared with every other QEMU of the kernel, and the copy of a 50 MB vmlinux cost
-        # 30 ms before QEMU could start.
-        if self.cfg.lean:
-            self._copies = [_memory_copy(self.image), _memory_copy(self.initramfs)]
-        else:
-            self._copies = [None, None]
-        image, initramfs = (
-            Path(f"/proc/{os.getpid()}/fd/{fd}") if fd is not None else path
-            for fd, path in zip(self._copies, (self.image, self.initramfs), strict=True)
-        )
-        command = guest_command(self.cfg, self.machine, image, initramfs, swap, self.append)
-        self.started = time.monotonic()
-        child = pexpect.spawn(
-            command[0], command[1:], encoding="utf-8", codec_errors="replace",
-            timeout=self.cfg.boot_timeout, maxread=65536, echo=False,
-            preexec_fn=_die_with_parent,
-        )  # fmt: skip
-        child.logfile_read = log
+            write_swap_image(workdir / "swap.img", self.cfg.swap_mb)
+        self.take(launch(self.command_in(workdir), workdir, self.console_log, self.cfg.lean))
+
+    def take(self, started: Launch) -> None:
+        """Drive @started, QEMU started with this guest's command (by start(), or before the
+        run by ahead.py), over its console."""
+        self.command = started.command
+        self._workdir = started.workdir
+        self._log = started.log
+        self._copies = started.copies
+        self.console_log = started.log_path
+        self.started = started.started
+        child = _Started(started, encoding="utf-8", codec_errors="replace",
+                         timeout=self.cfg.boot_timeout, maxread=65536, echo=False)  # fmt: skip
+        child.logfile_read = started.log
         # pexpect sleeps 50 ms before every send (for programs that read a terminal while
         # switching its modes); the guest's init reads its commands line by line.
         child.delaybeforesend = None
@@ -163,17 +156,8 @@ class QemuGuest:
             if fingerprint:
                 raise BootCrash(f"{cause}: {fingerprint}", fix, fingerprint)
             raise InfraError(cause, fix, untestable=True)
-        self._drop_copies()
+        drop_copies(self._copies)
         return ready
-
-    def _drop_copies(self) -> None:
-        """Empty and close the copies of the boot files: the pages QEMU mapped go."""
-        for fd in self._copies:
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, 0)
-                os.close(fd)
-        self._copies = []
 
     def console_tail(self) -> str:
         return self._console.tail() if self._console is not None else ""
@@ -214,38 +198,21 @@ class QemuGuest:
             with contextlib.suppress(pexpect.ExceptionPexpect, OSError):
                 child.close(force=True)
             self._child = None
-        self._drop_copies()
+        drop_copies(self._copies)
         if self._log is not None:
             self._log.close()
             self._log = None
         if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            remove_workdir(self._workdir)
             self._workdir = None
 
 
-def _memory_copy(path: Path) -> int | None:
-    """A memfd holding @path's bytes (QEMU opens it as /proc/<pid>/fd/<fd>), or None where
-    there is no memfd: QEMU then reads @path itself."""
-    try:
-        fd = os.memfd_create(f"residency-{path.name}", os.MFD_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        with path.open("rb") as src:
-            size, offset = os.fstat(src.fileno()).st_size, 0
-            while offset < size:
-                sent = os.sendfile(fd, src.fileno(), offset, size - offset)
-                if not sent:
-                    break
-                offset += sent
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+class _Started(pexpect.spawn):  # type: ignore[type-arg]
+    """pexpect's spawn, over a QEMU that launch() started."""
 
+    def __init__(self, started: Launch, **kwargs: Any) -> None:
+        self._started = started
+        super().__init__(started.proc.argv[0], started.proc.argv[1:], **kwargs)
 
-def _die_with_parent() -> None:
-    """In the QEMU child: get SIGKILL when the orchestrator dies, even by SIGKILL."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    def _spawnpty(self, args: list[Any], **kwargs: Any) -> Any:
+        return self._started.proc

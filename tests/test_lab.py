@@ -33,6 +33,7 @@ def not_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     expect "main" even when this project's own tests run under -n."""
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
 
+
 PASS = "TAP version 13\n1..2\nok 1 a\nok 2 b\n"
 FAIL = "TAP version 13\n1..2\nok 1 a\nnot ok 2 b\n"
 
