@@ -473,6 +473,35 @@ static int test_read_fault_huge_zero_page(struct region *r)
  * Then every page must keep the bit (pagemap_pages_are() also checks
  * PAGEMAP_SCAN's SOFT_DIRTY and PFNZERO).
  */
+/*
+ * MADV_COLD of one page of a large folio splits the folio when it can.  A
+ * folio another CPU holds at that moment (a reference from its per-CPU LRU
+ * batch, compaction or khugepaged isolating it, its lock) stays whole: the
+ * hint is silently not taken, as a hint may be.  It is given again, at most
+ * SPLIT_TRIES times, until /proc/kpageflags shows page @first split off its
+ * THP.  Returns the number of MADV_COLD calls that split it, 0 when none did
+ * (or its flags cannot be read: the caller reports that), or -errno from
+ * madvise().
+ */
+#define SPLIT_TRIES 10
+
+static int cold_split(const struct region *r, size_t first)
+{
+	uint64_t flags;
+	int tries;
+
+	for (tries = 1; tries <= SPLIT_TRIES; tries++) {
+		if (madvise(region_page(r, first), ps, MADV_COLD))
+			return -errno;
+		if (mapped_kpageflags(r, first, &flags))
+			return 0;
+		if (!(flags & KPF(THP)))
+			return tries;
+		usleep(20000);
+	}
+	return 0;
+}
+
 static int split_keeps_bit(struct region *r, bool uffd)
 {
 	size_t per = r->backend->huge_size / ps, nr, i;
@@ -480,7 +509,7 @@ static int split_keeps_bit(struct region *r, bool uffd)
 	struct huge_before before;
 	long split, zero, n, m;
 	bool ok = true;
-	int ret, fd = -1;
+	int ret, tries, fd = -1;
 
 	if (!uffd && !softdirty_available())
 		return skip("soft-dirty not supported (no sd in smaps VmFlags)");
@@ -506,9 +535,14 @@ static int split_keeps_bit(struct region *r, bool uffd)
 				       r->npages, PME_PRESENT | bit, 0,
 				       MAX_DIAGS))
 		ret = KSFT_FAIL;
-	for (i = 0; !ret && i < nr; i++)
-		if (madvise(region_page(r, i * per), ps, MADV_COLD))
-			ret = setup_failed("madvise(MADV_COLD) of one page", errno);
+	for (i = 0; !ret && i < nr; i++) {
+		tries = cold_split(r, i * per);
+		if (tries < 0)
+			ret = setup_failed("madvise(MADV_COLD) of one page", -tries);
+		else if (tries > 1)
+			ksft_print_msg("huge page %zu split at MADV_COLD number %d\n",
+				       i, tries);
+	}
 	if (ret)
 		goto out;
 
