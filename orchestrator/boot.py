@@ -19,7 +19,7 @@ import pexpect
 from .console import BootInfo, Console, Execution
 from .errors import BootCrash, InfraError
 from .launch import Launch, drop_copies, launch, remove_workdir
-from .oops import oops_fingerprint
+from .oops import oops_fingerprint, stale_breakpoint
 from .qemu import Machine, VmConfig, guest_command
 from .swap import write_swap_image
 
@@ -150,11 +150,12 @@ class QemuGuest:
                 "console=ttyS0, or raise --boot-timeout"
             )
             try:
-                fingerprint = oops_fingerprint(self.console_log.read_text(errors="replace"))
+                text = self.console_log.read_text(errors="replace")
             except OSError:
-                fingerprint = ""
+                text = ""
+            fingerprint = oops_fingerprint(text)
             if fingerprint:
-                raise BootCrash(f"{cause}: {fingerprint}", fix, fingerprint)
+                raise BootCrash(f"{cause}: {fingerprint}", fix, fingerprint, stale_breakpoint(text))
             raise InfraError(cause, fix, untestable=True)
         drop_copies(self._copies)
         return ready

@@ -30,9 +30,12 @@ class BootCrash(InfraError):
     one-off (text patching racing across vCPUs), so it says nothing lasting about the QEMU
     machine type the guest was booted on."""
 
-    def __init__(self, cause: str, fix: str, fingerprint: str) -> None:
+    def __init__(
+        self, cause: str, fix: str, fingerprint: str, stale_breakpoint: bool = False
+    ) -> None:
         super().__init__(cause, fix, untestable=True)
         self.fingerprint = fingerprint
+        self.stale_breakpoint = stale_breakpoint  # oops.stale_breakpoint: TCG's, not the kernel's
 
 
 @dataclass(frozen=True)

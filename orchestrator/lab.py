@@ -15,6 +15,7 @@ from .boot import QemuGuest, SystemUnderTest
 from .console import Execution
 from .errors import BootCrash, InfraError, InfraRecord
 from .machine import boot_verdict, proven_failure, remember_failure
+from .oops import stale_breakpoint
 from .parts import BootRecord, Parts
 from .plan import Plan, PlannedKernel
 from .run import ProgramResult, classify, merge_retry
@@ -65,6 +66,8 @@ class Lab:
         self.guest_log = ""  # the console log of the current guest, relative to the run
         self.guest_memory = 0
         self.boots = 0
+        self.stale = False  # the last program crashed on a stale breakpoint (oops.py)
+        self.glitches: list[str] = []  # the emulator's crashes run past in this run()
         self.broken: dict[str, InfraError] = {}
         self.fallen_back: dict[str, PlannedKernel] = {}  # kernels whose microvm boot failed
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
@@ -106,7 +109,7 @@ class Lab:
                 kernel = self._fall_back(kernel, earlier)
         if kernel.can_fall_back:
             try:
-                return self._start(kernel, memory_mb)
+                return self._start_past_a_glitch(kernel, memory_mb)
             except InfraError as e:
                 failure = e.cause
                 # A kernel that oopsed proves nothing lasting about the machine type: pc
@@ -125,10 +128,26 @@ class Lab:
         self.fallen_back[kernel.name] = pc
         return pc
 
+    def _emulator_glitch(self, stale: bool) -> bool:
+        """Whether a crash showing a stale breakpoint (oops.stale_breakpoint) is the
+        emulator's: under TCG with more than one vCPU.  On KVM the CPU is real, and with one
+        vCPU TCG sees each code write at once: there the crash is the kernel's."""
+        return stale and self.plan.vm.accel == "tcg" and self.plan.vm.smp > 1
+
+    def _start_past_a_glitch(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
+        """_start; a boot that crashed on the emulator's stale breakpoint is tried once more."""
+        try:
+            return self._start(kernel, memory_mb)
+        except BootCrash as e:
+            if not self._emulator_glitch(e.stale_breakpoint):
+                raise
+            self.glitches.append(f"{kernel.name} boot: {e.fingerprint}")
+        return self._start(kernel, memory_mb)
+
     def _boot_or_break(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
         """_start, and when the guest does not come up, the kernel is broken for this run."""
         try:
-            return self._start(kernel, memory_mb)
+            return self._start_past_a_glitch(kernel, memory_mb)
         except InfraError as e:
             self.beacon.boot_failed(kernel.name, e.one_line())
             self.broken[kernel.name] = e
@@ -169,8 +188,28 @@ class Lab:
         return guest
 
     def run(self, kernel: str, program: str) -> ProgramResult:
+        self.glitches = []
+        glitch_logs: list[str] = []
         result = self._attempt(kernel, program)
-        logs = [self.guest_log]
+        if result.outcome == "crash" and self._emulator_glitch(self.stale):
+            # The guest crashed on the emulator's stale breakpoint: the program's results
+            # say nothing of the kernel.  Once more, in a fresh VM (the crashed one is gone).
+            glitch_logs.append(self.guest_log)
+            self.glitches.append(f"{program}: {result.detail}")
+            result = self._attempt(kernel, program)
+            if result.outcome == "crash" and self._emulator_glitch(self.stale):
+                error = InfraError(
+                    f"{program} crashed the guest of {kernel} twice on QEMU's stale breakpoint "
+                    f"(TCG with {self.plan.vm.smp} vCPUs runs code the kernel had patched): "
+                    f"{result.detail}; see {self.run_dir / self.guest_log}",
+                    "run with --smp 1, or on KVM",
+                )
+                self.parts.add_infra(InfraRecord.of(kernel, "run", error))
+                raise error
+            result.detail = "; ".join(
+                x for x in (result.detail, f"run again after {self.glitches[-1]}") if x
+            )
+        logs = [*glitch_logs, self.guest_log]
         if result.failed and self.plan.retry_failed:
             # Once more, in a fresh VM: a pass then is flaky, not clean.
             self.close()
@@ -186,6 +225,7 @@ class Lab:
         guest = self._ensure_guest(kernel, self.plan.memory_for(program))
         self.beacon.start(kernel, program, float(self.plan.timeout))
         execution = guest.run(program, float(self.plan.timeout))
+        self.stale = execution.outcome == "crash" and stale_breakpoint(execution.output)
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)
 

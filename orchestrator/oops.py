@@ -46,3 +46,28 @@ def oops_fingerprint(text: str) -> str:
             function = m.group(2)
             break
     return f"{message} in {function}" if function else message
+
+
+_CODE_LINE = re.compile(r"Code: (?:[0-9a-f]{2} )*?([0-9a-f]{2}) <[0-9a-f]{2}>")
+
+
+def stale_breakpoint(text: str) -> bool:
+    """Whether the first oops of @text is an int3 trap whose breakpoint is no longer in
+    memory: in its "Code:" bytes, the byte before the trapping address (marked <..>) is
+    not 0xcc.  The kernel patches its code (text_poke_bp, for static keys and alternatives)
+    by writing an int3, then the new bytes, then the first byte, each step synchronised on
+    every CPU; after that no CPU can run the int3.  A vCPU of QEMU's multi-threaded TCG
+    can: it runs code it translated before the write (seen on 6.12, 7.2 and 7.3 guests
+    with two vCPUs, at boot and in programs).  Such an oops is the emulator's, not the
+    kernel's."""
+    lines = [_TIMESTAMP.sub("", line) for line in text.replace("\r", "").splitlines()]
+    first = next(
+        (i for i, line in enumerate(lines) if any(p.search(line) for p in _OOPS_LINES)), None
+    )
+    if first is None or not lines[first].startswith("Oops: int3"):
+        return False
+    for line in lines[first:]:
+        m = _CODE_LINE.search(line)
+        if m:
+            return m.group(1) != "cc"
+    return False

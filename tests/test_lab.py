@@ -403,3 +403,56 @@ def test_a_matrix_hands_out_whole_guests() -> None:
     assert guest_of(plan, "orchestrator/suite.py::test_program[k1:b]") == "k1/128M"
     assert guest_of(plan, "odd") == "odd"
     assert not replace(plan, workers=3).grouped and not replace(plan, workers=1).grouped
+
+
+STALE = (RECORDED / "debian-7.2-thp_pagemap-stale-int3-console.log").read_text()
+
+
+def test_a_crash_on_the_emulators_stale_breakpoint_is_run_again(tmp_path: Path) -> None:
+    """Under TCG with two vCPUs (the plan's default VM) a guest that died on a breakpoint
+    no longer in memory (oops.stale_breakpoint) ran the program for nothing: once more, in
+    a fresh VM; twice is an infrastructure error, never results."""
+    lab, events = lab_with(make_plan(tmp_path / "a"), [("crash", STALE), ("ok", PASS)])
+    result = lab.run("k1", "p1")
+    assert not result.failed and result.outcome == "completed"
+    assert "run again after p1: guest died" in result.detail
+    assert events == ["boot main-boot1.log", "run p1 crash", "kill", "boot main-boot2.log",
+                      "run p1 ok"]  # fmt: skip
+    assert result.console == ["console/k1/main-boot1.log", "console/k1/main-boot2.log"]
+
+    plan = make_plan(tmp_path / "b")
+    lab, events = lab_with(plan, [("crash", STALE), ("crash", STALE)])
+    with pytest.raises(InfraError, match="twice on QEMU's stale breakpoint"):
+        lab.run("k1", "p1")
+    assert assemble(plan, 1).infrastructure_errors
+
+    # On KVM, or with one vCPU, the crash is the kernel's.
+    for name, vm in (("kvm", VmConfig(accel="kvm")), ("one", VmConfig(smp=1))):
+        plan = replace(make_plan(tmp_path / name), vm=vm)
+        lab, events = lab_with(plan, [("crash", STALE), ("ok", PASS)])
+        assert lab.run("k1", "p1").outcome == "crash"
+        assert events == ["boot main-boot1.log", "run p1 crash"]
+
+
+class StaleAtFirstBoot(MachineGuest):
+    """A kernel whose first boot dies on the emulator's stale breakpoint, as 7.3-rc7 did."""
+
+    def boot(self) -> BootInfo:
+        self.events.append(f"boot {self.kernel.machine}")
+        if self.events.count(f"boot {self.kernel.machine}") == 1:
+            raise BootCrash("did not boot: Oops: int3", "read it", "Oops: int3", True)
+        self.up = True
+        return BootInfo("6.1.0-test", 200000, 524284, "none", 2, 0, 1.5)
+
+
+def test_a_boot_crash_on_a_stale_breakpoint_is_booted_once_more(tmp_path: Path) -> None:
+    events: list[str] = []
+
+    def start(plan: Plan, kernel: PlannedKernel, log: Path) -> SystemUnderTest:
+        return StaleAtFirstBoot(log, kernel, {"pc"}, events)
+
+    plan = make_plan(tmp_path)  # on pc: no other machine to fall back to
+    lab = Lab(plan, start)
+    assert not lab.run("k1", "p1").failed
+    assert [e for e in events if e.startswith("boot")] == ["boot pc", "boot pc"]
+    assert not assemble(plan, 0).infrastructure_errors
