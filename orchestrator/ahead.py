@@ -91,7 +91,11 @@ def start(argv: list[str]) -> None:
                 write_swap_image(workdir / "swap.img", int(record["swap_mb"]))
             command = [str(a).replace(WORKDIR, str(workdir)) for a in record["command"]]
             log = _store() / f"{key}-{os.getpid()}.console.log"
-            started = launch(command, workdir, log, bool(record["lean"]))
+            try:
+                started = launch(command, workdir, log, bool(record["lean"]))
+            except BaseException:
+                log.unlink(missing_ok=True)
+                raise
         except BaseException:
             remove_workdir(workdir)
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -182,3 +183,21 @@ def test_only_exactly_the_guest_booted_ahead_is_adopted(tmp_path: Path, store: P
     assert ahead.adopt(cfg, "pc", image, initramfs, "", log) is None  # once only
     adopted.kill()
     assert not early.workdir.exists()
+
+
+def test_a_recorded_command_that_cannot_start_leaves_nothing(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["-k", "shmem_lseek"]
+    ahead.start(argv)
+    g = started(tmp_path)
+    ahead.remember(g)
+    g.kill()
+    Path(g.cfg.qemu).unlink()  # QEMU uninstalled since
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ahead.start(argv)
+    assert ahead._started is None
+    assert not list(store.glob("*.console.log"))  # no console log
+    assert not list(scratch.iterdir())  # no scratch directory, no swap disk
