@@ -86,18 +86,15 @@ def start(argv: list[str]) -> None:
         if record.get("boot_id") != _boot_id() or not _same_files(record["files"]):
             return
         workdir = Path(tempfile.mkdtemp(prefix="residency-vm-"))
+        log = _store() / f"{key}-{os.getpid()}.console.log"
         try:
             if record["swap_mb"] > 0:
                 write_swap_image(workdir / "swap.img", int(record["swap_mb"]))
             command = [str(a).replace(WORKDIR, str(workdir)) for a in record["command"]]
-            log = _store() / f"{key}-{os.getpid()}.console.log"
-            try:
-                started = launch(command, workdir, log, bool(record["lean"]))
-            except BaseException:
-                log.unlink(missing_ok=True)
-                raise
+            started = launch(command, workdir, log, bool(record["lean"]))
         except BaseException:
             remove_workdir(workdir)
+            log.unlink(missing_ok=True)
             raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return

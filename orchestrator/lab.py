@@ -66,8 +66,6 @@ class Lab:
         self.guest_log = ""  # the console log of the current guest, relative to the run
         self.guest_memory = 0
         self.boots = 0
-        self.stale = False  # the last program crashed on a stale breakpoint (oops.py)
-        self.glitches: list[str] = []  # the emulator's crashes run past in this run()
         self.broken: dict[str, InfraError] = {}
         self.fallen_back: dict[str, PlannedKernel] = {}  # kernels whose microvm boot failed
         self.expectations = expect.load(Path(plan.expectations)) if plan.expectations else []
@@ -141,7 +139,6 @@ class Lab:
         except BootCrash as e:
             if not self._emulator_glitch(e.stale_breakpoint):
                 raise
-            self.glitches.append(f"{kernel.name} boot: {e.fingerprint}")
         return self._start(kernel, memory_mb)
 
     def _boot_or_break(self, kernel: PlannedKernel, memory_mb: int) -> SystemUnderTest:
@@ -188,44 +185,53 @@ class Lab:
         return guest
 
     def run(self, kernel: str, program: str) -> ProgramResult:
-        self.glitches = []
-        glitch_logs: list[str] = []
-        result = self._attempt(kernel, program)
-        if result.outcome == "crash" and self._emulator_glitch(self.stale):
+        logs: list[str] = []
+        execution = self._execute(kernel, program, logs)
+        first = ""
+        if self._glitched(execution):
             # The guest crashed on the emulator's stale breakpoint: the program's results
             # say nothing of the kernel.  Once more, in a fresh VM (the crashed one is gone).
-            glitch_logs.append(self.guest_log)
-            self.glitches.append(f"{program}: {result.detail}")
-            result = self._attempt(kernel, program)
-            if result.outcome == "crash" and self._emulator_glitch(self.stale):
+            first = f"{program}: {execution.detail}"
+            execution = self._execute(kernel, program, logs)
+            if self._glitched(execution):
                 error = InfraError(
                     f"{program} crashed the guest of {kernel} twice on QEMU's stale breakpoint "
                     f"(TCG with {self.plan.vm.smp} vCPUs runs code the kernel had patched): "
-                    f"{result.detail}; see {self.run_dir / self.guest_log}",
+                    f"{execution.detail}; see {self.run_dir / self.guest_log}",
                     "run with --smp 1, or on KVM",
                 )
                 self.parts.add_infra(InfraRecord.of(kernel, "run", error))
                 raise error
-            result.detail = "; ".join(
-                x for x in (result.detail, f"run again after {self.glitches[-1]}") if x
-            )
-        logs = [*glitch_logs, self.guest_log]
+        result = self._evaluate(kernel, execution)
+        if first:
+            result.detail = "; ".join(x for x in (result.detail, f"run again after {first}") if x)
         if result.failed and self.plan.retry_failed:
             # Once more, in a fresh VM: a pass then is flaky, not clean.
             self.close()
-            result = merge_retry(result, self._attempt(kernel, program))
-            logs.append(self.guest_log)
+            retry = self._evaluate(kernel, self._execute(kernel, program, logs))
+            result = merge_retry(result, retry)
         result.console = list(dict.fromkeys(logs))
         self.parts.add_program(result)
         statuses = [s.status.value for s in result.subtests]
         self.beacon.end(kernel, program, result.seconds, statuses, self.deciding(result))
         return result
 
-    def _attempt(self, kernel: str, program: str) -> ProgramResult:
+    def _execute(self, kernel: str, program: str, logs: list[str]) -> Execution:
+        """Run @program in a guest of @kernel (a fresh one after a crash or a hang); the
+        guest's console log goes to @logs."""
         guest = self._ensure_guest(kernel, self.plan.memory_for(program))
         self.beacon.start(kernel, program, float(self.plan.timeout))
         execution = guest.run(program, float(self.plan.timeout))
-        self.stale = execution.outcome == "crash" and stale_breakpoint(execution.output)
+        logs.append(self.guest_log)
+        return execution
+
+    def _glitched(self, execution: Execution) -> bool:
+        """Whether @execution crashed on the emulator's stale breakpoint."""
+        return execution.outcome == "crash" and self._emulator_glitch(
+            stale_breakpoint(execution.output)
+        )
+
+    def _evaluate(self, kernel: str, execution: Execution) -> ProgramResult:
         version = self.plan.kernel(kernel).identity.version
         return evaluate(kernel, version, execution, self.expectations)
 

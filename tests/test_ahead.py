@@ -57,6 +57,14 @@ def started(tmp_path: Path) -> QemuGuest:
     return g
 
 
+def remembered(tmp_path: Path) -> QemuGuest:
+    """A guest started, offered to ahead.remember() as a run's first guest, and ended."""
+    g = started(tmp_path)
+    ahead.remember(g)
+    g.kill()
+    return g
+
+
 def test_a_first_guest_is_remembered_per_command_and_directory(tmp_path: Path, store: Path) -> None:
     ahead.start(["-k", "shmem_lseek"])  # nothing recorded yet: nothing started
     assert ahead._started is None
@@ -89,9 +97,7 @@ def test_a_first_guest_is_remembered_per_command_and_directory(tmp_path: Path, s
 def test_a_process_that_was_not_started_as_a_command_records_nothing(
     tmp_path: Path, store: Path
 ) -> None:
-    g = started(tmp_path)
-    ahead.remember(g)  # a Lab under the project's own tests
-    g.kill()
+    remembered(tmp_path)  # a Lab under the project's own tests
     assert not store.exists()
 
 
@@ -101,9 +107,7 @@ def test_a_process_that_was_not_started_as_a_command_records_nothing(
 def test_commands_that_boot_nothing_here_start_nothing(argv: list[str], tmp_path: Path) -> None:
     ahead.start(argv)
     assert ahead._argv is None
-    g = started(tmp_path)
-    ahead.remember(g)
-    g.kill()
+    remembered(tmp_path)
     assert not (tmp_path / "cache" / "ahead").exists()
 
 
@@ -112,9 +116,7 @@ def test_a_changed_file_or_another_host_boot_starts_nothing(
 ) -> None:
     argv = ["-k", "shmem_lseek"]
     ahead.start(argv)
-    g = started(tmp_path)
-    ahead.remember(g)
-    g.kill()
+    remembered(tmp_path)
     launched: list[list[str]] = []
 
     def counting(command: list[str], *args: Any) -> Launch:
@@ -133,9 +135,7 @@ def test_a_changed_file_or_another_host_boot_starts_nothing(
     (tmp_path / "initramfs.cpio").write_bytes(b"another cpio")
     ahead.start(argv)
     assert len(launched) == 1  # a rebuilt image: not started
-    g = started(tmp_path)
-    ahead.remember(g)
-    g.kill()
+    remembered(tmp_path)
     monkeypatch.setattr(ahead, "_boot_id", lambda: "another boot")
     ahead.start(argv)
     assert len(launched) == 1  # the accelerator and TSC probes were for another host boot
@@ -144,9 +144,7 @@ def test_a_changed_file_or_another_host_boot_starts_nothing(
 def test_only_exactly_the_guest_booted_ahead_is_adopted(tmp_path: Path, store: Path) -> None:
     argv = ["-k", "shmem_lseek"]
     ahead.start(argv)
-    first = started(tmp_path)
-    ahead.remember(first)
-    first.kill()
+    first = remembered(tmp_path)
     cfg, image, initramfs = first.cfg, first.image, first.initramfs
     log = tmp_path / "run" / "console.log"
 
@@ -170,9 +168,7 @@ def test_only_exactly_the_guest_booted_ahead_is_adopted(tmp_path: Path, store: P
     assert not early.proc.isalive()
 
     # Exactly it: adopted, once, its console log moved into the run.
-    g = started(tmp_path)
-    ahead.remember(g)
-    g.kill()
+    remembered(tmp_path)
     ahead.start(argv)
     early = ahead._started
     assert early is not None
@@ -190,9 +186,7 @@ def test_a_recorded_command_that_cannot_start_leaves_nothing(
 ) -> None:
     argv = ["-k", "shmem_lseek"]
     ahead.start(argv)
-    g = started(tmp_path)
-    ahead.remember(g)
-    g.kill()
+    g = remembered(tmp_path)
     Path(g.cfg.qemu).unlink()  # QEMU uninstalled since
     scratch = tmp_path / "tmp"
     scratch.mkdir()
